@@ -1,0 +1,110 @@
+"""The ``nxs-lab`` command: serve the embedded model, list models, run runbooks."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from .errors import MissingDependency, NxsLabError
+
+__all__ = ["main"]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .local import LocalServer
+
+    key = os.environ.get(args.api_key_env) if args.api_key_env else None
+    if args.api_key_env and key is None:
+        print(f"nxs-lab serve: environment variable {args.api_key_env} is not set", file=sys.stderr)
+        return 2
+    srv = LocalServer(host=args.host, port=args.port, n_ctx=args.n_ctx, api_key=key, embedding=not args.no_embedding)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with srv:
+        print(f"serving {srv.chat_alias}" + (f" and {srv.embed_alias}" if srv.embed_alias else ""))
+        print(f"base_url: {srv.base_url}")
+        if srv.api_key is not None and key is None:
+            # Generated for a non-loopback bind: the operator must learn it once, here, and nowhere else.
+            print(f"api key (generated): {srv.api_key.get_secret_value()}")
+        print("press Ctrl-C to stop", flush=True)
+        try:
+            while not stop.wait(0.5):
+                if not srv.running:
+                    print("the server exited:\n" + srv.log_tail(), file=sys.stderr)
+                    return 1
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from .providers import Provider
+
+    key = os.environ.get(args.api_key_env) if args.api_key_env else None
+    with Provider(name="cli", base_url=args.base_url, api_key=key) as p:
+        models = p.list_models()
+    width = max((len(m.id) for m in models), default=2)
+    print(f"{'id':<{width}}  {'kind':<9}  {'context':>7}  quantization")
+    for m in models:
+        print(f"{m.id:<{width}}  {m.kind.value:<9}  {m.context_window or '-':>7}  {m.quantization or '-'}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .runbooks import RunbookFailed, parse_parameter, run_runbook
+
+    params = {name: parse_parameter(value) for name, value in args.parameter or []}
+    try:
+        result = run_runbook(args.runbook, params, runs_dir=args.runs_dir, progress=not args.quiet)
+    except RunbookFailed as exc:
+        print(f"nxs-lab run: {exc}", file=sys.stderr)
+        return 1
+    print(f"runbook {result.runbook} finished in {result.seconds:.1f} s")
+    print(f"output: {result.output_path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nxs-lab", description="Work with OpenAI-compatible LLM servers.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the embedded server with the bundled SmolLM2 model")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need a key)")
+    s.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    s.add_argument("--n-ctx", type=int, default=2048, help="context window (default 2048)")
+    s.add_argument("--api-key-env", help="environment variable holding the API key to require")
+    s.add_argument("--no-embedding", action="store_true", help="serve the chat alias only")
+    s.set_defaults(func=_serve)
+
+    m = sub.add_parser("models", help="list the models a server serves")
+    m.add_argument("--base-url", required=True)
+    m.add_argument("--api-key-env", help="environment variable holding the API key")
+    m.set_defaults(func=_models)
+
+    r = sub.add_parser("run", help="run a runbook (a papermill notebook) into a timestamped runs folder")
+    r.add_argument("runbook", help="path of the .ipynb")
+    r.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    r.add_argument("--runs-dir", default="runs", help="where executed notebooks go (default ./runs)")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except MissingDependency as exc:
+        print(f"nxs-lab: {exc}", file=sys.stderr)
+        return 3
+    except (NxsLabError, FileNotFoundError) as exc:
+        print(f"nxs-lab {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""Typed settings: providers, their timeouts and limits, read from TOML and the environment.
+
+A file looks like this::
+
+    runs_dir = "runs"
+
+    [[providers]]
+    name = "lmstudio"
+    base_url = "http://127.0.0.1:1234/v1"
+    priority = 1
+
+    [[providers]]
+    name = "kimi"
+    base_url = "https://api.moonshot.ai/v1"
+    api_key_env = "MOONSHOT_API_KEY"     # the key itself stays in the environment
+    model = "kimi-k2-0905-preview"
+    priority = 3
+    [providers.timeouts]
+    connect = 3.0
+
+Environment variables override the file: ``NXS_LAB__RUNS_DIR`` sets a top-level
+key, ``NXS_LAB__<PROVIDER>__<KEY>`` a provider's key (provider names match
+case-insensitively, ``-`` written as ``_``), ``NXS_LAB__<PROVIDER>__TIMEOUTS__CONNECT``
+a nested one. A variable naming a provider the file lacks adds that provider.
+
+Loading is all or nothing: a bad file raises one :class:`~nxs_lab.errors.ConfigError`
+that names the file (or variable), each bad key, and what was expected.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+__all__ = ["ENV_PREFIX", "LabConfig", "ProviderConfig", "Timeouts", "default_timeouts", "host_scope"]
+
+ENV_PREFIX = "NXS_LAB__"
+
+
+class Timeouts(BaseModel):
+    """Seconds to wait: for the connection, for the first byte of a reply, and between stream chunks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connect: float = Field(default=5.0, gt=0)
+    first_byte: float = Field(default=120.0, gt=0)
+    idle: float = Field(default=60.0, gt=0)
+
+
+def host_scope(base_url: str) -> str:
+    """``"loopback"``, ``"private"`` (RFC 1918, link-local, Tailscale CGNAT / ULA, ``.local``) or ``"public"``."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    if host in ("localhost", "") or host.endswith(".localhost"):
+        return "loopback"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        if host.endswith((".local", ".lan", ".home.arpa", ".ts.net")) or "." not in host:
+            return "private"
+        return "public"
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_private or ip in ipaddress.ip_network("100.64.0.0/10") or ip.is_link_local:
+        return "private"
+    return "public"
+
+
+_SCOPE_TIMEOUTS = {
+    # A loopback server that does not accept within half a second is not there.
+    "loopback": Timeouts(connect=0.5, first_byte=120.0, idle=60.0),
+    "private": Timeouts(connect=2.0, first_byte=120.0, idle=60.0),
+    "public": Timeouts(connect=10.0, first_byte=120.0, idle=60.0),
+}
+
+
+def default_timeouts(base_url: str) -> Timeouts:
+    """Short connect timeouts for loopback and LAN, longer for the internet."""
+    return _SCOPE_TIMEOUTS[host_scope(base_url)]
+
+
+class ProviderConfig(BaseModel):
+    """One OpenAI-compatible endpoint as configured by the user."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    base_url: str
+    api_key: SecretStr | None = None
+    api_key_env: str | None = None
+    model: str | None = None  # None: detect the first loaded chat model
+    priority: int = 100  # lower answers first in a fallback chain
+    context_window: int | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0)
+    reserve: int = Field(default=0, ge=0)
+    timeouts: Timeouts | None = None  # None: defaults chosen by how far away the host is
+    allowed_models: tuple[str, ...] | None = None  # None: any model
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected an http:// or https:// URL with a host, got {v!r}")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> ProviderConfig:
+        if self.api_key is not None and self.api_key_env is not None:
+            raise ValueError("give api_key or api_key_env, not both")
+        return self
+
+    def resolved_api_key(self) -> SecretStr | None:
+        """The key itself: ``api_key``, or the value of the variable ``api_key_env`` names."""
+        if self.api_key is not None:
+            return self.api_key
+        if self.api_key_env:
+            value = os.environ.get(self.api_key_env)
+            if value is None:
+                raise ConfigError(
+                    f"provider {self.name!r}",
+                    [("api_key_env", f"environment variable {self.api_key_env} is not set")],
+                )
+            return SecretStr(value)
+        return None
+
+    def resolved_timeouts(self) -> Timeouts:
+        return self.timeouts if self.timeouts is not None else default_timeouts(self.base_url)
+
+
+class LabConfig(BaseModel):
+    """All of the kit's settings. Build it in code or with :meth:`load`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    providers: list[ProviderConfig] = Field(default_factory=list)
+    runs_dir: str = "runs"
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> LabConfig:
+        seen: set[str] = set()
+        for p in self.providers:
+            key = _norm(p.name)
+            if key in seen:
+                raise ValueError(f"provider name {p.name!r} is used twice")
+            seen.add(key)
+        return self
+
+    def provider(self, name: str) -> ProviderConfig:
+        for p in self.providers:
+            if _norm(p.name) == _norm(name):
+                return p
+        raise KeyError(f"no provider named {name!r}; configured: {', '.join(p.name for p in self.providers) or '(none)'}")
+
+    def by_priority(self) -> list[ProviderConfig]:
+        return sorted(self.providers, key=lambda p: p.priority)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None) -> LabConfig:
+        """Read ``path`` (TOML; ``None`` for no file), apply environment overrides, validate.
+
+        Raises :class:`ConfigError` naming the file or variable, each bad key and what was expected.
+        """
+        env = os.environ if environ is None else environ
+        source = str(path) if path is not None else "(no file)"
+        data: dict[str, Any] = {}
+        if path is not None:
+            p = Path(path)
+            try:
+                raw = p.read_bytes()
+            except FileNotFoundError:
+                raise ConfigError(source, [("", "file not found")]) from None
+            except OSError as exc:
+                raise ConfigError(source, [("", f"cannot read: {exc.strerror}")]) from None
+            try:
+                data = tomllib.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise ConfigError(source, [("", f"not UTF-8 text (byte {exc.start})")]) from None
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(source, [("", f"not valid TOML: {exc}")]) from None
+        origins = _apply_env(data, env, source)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(source, _problems(exc, data, origins)) from None
+
+
+def _norm(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def _coerce(text: str) -> Any:
+    """Environment values are strings; read TOML scalars and arrays the way the file would."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str], source: str) -> dict[str, str]:
+    """Merge ``NXS_LAB__…`` variables into ``data``; return {dotted key: variable name} for error messages."""
+    origins: dict[str, str] = {}
+    providers = data.setdefault("providers", [])
+    if not isinstance(providers, list):
+        raise ConfigError(source, [("providers", "expected an array of tables ([[providers]])")])
+    for var in sorted(env):
+        if not var.startswith(ENV_PREFIX):
+            continue
+        parts = [p.lower() for p in var[len(ENV_PREFIX) :].split("__") if p]
+        value = env[var]
+        if len(parts) == 1:
+            data[parts[0]] = _coerce(value)
+            origins[parts[0]] = var
+            continue
+        pname, keys = parts[0], parts[1:]
+        index = next(
+            (i for i, p in enumerate(providers) if isinstance(p, dict) and _norm(str(p.get("name", ""))) == pname),
+            None,
+        )
+        if index is None:
+            providers.append({"name": pname})
+            index = len(providers) - 1
+        target = providers[index]
+        for k in keys[:-1]:
+            target = target.setdefault(k, {})
+        # Keys and URLs stay strings even when they look like numbers.
+        target[keys[-1]] = value if keys[-1] in ("api_key", "base_url", "name", "model", "api_key_env") else _coerce(value)
+        origins["providers." + str(index) + "." + ".".join(keys)] = var
+    return origins
+
+
+def _secrets_in(data: dict[str, Any]) -> list[str]:
+    provs = data.get("providers")
+    if not isinstance(provs, list):
+        return []
+    return [str(p["api_key"]) for p in provs if isinstance(p, dict) and p.get("api_key")]
+
+
+def _problems(exc: ValidationError, data: dict[str, Any], origins: dict[str, str]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    secrets = _secrets_in(data)
+    for err in exc.errors(include_url=False):
+        loc = [str(x) for x in err["loc"]]
+        dotted = ".".join(loc)
+        key = _pretty_loc(loc, data)
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling)"
+        elif _showable(err, loc) and not any(sec in str(err["input"]) for sec in secrets):
+            msg += f" (got {err['input']!r})"
+        var = origins.get(dotted)
+        if var:
+            msg += f" [from environment variable {var}]"
+        out.append((key, msg))
+    return out
+
+
+def _showable(err: Any, loc: list[str]) -> bool:
+    """Echo the bad value only when it is a scalar and not a secret (a dict could hold a key)."""
+    value = err.get("input")
+    return (
+        err["type"] != "missing"
+        and isinstance(value, (str, int, float, bool))
+        and "api_key" not in loc
+    )
+
+
+def _pretty_loc(loc: list[str], data: dict[str, Any]) -> str:
+    """``providers.1.timeouts.connect`` → ``providers[1] ('kimi').timeouts.connect``."""
+    if len(loc) >= 2 and loc[0] == "providers" and loc[1].isdigit():
+        i = int(loc[1])
+        name = ""
+        provs = data.get("providers")
+        if isinstance(provs, list) and i < len(provs) and isinstance(provs[i], dict) and "name" in provs[i]:
+            name = f" ({provs[i]['name']!r})"
+        return f"providers[{i}]{name}" + "".join("." + x for x in loc[2:])
+    return ".".join(loc)

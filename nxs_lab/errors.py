@@ -1,0 +1,199 @@
+"""One exception tree for the whole kit.
+
+Every error the kit raises on purpose derives from :class:`NxsLabError`::
+
+    NxsLabError
+     ├── ConfigError              a settings file or value is wrong (names file, key, expectation)
+     ├── MissingDependency        an optional extra is not installed (names the extra)
+     ├── ServerStartError         the embedded server did not come up (carries its log tail)
+     ├── ModelNotAllowed          a model outside a provider's allowlist; nothing was sent
+     └── ProviderError            an endpoint failed; carries provider, base_url, status, request_id
+          ├── ConnectionFailed     refused, DNS failure, unreachable network
+          │    └── ConnectTimeout  the TCP/TLS connect did not finish in time
+          ├── ResponseTimeout      connected, but no (further) bytes arrived in time
+          ├── AuthenticationFailed 401 / 403
+          ├── RateLimited          429 (``retry_after`` seconds when the server said)
+          ├── ModelNotFound        404 naming a model the server does not serve
+          ├── UnsupportedEndpoint  the server has no such API (e.g. no Responses API)
+          ├── ServerError          5xx
+          ├── BadRequest           4xx the server blamed on the request
+          │    └── ContextOverflow the prompt does not fit the model's context window
+          └── InvalidResponse      a reply that is not what an OpenAI-compatible server sends
+
+Errors from the openai SDK and httpx2 are translated into this tree at one
+boundary, :func:`nxs_lab._boundary.translated`; callers never need to import
+the SDK to catch a failure. No message in this tree ever contains an API key.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationFailed",
+    "BadRequest",
+    "ConfigError",
+    "ConnectTimeout",
+    "ConnectionFailed",
+    "ContextOverflow",
+    "InvalidResponse",
+    "MissingDependency",
+    "ModelNotAllowed",
+    "ModelNotFound",
+    "NxsLabError",
+    "ProviderError",
+    "RateLimited",
+    "ResponseTimeout",
+    "ServerError",
+    "ServerStartError",
+    "UnsupportedEndpoint",
+]
+
+
+class NxsLabError(Exception):
+    """Base class of every error the kit raises on purpose."""
+
+
+class ConfigError(NxsLabError, ValueError):
+    """A configuration file or value is invalid.
+
+    ``source`` is the file (or environment variable) the bad value came from and
+    ``problems`` lists one ``(key, message)`` pair per problem found; the message
+    of the exception lists them all, so one run shows every mistake at once.
+    """
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        lines = [f"{source}: {key}: {msg}" if key else f"{source}: {msg}" for key, msg in self.problems]
+        super().__init__("invalid configuration\n  " + "\n  ".join(lines))
+
+
+class MissingDependency(NxsLabError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+    def __init__(self, module: str, extra: str) -> None:
+        self.module = module
+        self.extra = extra
+        super().__init__(f"{module} is not installed: pip install 'nxs_lab[{extra}]'")
+
+
+class ServerStartError(NxsLabError, RuntimeError):
+    """The embedded server did not become ready; ``log_tail`` holds its last output."""
+
+    def __init__(self, message: str, log_tail: str = "") -> None:
+        self.log_tail = log_tail
+        full = message if not log_tail else f"{message}\n--- server log (last lines) ---\n{log_tail}"
+        super().__init__(full)
+
+
+class ModelNotAllowed(NxsLabError, ValueError):
+    """A request named a model outside the provider's allowlist. Nothing was sent."""
+
+    def __init__(self, provider: str, model: str, allowed: tuple[str, ...]) -> None:
+        self.provider = provider
+        self.model = model
+        self.allowed = allowed
+        super().__init__(
+            f"provider {provider!r} does not allow model {model!r}; allowed: {', '.join(allowed) or '(none)'}"
+        )
+
+
+class ProviderError(NxsLabError):
+    """An OpenAI-compatible endpoint failed to answer usefully.
+
+    Attributes: ``provider`` (its name), ``base_url``, ``status`` (HTTP status or
+    ``None`` when no response arrived), ``request_id`` (when the server sent one)
+    and ``detail`` (the server's own words, when it gave any).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        base_url: str = "",
+        status: int | None = None,
+        request_id: str | None = None,
+        detail: str = "",
+    ) -> None:
+        self.provider = provider
+        self.base_url = base_url
+        self.status = status
+        self.request_id = request_id
+        self.detail = detail
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        where = f"[{self.provider} @ {self.base_url}]" if self.provider else f"[{self.base_url}]"
+        parts = [f"{where} {self.message}"]
+        if self.status is not None:
+            parts.append(f"(HTTP {self.status})")
+        if self.request_id:
+            parts.append(f"(request id {self.request_id})")
+        if self.detail and self.detail not in self.message:
+            parts.append(f": {self.detail}")
+        return " ".join(parts)
+
+
+class ConnectionFailed(ProviderError):
+    """No connection could be made: refused, DNS failure, unreachable network."""
+
+
+class ConnectTimeout(ConnectionFailed):
+    """The connection attempt did not complete within the connect timeout."""
+
+
+class ResponseTimeout(ProviderError):
+    """Connected, but the server sent nothing (more) within the read timeout."""
+
+
+class AuthenticationFailed(ProviderError):
+    """The server refused the credentials (401) or the access (403)."""
+
+
+class RateLimited(ProviderError):
+    """The server answered 429; ``retry_after`` is in seconds when it said."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)
+
+
+class ModelNotFound(ProviderError):
+    """The server does not serve the requested model."""
+
+
+class UnsupportedEndpoint(ProviderError):
+    """The server does not implement this API (e.g. ``/v1/responses``)."""
+
+
+class ServerError(ProviderError):
+    """The server failed (5xx)."""
+
+
+class BadRequest(ProviderError):
+    """The server rejected the request itself (4xx other than auth, rate or not-found)."""
+
+
+class ContextOverflow(BadRequest):
+    """The prompt (plus requested output) does not fit the model's context window.
+
+    ``prompt_tokens`` and ``context_window`` hold the numbers when the server
+    stated them, otherwise ``None``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        prompt_tokens: int | None = None,
+        context_window: int | None = None,
+        **kw,
+    ) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.context_window = context_window
+        super().__init__(message, **kw)
+
+
+class InvalidResponse(ProviderError):
+    """The server answered with something that is not a valid OpenAI-compatible reply."""

@@ -1,0 +1,155 @@
+"""Subprocess entry point of the embedded server: ``python -m nxs_lab.local.launcher SPEC.json``.
+
+It serves llama-cpp-python's own OpenAI-compatible FastAPI app, but builds the
+models itself, for two reasons the stock server cannot meet:
+
+* the embedding alias needs ``pooling_type`` (mean), or a causal model like
+  SmolLM2 returns one vector per *token* from ``/v1/embeddings``;
+* the stock proxy keeps one model in memory and reloads on every alias switch;
+  here every alias stays loaded (they are small) or loads once on first use.
+
+The listening socket is created by the parent and inherited (``fd`` in the
+spec), so the port is known before this process starts and nothing races for
+it. The API key, if any, arrives in the ``NXS_LAB_SERVER_KEY`` environment
+variable, never on the command line. The process exits when its parent dies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+from nxs_lab.local.protocol import KEY_ENV
+
+
+def _ftype_names() -> dict[int, str]:
+    import llama_cpp
+
+    out = {}
+    for name in dir(llama_cpp):
+        if name.startswith("LLAMA_FTYPE_MOSTLY_"):
+            out[int(getattr(llama_cpp, name))] = name.removeprefix("LLAMA_FTYPE_MOSTLY_")
+        elif name == "LLAMA_FTYPE_ALL_F32":
+            out[int(getattr(llama_cpp, name))] = "F32"
+    return out
+
+
+def _build(spec: dict[str, Any]) -> Any:
+    import llama_cpp
+
+    common = dict(
+        model_path=spec["path"],
+        n_ctx=spec["n_ctx"],
+        n_threads=spec.get("n_threads"),
+        n_threads_batch=spec.get("n_threads"),
+        verbose=False,
+    )
+    if spec["kind"] == "embedding":
+        return llama_cpp.Llama(**common, embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN)
+    return llama_cpp.Llama(**common, chat_format=spec.get("chat_format") or "chatml-function-calling")
+
+
+class KitProxy:
+    """Stands in for llama-cpp-python's ``LlamaProxy``: alias → a model kept in memory."""
+
+    def __init__(self, specs: list[dict[str, Any]]) -> None:
+        self.specs = {s["alias"]: s for s in specs}
+        self.default = specs[0]["alias"]
+        self.loaded: dict[str, Any] = {}
+        for s in specs:
+            if s.get("preload", True):
+                self.loaded[s["alias"]] = _build(s)
+
+    def __call__(self, model: str | None = None) -> Any:
+        alias = model if model in self.specs else self.default
+        if alias not in self.loaded:
+            self.loaded[alias] = _build(self.specs[alias])
+        return self.loaded[alias]
+
+    def __iter__(self):
+        return iter(self.specs)
+
+    def __getitem__(self, model: str) -> dict[str, Any]:
+        return dict(self.specs[model])
+
+    def free(self) -> None:
+        for llama in self.loaded.values():
+            llama.close()
+        self.loaded.clear()
+
+    def describe(self) -> list[dict[str, Any]]:
+        names = _ftype_names()
+        out = []
+        for alias, s in self.specs.items():
+            info: dict[str, Any] = {
+                "id": alias,
+                "kind": s["kind"],
+                "n_ctx": s["n_ctx"],
+                "path": s["path"],
+                "size_bytes": os.path.getsize(s["path"]),
+                "loaded": alias in self.loaded,
+            }
+            llama = self.loaded.get(alias)
+            if llama is not None:
+                ftype = llama.metadata.get("general.file_type")
+                if ftype is not None and ftype.isdigit():
+                    info["quantization"] = names.get(int(ftype), ftype)
+                arch = llama.metadata.get("general.architecture", "")
+                trained = llama.metadata.get(f"{arch}.context_length", "")
+                if trained.isdigit():
+                    info["n_ctx_train"] = int(trained)
+            out.append(info)
+        return out
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(0)  # the kit that started us is gone: leave nothing behind
+        time.sleep(0.5)
+
+
+def main(argv: list[str]) -> int:
+    with open(argv[1], encoding="utf-8") as fh:
+        spec = json.load(fh)
+    threading.Thread(target=_watch_parent, args=(spec["parent_pid"],), daemon=True).start()
+
+    import uvicorn
+    from llama_cpp.server import app as app_module
+    from llama_cpp.server.settings import ModelSettings, ServerSettings
+
+    first = spec["models"][0]
+    server_settings = ServerSettings(host=spec["host"], port=spec["port"], api_key=os.environ.get(KEY_ENV) or None)
+    # create_app wants a model; a vocabulary-only load is cheap, and is replaced below.
+    app = app_module.create_app(
+        server_settings=server_settings,
+        model_settings=[ModelSettings(model=first["path"], model_alias=first["alias"], vocab_only=True, verbose=False)],
+    )
+    if app_module._llama_proxy is not None:
+        app_module._llama_proxy.free()
+    proxy = KitProxy(spec["models"])
+    app_module._llama_proxy = proxy  # get_llama_proxy() reads this module global per request
+
+    from fastapi import Depends
+
+    @app.get("/nxs/models", dependencies=[Depends(app_module.authenticate)])
+    def nxs_models() -> dict[str, Any]:
+        """The kit's own description of what this server carries (kind, window, quantization)."""
+        return {"server": "nxs_lab embedded llama-cpp-python", "models": proxy.describe()}
+
+    sock = socket.socket(fileno=spec["fd"])
+    config = uvicorn.Config(app, log_level=spec.get("log_level", "warning"), access_log=False)
+    server = uvicorn.Server(config)
+    print(f"nxs_lab embedded server ready on {spec['host']}:{spec['port']}", flush=True)
+    server.run(sockets=[sock])
+    proxy.free()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

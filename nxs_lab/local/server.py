@@ -1,0 +1,314 @@
+"""LocalServer: a real OpenAI-compatible server with the bundled model, in a subprocess.
+
+    >>> import nxs_lab as nx
+    >>> with nx.LocalServer() as srv:                    # doctest: +SKIP
+    ...     p = srv.provider()
+    ...     print(p.chat([{"role": "user", "content": "hi"}]).text)
+
+It binds 127.0.0.1 on a free port unless told otherwise. Binding any other
+address needs an API key (one is generated if none is given) and warns.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from pydantic import SecretStr
+
+from .._html import kv_table
+from ..errors import ServerStartError
+from .bundled import BUNDLED_CHAT_ALIAS, BUNDLED_EMBED_ALIAS, bundled_model_path
+from .protocol import KEY_ENV
+
+__all__ = ["LocalServer", "ModelSpec"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """One alias the embedded server carries."""
+
+    alias: str
+    path: str
+    kind: str = "chat"  # chat | embedding
+    n_ctx: int = 2048
+    chat_format: str = "chatml-function-calling"
+    preload: bool = True
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """Terminate the server's process group, then kill it if it lingers."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        proc.wait(timeout=5)
+
+
+class LocalServer:
+    """The embedded default server: llama-cpp-python's, serving SmolLM2-135M-Instruct.
+
+    Args:
+        host: address to bind; ``127.0.0.1`` by default. Anything else requires an API key.
+        port: ``0`` (default) picks a free port.
+        n_ctx: context window of every alias.
+        api_key: required for non-loopback hosts (generated when missing).
+        embedding: also serve the embedding alias (mean pooling, one vector per input).
+        extra_models: more aliases, ``{alias: gguf_path}`` (e.g. quantization variants), loaded on first use.
+        n_threads: CPU threads per model (default: all cores).
+        startup_timeout: seconds to wait for ``/v1/models`` before giving up.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        n_ctx: int = 2048,
+        api_key: str | SecretStr | None = None,
+        model_path: str | os.PathLike[str] | None = None,
+        chat_alias: str = BUNDLED_CHAT_ALIAS,
+        embed_alias: str = BUNDLED_EMBED_ALIAS,
+        embedding: bool = True,
+        extra_models: Mapping[str, str | os.PathLike[str]] | None = None,
+        n_threads: int | None = None,
+        startup_timeout: float = 120.0,
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.port: int | None = None
+        self.n_ctx = n_ctx
+        self.startup_timeout = startup_timeout
+        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        if not _is_loopback(host) and not key:
+            key = secrets.token_urlsafe(24)
+            self._generated_key = True
+        else:
+            self._generated_key = False
+        self.api_key = SecretStr(key) if key else None
+        path = str(model_path) if model_path is not None else str(bundled_model_path())
+        threads = n_threads or os.cpu_count() or 1
+        self.chat_alias = chat_alias
+        self.embed_alias = embed_alias if embedding else None
+        specs = [ModelSpec(chat_alias, path, "chat", n_ctx)]
+        if embedding:
+            specs.append(ModelSpec(embed_alias, path, "embedding", n_ctx))
+        for alias, extra in (extra_models or {}).items():
+            specs.append(ModelSpec(alias, str(extra), "chat", n_ctx, preload=False))
+        self.specs = tuple(specs)
+        self._threads = threads
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._log: Any = None
+        self._finalizer: weakref.finalize | None = None
+
+    # ---------------------------------------------------------------- state
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def base_url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("the server is not started; call start() or use it in a with block")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else ("[::1]" if self.host == "::" else self.host)
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}/v1"
+
+    @property
+    def log_path(self) -> Path | None:
+        return Path(self._tmp.name) / "server.log" if self._tmp is not None else None
+
+    def log_tail(self, lines: int = 40) -> str:
+        path = self.log_path
+        if path is None or not path.exists():
+            return ""
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+    def __repr__(self) -> str:
+        state = f"running on {self.base_url}" if self.running else "stopped"
+        return f"LocalServer({self.chat_alias!r}, {state})"
+
+    def _repr_html_(self) -> str:
+        return kv_table(
+            "embedded server",
+            {
+                "state": "running" if self.running else "stopped",
+                "base_url": self.base_url if self.port else None,
+                "chat model": self.chat_alias,
+                "embedding model": self.embed_alias,
+                "context window": self.n_ctx,
+                "api key": "required (hidden)" if self.api_key else "none (loopback only)",
+                "pid": self.pid,
+            },
+        )
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> LocalServer:
+        """Start the server and wait until it answers ``/v1/models``."""
+        if self.running:
+            return self
+        if not _is_loopback(self.host):
+            warnings.warn(
+                f"the embedded server binds {self.host}: other machines can reach it. "
+                + ("An API key was generated (LocalServer.api_key)." if self._generated_key else "It requires the API key."),
+                stacklevel=2,
+            )
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.requested_port))
+            sock.listen(128)
+        except OSError as exc:
+            sock.close()
+            raise ServerStartError(f"cannot bind {self.host}:{self.requested_port}: {exc.strerror}") from exc
+        sock.set_inheritable(True)
+        self.port = sock.getsockname()[1]
+        self._tmp = tempfile.TemporaryDirectory(prefix="nxs-lab-server-")
+        spec_path = Path(self._tmp.name) / "spec.json"
+        spec = {
+            "host": self.host,
+            "port": self.port,
+            "fd": sock.fileno(),
+            "parent_pid": os.getpid(),
+            "models": [
+                {
+                    "alias": s.alias,
+                    "path": s.path,
+                    "kind": s.kind,
+                    "n_ctx": s.n_ctx,
+                    "chat_format": s.chat_format,
+                    "preload": s.preload,
+                    "n_threads": self._threads,
+                }
+                for s in self.specs
+            ],
+        }
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if k != KEY_ENV}
+        if self.api_key is not None:
+            env[KEY_ENV] = self.api_key.get_secret_value()
+        # The stock server's settings read these from the environment; keep them out.
+        for var in ("CONFIG_FILE", "MODEL", "HOST", "PORT", "API_KEY"):
+            env.pop(var, None)
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "nxs_lab.local.launcher", str(spec_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(sock.fileno(),),
+                env=env,
+                start_new_session=True,
+            )
+        finally:
+            sock.close()  # the child holds its own copy
+        self._finalizer = weakref.finalize(self, _stop_process, self._proc)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        headers = {"Authorization": f"Bearer {self.api_key.get_secret_value()}"} if self.api_key else {}
+        url = self.base_url + "/models"
+        with httpx2.Client(timeout=httpx2.Timeout(2.0)) as client:
+            while True:
+                assert self._proc is not None
+                code = self._proc.poll()
+                if code is not None:
+                    raise ServerStartError(
+                        f"the embedded server exited with code {code} before it was ready", self.log_tail()
+                    )
+                try:
+                    if client.get(url, headers=headers).status_code == 200:
+                        return
+                except httpx2.TransportError:
+                    pass  # not accepting yet: models still loading
+                if time.monotonic() > deadline:
+                    raise ServerStartError(
+                        f"the embedded server did not answer {url} within {self.startup_timeout:.0f} s", self.log_tail()
+                    )
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 5 s). Safe to call twice."""
+        _stop_process(self._proc)
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def cleanup(self) -> None:
+        """Stop and remove the temporary folder holding the spec and the log."""
+        self.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+    # ---------------------------------------------------------------- usage
+
+    def provider(self, name: str = "local", **kw: Any) -> Any:
+        """A :class:`~nxs_lab.Provider` for this server (its chat alias, its key)."""
+        from ..providers import Provider
+
+        kw.setdefault("model", self.chat_alias)
+        kw.setdefault("context_window", self.n_ctx)
+        return Provider(name=name, base_url=self.base_url, api_key=self.api_key, **kw)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """What the server carries: alias, kind, window, quantization, loaded (from ``/nxs/models``)."""
+        return self.provider().get_json("/nxs/models")["models"]

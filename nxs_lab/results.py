@@ -1,0 +1,123 @@
+"""Result objects: what a call returns, rendered as a table in a notebook."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ._html import kv_table
+
+__all__ = ["ChatResult", "Health", "ToolCall", "Usage"]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts as the server reported them (``None`` where it did not)."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+
+    @classmethod
+    def from_sdk(cls, usage: Any) -> Usage:
+        if usage is None:
+            return cls()
+        get = usage.get if isinstance(usage, dict) else lambda k: getattr(usage, k, None)
+        prompt = get("prompt_tokens")
+        if prompt is None:
+            prompt = get("input_tokens")  # Responses API naming
+        completion = get("completion_tokens")
+        if completion is None:
+            completion = get("output_tokens")
+        total = get("total_tokens")
+        if total is None and prompt is not None and completion is not None:
+            total = prompt + completion
+        return cls(prompt, completion, total)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One tool call the model asked for. ``arguments`` is the raw JSON text the model wrote."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def parsed_arguments(self) -> Any:
+        """The arguments decoded from JSON; raises ``json.JSONDecodeError`` on malformed text."""
+        return json.loads(self.arguments) if self.arguments else {}
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResult:
+    """The outcome of one chat, completion or response call.
+
+    ``latency_s`` is from sending the request to the last byte; ``ttft_s`` is
+    the time to the first generated token (for non-streamed calls the whole
+    reply arrives at once, so it equals ``latency_s``).
+    """
+
+    text: str
+    provider: str
+    model: str
+    finish_reason: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+    latency_s: float = 0.0
+    ttft_s: float | None = None
+    endpoint: str = "chat"  # chat | completions | responses
+    raw: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def truncated(self) -> bool:
+        """True when generation stopped at the token limit (the text is cut)."""
+        return self.finish_reason == "length"
+
+    def message(self) -> dict[str, Any]:
+        """The assistant message to append to a conversation."""
+        msg: dict[str, Any] = {"role": "assistant", "content": self.text}
+        if self.tool_calls:
+            msg["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for c in self.tool_calls
+            ]
+        return msg
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "endpoint": self.endpoint,
+            "text": self.text,
+            "tool_calls": ", ".join(f"{c.name}({c.arguments})" for c in self.tool_calls) or None,
+            "finish_reason": self.finish_reason,
+            "prompt_tokens": self.usage.prompt_tokens,
+            "completion_tokens": self.usage.completion_tokens,
+            "latency_s": round(self.latency_s, 4),
+            "ttft_s": round(self.ttft_s, 4) if self.ttft_s is not None else None,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.as_row().items()}
+        d["usage"] = asdict(self.usage)
+        d["tool_calls"] = [asdict(c) for c in self.tool_calls]
+        return d
+
+    def _repr_html_(self) -> str:
+        return kv_table("chat result", self.as_row())
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """Whether an endpoint answers ``/v1/models``, how fast, and with how many models."""
+
+    ok: bool
+    provider: str
+    base_url: str
+    latency_s: float
+    models: int = 0
+    error: str | None = None
+
+    def _repr_html_(self) -> str:
+        return kv_table(f"health of {self.provider}", asdict(self))

@@ -1,0 +1,93 @@
+"""Runbooks: papermill-parameterized notebooks, executed into a timestamped runs folder."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._html import kv_table
+from .errors import MissingDependency, NxsLabError
+
+__all__ = ["RunbookFailed", "RunbookResult", "parse_parameter", "run_runbook"]
+
+
+class RunbookFailed(NxsLabError, RuntimeError):
+    """A runbook cell raised. ``cell`` is its index, ``output_path`` the executed notebook kept for reading."""
+
+    def __init__(self, runbook: str, cell: int | None, error: str, output_path: Path) -> None:
+        self.runbook = runbook
+        self.cell = cell
+        self.error = error
+        self.output_path = output_path
+        where = f"cell {cell}" if cell is not None else "a cell"
+        super().__init__(f"runbook {runbook} failed in {where}: {error}\n  executed notebook kept at {output_path}")
+
+
+@dataclass(frozen=True, slots=True)
+class RunbookResult:
+    runbook: str
+    output_path: Path
+    parameters: dict[str, Any]
+    seconds: float
+
+    def _repr_html_(self) -> str:
+        return kv_table(f"runbook {self.runbook}", {"output": self.output_path, "seconds": self.seconds, **self.parameters})
+
+
+def parse_parameter(text: str) -> Any:
+    """``-p NAME VALUE`` values: JSON scalars, lists and objects, ``None``; anything else stays a string."""
+    if text in ("None", "none", "null"):
+        return None
+    if text in ("True", "False"):
+        return text == "True"
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def run_runbook(
+    runbook: str | os.PathLike[str],
+    parameters: dict[str, Any] | None = None,
+    *,
+    runs_dir: str | os.PathLike[str] = "runs",
+    kernel_name: str | None = None,
+    progress: bool = True,
+    timeout: float | None = None,
+) -> RunbookResult:
+    """Execute ``runbook`` with papermill into ``runs_dir/<UTC time>-<name>/<name>.ipynb``.
+
+    Raises :class:`RunbookFailed` naming the failing cell; the executed notebook is kept either way.
+    """
+    try:
+        import papermill as pm
+        from papermill.exceptions import PapermillExecutionError
+    except ImportError:
+        raise MissingDependency("papermill", "notebooks") from None
+    src = Path(runbook)
+    if not src.is_file():
+        raise FileNotFoundError(f"no runbook at {src}")
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    out_dir = Path(runs_dir) / f"{stamp}-{src.stem}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / src.name
+    params = dict(parameters or {})
+    t0 = _dt.datetime.now(_dt.UTC)
+    try:
+        pm.execute_notebook(
+            str(src),
+            str(out),
+            parameters=params,
+            kernel_name=kernel_name,
+            progress_bar=progress,
+            cwd=str(src.parent.resolve()),
+            execution_timeout=timeout,
+        )
+    except PapermillExecutionError as exc:
+        raise RunbookFailed(src.name, exc.cell_index, f"{exc.ename}: {exc.evalue}", out) from exc
+    seconds = (_dt.datetime.now(_dt.UTC) - t0).total_seconds()
+    return RunbookResult(src.name, out, params, seconds)

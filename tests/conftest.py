@@ -1,0 +1,56 @@
+"""Shared fixtures: one real embedded server for the session, and helpers for real sockets."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+import nxs_lab as nx
+
+
+@pytest.fixture(scope="session")
+def local_server() -> Iterator[nx.LocalServer]:
+    """The real embedded server (llama-cpp-python + bundled SmolLM2) on 127.0.0.1, a free port."""
+    srv = nx.LocalServer(n_ctx=2048)
+    srv.start()
+    yield srv
+    srv.cleanup()
+
+
+@pytest.fixture
+def provider(local_server: nx.LocalServer) -> Iterator[nx.Provider]:
+    p = local_server.provider()
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def refused_url() -> str:
+    """A loopback URL where nothing listens: connecting is refused at once."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.fixture
+def blackhole_url() -> Iterator[str]:
+    """A loopback port whose accept queue is full, so a new connect never completes (SYNs are dropped)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    # Fill the accept queue: with backlog 0 Linux queues one connection; a few more make sure.
+    for _ in range(3):
+        c = socket.socket()
+        c.setblocking(False)
+        c.connect_ex(("127.0.0.1", port))
+        fillers.append(c)
+    yield f"http://127.0.0.1:{port}/v1"
+    for c in fillers:
+        c.close()
+    listener.close()
