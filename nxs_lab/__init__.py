@@ -18,14 +18,21 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "AllProvidersFailed": "errors",
+    "Attempt": "results",
     "AuthenticationFailed": "errors",
     "BadRequest": "errors",
+    "BreakerState": "breaker",
+    "ChainStream": "fallback",
     "ChatResult": "results",
     "ChatStream": "streaming",
+    "CircuitBreaker": "breaker",
     "ConfigError": "errors",
     "ConnectTimeout": "errors",
     "ConnectionFailed": "errors",
     "ContextOverflow": "errors",
+    "EmbeddingResult": "results",
+    "FallbackChain": "fallback",
     "Health": "results",
     "InvalidResponse": "errors",
     "LabConfig": "config",
@@ -37,14 +44,19 @@ _EXPORTS: dict[str, str] = {
     "ModelNotAllowed": "errors",
     "ModelNotFound": "errors",
     "NxsLabError": "errors",
+    "Outcome": "results",
     "Provider": "providers",
     "ProviderConfig": "config",
     "ProviderError": "errors",
     "RateLimited": "errors",
+    "RequestLog": "requestlog",
     "ResponseTimeout": "errors",
+    "RetryPolicy": "retry",
     "ServerError": "errors",
     "ServerStartError": "errors",
+    "StreamInterrupted": "errors",
     "Timeouts": "config",
+    "TokenBucket": "ratelimit",
     "ToolCall": "results",
     "UnsupportedEndpoint": "errors",
     "Usage": "results",
@@ -68,13 +80,22 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; never executed
-    from .config import LabConfig, ProviderConfig, Timeouts
+    from .breaker import (
+        BreakerState,
+        CircuitBreaker,
+    )
+    from .config import (
+        LabConfig,
+        ProviderConfig,
+        Timeouts,
+    )
     from .errors import (
+        AllProvidersFailed,
         AuthenticationFailed,
         BadRequest,
         ConfigError,
-        ConnectionFailed,
         ConnectTimeout,
+        ConnectionFailed,
         ContextOverflow,
         InvalidResponse,
         MissingDependency,
@@ -86,10 +107,43 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         ResponseTimeout,
         ServerError,
         ServerStartError,
+        StreamInterrupted,
         UnsupportedEndpoint,
     )
-    from .local import LocalServer, bundled_model_path
-    from .models import LoadState, ModelInfo, ModelKind
-    from .providers import Provider
-    from .results import ChatResult, Health, ToolCall, Usage
-    from .streaming import ChatStream
+    from .fallback import (
+        ChainStream,
+        FallbackChain,
+    )
+    from .local import (
+        LocalServer,
+        bundled_model_path,
+    )
+    from .models import (
+        LoadState,
+        ModelInfo,
+        ModelKind,
+    )
+    from .providers import (
+        Provider,
+    )
+    from .ratelimit import (
+        TokenBucket,
+    )
+    from .requestlog import (
+        RequestLog,
+    )
+    from .results import (
+        Attempt,
+        ChatResult,
+        EmbeddingResult,
+        Health,
+        Outcome,
+        ToolCall,
+        Usage,
+    )
+    from .retry import (
+        RetryPolicy,
+    )
+    from .streaming import (
+        ChatStream,
+    )

@@ -92,7 +92,7 @@ def status_error(
             return E.ModelNotFound(f"model not found{where}", **kw)
         return E.UnsupportedEndpoint(f"the server has no endpoint{where or ' at this path'}", **kw)
     if status >= 500:
-        return E.ServerError(f"server error{where}", **kw)
+        return E.ServerError(f"server error{where}", retry_after=parse_retry_after(headers), **kw)
     info = parse_overflow(status, body, message)
     if info is not None:
         return E.ContextOverflow(
@@ -109,6 +109,16 @@ def status_error(
     return E.BadRequest(f"the server rejected the request{where}", **kw)
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and its causes (async transports hide the OSError a level or two down)."""
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in out and len(out) < 8:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
 def _transport_error(exc: BaseException, provider: str, base_url: str) -> E.ProviderError | None:
     kw: dict[str, Any] = dict(provider=provider, base_url=base_url)
     if isinstance(exc, httpx2.ConnectTimeout):
@@ -118,10 +128,10 @@ def _transport_error(exc: BaseException, provider: str, base_url: str) -> E.Prov
     if isinstance(exc, (httpx2.ReadTimeout, httpx2.WriteTimeout, httpx2.TimeoutException)):
         return E.ResponseTimeout("no response within the read timeout", **kw)
     if isinstance(exc, httpx2.ConnectError):
-        text = str(exc).lower()
-        if "name or service" in text or "nodename" in text or "name resolution" in text or "getaddrinfo" in text:
+        text = " ".join(str(e).lower() + " " + type(e).__name__.lower() for e in _chain(exc))
+        if any(w in text for w in ("name or service", "nodename", "name resolution", "getaddrinfo", "gaierror")):
             return E.ConnectionFailed("the host name does not resolve", detail=str(exc), **kw)
-        if "refused" in text:
+        if "refused" in text or "errno 111" in text:
             return E.ConnectionFailed("connection refused", **kw)
         return E.ConnectionFailed("could not connect", detail=str(exc), **kw)
     if isinstance(exc, (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError, httpx2.CloseError)):

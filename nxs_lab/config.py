@@ -47,13 +47,20 @@ ENV_PREFIX = "NXS_LAB__"
 
 
 class Timeouts(BaseModel):
-    """Seconds to wait: for the connection, for the first byte of a reply, and between stream chunks."""
+    """Seconds to wait.
+
+    ``connect``: for the TCP (and TLS) connection. ``first_byte``: from sending
+    the request to the first byte of the reply (for streams, to the first chunk).
+    ``idle``: between two stream chunks. ``total``: for a whole non-streamed
+    reply, so a server that drips bytes cannot hold a call forever (``None``: no limit).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     connect: float = Field(default=5.0, gt=0)
     first_byte: float = Field(default=120.0, gt=0)
     idle: float = Field(default=60.0, gt=0)
+    total: float | None = Field(default=None, gt=0)
 
 
 def host_scope(base_url: str) -> str:

@@ -7,6 +7,7 @@ Every error the kit raises on purpose derives from :class:`NxsLabError`::
      ├── MissingDependency        an optional extra is not installed (names the extra)
      ├── ServerStartError         the embedded server did not come up (carries its log tail)
      ├── ModelNotAllowed          a model outside a provider's allowlist; nothing was sent
+     ├── AllProvidersFailed       a fallback chain ran out of providers; carries every attempt
      └── ProviderError            an endpoint failed; carries provider, base_url, status, request_id
           ├── ConnectionFailed     refused, DNS failure, unreachable network
           │    └── ConnectTimeout  the TCP/TLS connect did not finish in time
@@ -16,6 +17,7 @@ Every error the kit raises on purpose derives from :class:`NxsLabError`::
           ├── ModelNotFound        404 naming a model the server does not serve
           ├── UnsupportedEndpoint  the server has no such API (e.g. no Responses API)
           ├── ServerError          5xx
+          ├── StreamInterrupted    a stream broke after text arrived; carries ``partial_text``
           ├── BadRequest           4xx the server blamed on the request
           │    └── ContextOverflow the prompt does not fit the model's context window
           └── InvalidResponse      a reply that is not what an OpenAI-compatible server sends
@@ -28,6 +30,7 @@ the SDK to catch a failure. No message in this tree ever contains an API key.
 from __future__ import annotations
 
 __all__ = [
+    "AllProvidersFailed",
     "AuthenticationFailed",
     "BadRequest",
     "ConfigError",
@@ -44,6 +47,7 @@ __all__ = [
     "ResponseTimeout",
     "ServerError",
     "ServerStartError",
+    "StreamInterrupted",
     "UnsupportedEndpoint",
 ]
 
@@ -95,6 +99,20 @@ class ModelNotAllowed(NxsLabError, ValueError):
         super().__init__(
             f"provider {provider!r} does not allow model {model!r}; allowed: {', '.join(allowed) or '(none)'}"
         )
+
+
+class AllProvidersFailed(NxsLabError, RuntimeError):
+    """Every provider of a fallback chain failed or was skipped.
+
+    ``attempts`` lists what happened at each provider; ``last_error`` is the
+    last error seen (``None`` when every provider was skipped by its breaker).
+    """
+
+    def __init__(self, attempts: tuple, last_error: BaseException | None = None) -> None:
+        self.attempts = attempts
+        self.last_error = last_error
+        lines = [f"{a.provider}: {a.outcome.value}" + (f" ({a.error})" if a.error else "") for a in attempts]
+        super().__init__("every provider failed:\n  " + "\n  ".join(lines or ["(no providers)"]))
 
 
 class ProviderError(NxsLabError):
@@ -168,7 +186,21 @@ class UnsupportedEndpoint(ProviderError):
 
 
 class ServerError(ProviderError):
-    """The server failed (5xx)."""
+    """The server failed (5xx); ``retry_after`` is in seconds when it said when to come back (503)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)
+
+
+class StreamInterrupted(ProviderError):
+    """A stream failed after text had arrived. The text so far is in ``partial_text``;
+    it is never returned as if it were the whole answer."""
+
+    def __init__(self, message: str, *, partial_text: str = "", cause_kind: str = "", **kw) -> None:
+        self.partial_text = partial_text
+        self.cause_kind = cause_kind
+        super().__init__(message, **kw)
 
 
 class BadRequest(ProviderError):

@@ -13,6 +13,7 @@ multiply. The SDK is imported on first use, not at ``import nxs_lab``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,11 +25,12 @@ from pydantic import SecretStr
 
 from ._boundary import status_error, translated
 from .config import ProviderConfig, Timeouts, default_timeouts
-from .errors import InvalidResponse, ModelNotAllowed, ModelNotFound, ProviderError
+from .errors import InvalidResponse, ModelNotAllowed, ModelNotFound, ProviderError, ResponseTimeout
 from .models import ModelInfo, ModelKind, models_table
 from .results import ChatResult, Health, ToolCall, Usage
 from .servers import models_from_openai_list
 from .streaming import AsyncChatStream, ChatStream, StreamAccumulator
+from .watchdog import shutdown_callback, socket_of, watchdog
 
 __all__ = ["Provider"]
 
@@ -225,6 +227,39 @@ class Provider:
     def _translated(self) -> Any:
         return translated(self.name, self.base_url)
 
+    def _total_timeout(self) -> ResponseTimeout:
+        return ResponseTimeout(
+            f"no complete reply within the total timeout ({self.timeouts.total:g} s)",
+            provider=self.name,
+            base_url=self.base_url,
+        )
+
+    def _create(self, resource: Any, kw: dict[str, Any]) -> Any:
+        """``resource.create(**kw)``, with ``timeouts.total`` enforced on the whole reply when set."""
+        if self.timeouts.total is None:
+            return resource.create(**kw)
+        deadline = time.monotonic() + self.timeouts.total
+        with resource.with_streaming_response.create(**kw) as raw:
+            guard = watchdog.deadline(shutdown_callback(socket_of(raw.http_response)))
+            guard.set(deadline)
+            try:
+                return raw.parse()
+            except Exception as exc:
+                if guard.fired:
+                    raise self._total_timeout() from exc
+                raise
+            finally:
+                guard.cancel()
+
+    async def _acreate(self, resource: Any, kw: dict[str, Any]) -> Any:
+        if self.timeouts.total is None:
+            return await resource.create(**kw)
+        try:
+            async with asyncio.timeout(self.timeouts.total):
+                return await resource.create(**kw)
+        except TimeoutError:
+            raise self._total_timeout() from None
+
     # ------------------------------------------------------------ native HTTP
 
     def get_json(self, path: str) -> Any:
@@ -379,7 +414,7 @@ class Provider:
         kw = self._chat_kwargs(messages, m, params)
         t0 = time.perf_counter()
         with self._translated():
-            resp = self.client.chat.completions.create(**kw)
+            resp = self._create(self.client.chat.completions, kw)
         return self._chat_result(resp, m, t0)
 
     async def achat(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatResult:
@@ -387,7 +422,7 @@ class Provider:
         kw = self._chat_kwargs(messages, m, params)
         t0 = time.perf_counter()
         with self._translated():
-            resp = await self.aclient.chat.completions.create(**kw)
+            resp = await self._acreate(self.aclient.chat.completions, kw)
         return self._chat_result(resp, m, t0)
 
     def _stream_kwargs(self, messages: Messages, model: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -401,13 +436,13 @@ class Provider:
         m = self.resolve_model(model)
         kw = self._stream_kwargs(messages, m, params)
         acc = StreamAccumulator(self.name, m, time.perf_counter())
-        return ChatStream(lambda: self.client.chat.completions.create(**kw), acc, self.base_url)
+        return ChatStream(lambda: self.client.chat.completions.create(**kw), acc, self.base_url, self.timeouts)
 
     async def astream(self, messages: Messages, *, model: str | None = None, **params: Any) -> AsyncChatStream:
         m = await self.aresolve_model(model)
         kw = self._stream_kwargs(messages, m, params)
         acc = StreamAccumulator(self.name, m, time.perf_counter())
-        return AsyncChatStream(lambda: self.aclient.chat.completions.create(**kw), acc, self.base_url)
+        return AsyncChatStream(lambda: self.aclient.chat.completions.create(**kw), acc, self.base_url, self.timeouts)
 
     # ------------------------------------------------------ completions, responses
 
@@ -436,7 +471,7 @@ class Provider:
             kw["max_tokens"] = self.max_tokens
         t0 = time.perf_counter()
         with self._translated():
-            resp = self.client.completions.create(model=m, prompt=prompt, **kw)
+            resp = self._create(self.client.completions, dict(kw, model=m, prompt=prompt))
         return self._completion_result(resp, m, t0)
 
     async def acomplete(self, prompt: str, *, model: str | None = None, **params: Any) -> ChatResult:
@@ -446,7 +481,7 @@ class Provider:
             kw["max_tokens"] = self.max_tokens
         t0 = time.perf_counter()
         with self._translated():
-            resp = await self.aclient.completions.create(model=m, prompt=prompt, **kw)
+            resp = await self._acreate(self.aclient.completions, dict(kw, model=m, prompt=prompt))
         return self._completion_result(resp, m, t0)
 
     def _response_result(self, resp: Any, model: str, t0: float) -> ChatResult:
@@ -480,14 +515,14 @@ class Provider:
         m = self.resolve_model(model)
         t0 = time.perf_counter()
         with self._translated():
-            resp = self.client.responses.create(model=m, input=input, **params)
+            resp = self._create(self.client.responses, dict(params, model=m, input=input))
         return self._response_result(resp, m, t0)
 
     async def arespond(self, input: Any, *, model: str | None = None, **params: Any) -> ChatResult:
         m = await self.aresolve_model(model)
         t0 = time.perf_counter()
         with self._translated():
-            resp = await self.aclient.responses.create(model=m, input=input, **params)
+            resp = await self._acreate(self.aclient.responses, dict(params, model=m, input=input))
         return self._response_result(resp, m, t0)
 
     # -------------------------------------------------------------- embeddings
@@ -524,7 +559,7 @@ class Provider:
             return []
         m = self._embedding_model(model)
         with self._translated():
-            resp = self.client.embeddings.create(model=m, input=items, encoding_format="float")
+            resp = self._create(self.client.embeddings, dict(model=m, input=items, encoding_format="float"))
         return self._vectors(resp, len(items))
 
     async def aembed(self, texts: str | Sequence[str], *, model: str | None = None) -> list[list[float]]:
@@ -540,7 +575,7 @@ class Provider:
             )
         m = self._check_allowed(model)
         with self._translated():
-            resp = await self.aclient.embeddings.create(model=m, input=items, encoding_format="float")
+            resp = await self._acreate(self.aclient.embeddings, dict(model=m, input=items, encoding_format="float"))
         return self._vectors(resp, len(items))
 
     # ------------------------------------------------------------------ health

@@ -2,13 +2,57 @@
 
 from __future__ import annotations
 
+import enum
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ._html import kv_table
+from ._html import kv_table, rows_table
 
-__all__ = ["ChatResult", "Health", "ToolCall", "Usage"]
+__all__ = ["Attempt", "ChatResult", "EmbeddingResult", "Health", "Outcome", "ToolCall", "Usage", "attempts_table"]
+
+
+class Outcome(str, enum.Enum):
+    """How one attempt at one provider ended."""
+
+    OK = "ok"
+    FAILED = "failed"  # moved on to the next provider
+    RETRIED = "retried"  # tried the same provider again after a wait
+    STOPPED = "stopped"  # the error ended the whole call
+    SKIPPED_OPEN = "skipped: breaker open"
+    SKIPPED_AUTH = "skipped: auth refused"
+    SKIPPED_RATE = "skipped: local rate limit"
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try at one provider within a call: what happened, why, and when (seconds from the call's start)."""
+
+    provider: str
+    outcome: Outcome
+    started_s: float
+    elapsed_s: float
+    error: str | None = None
+    status: int | None = None
+    detail: str = ""
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "outcome": self.outcome.value,
+            "error": self.error,
+            "status": self.status,
+            "started_ms": round(self.started_s * 1000, 2),
+            "elapsed_ms": round(self.elapsed_s * 1000, 2),
+            "detail": self.detail,
+        }
+
+
+def attempts_table(attempts: tuple[Attempt, ...] | list[Attempt], title: str = "attempts") -> str:
+    rows = [a.as_row() for a in attempts]
+    cols = list(rows[0]) if rows else ["provider"]
+    return rows_table(title, cols, [list(r.values()) for r in rows])
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +111,7 @@ class ChatResult:
     latency_s: float = 0.0
     ttft_s: float | None = None
     endpoint: str = "chat"  # chat | completions | responses
+    attempts: tuple[Attempt, ...] = ()  # filled by a FallbackChain: every try, in order
     raw: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -102,10 +147,14 @@ class ChatResult:
         d = {k: v for k, v in self.as_row().items()}
         d["usage"] = asdict(self.usage)
         d["tool_calls"] = [asdict(c) for c in self.tool_calls]
+        d["attempts"] = [a.as_row() for a in self.attempts]
         return d
 
     def _repr_html_(self) -> str:
-        return kv_table("chat result", self.as_row())
+        html = kv_table("chat result", self.as_row())
+        if self.attempts:
+            html += attempts_table(self.attempts)
+        return html
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,3 +170,27 @@ class Health:
 
     def _repr_html_(self) -> str:
         return kv_table(f"health of {self.provider}", asdict(self))
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingResult:
+    """Vectors from a fallback chain, with who answered. Behaves like the list of vectors."""
+
+    vectors: list[list[float]]
+    provider: str
+    attempts: tuple[Attempt, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def __iter__(self) -> Iterator[list[float]]:
+        return iter(self.vectors)
+
+    def __getitem__(self, i: int) -> list[float]:
+        return self.vectors[i]
+
+    def _repr_html_(self) -> str:
+        dims = len(self.vectors[0]) if self.vectors else 0
+        return kv_table("embeddings", {"provider": self.provider, "vectors": len(self.vectors), "dimensions": dims}) + (
+            attempts_table(self.attempts) if self.attempts else ""
+        )

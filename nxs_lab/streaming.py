@@ -7,13 +7,16 @@ from their fragments, usage when the server sends it, time to first token).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from ._boundary import translated
-from .errors import InvalidResponse
+from .config import Timeouts
+from .errors import InvalidResponse, ProviderError, ResponseTimeout, StreamInterrupted
 from .results import ChatResult, ToolCall, Usage
+from .watchdog import shutdown_callback, socket_of, watchdog
 
 __all__ = ["AsyncChatStream", "ChatStream", "StreamAccumulator"]
 
@@ -35,6 +38,10 @@ class StreamAccumulator:
     @property
     def text(self) -> str:
         return "".join(self.parts)
+
+    @property
+    def has_tool_calls(self) -> bool:
+        return bool(self._tools)
 
     def feed(self, chunk: Any) -> str | None:
         """Take one chunk; return its text delta, if it carries any."""
@@ -85,18 +92,12 @@ class StreamAccumulator:
         )
 
 
-class ChatStream:
-    """An iterator of text deltas. After it is exhausted, ``.result`` holds the whole :class:`ChatResult`.
-
-    >>> s = provider.stream([{"role": "user", "content": "hi"}])   # doctest: +SKIP
-    >>> for delta in s: print(delta, end="")                        # doctest: +SKIP
-    >>> s.result.usage                                             # doctest: +SKIP
-    """
-
-    def __init__(self, open_stream: Callable[[], Any], acc: StreamAccumulator, base_url: str) -> None:
+class _StreamBase:
+    def __init__(self, open_stream: Callable[[], Any], acc: StreamAccumulator, base_url: str, timeouts: Timeouts) -> None:
         self._open = open_stream
         self._acc = acc
         self._base_url = base_url
+        self._timeouts = timeouts
         self._sdk_stream: Any = None
         self.result: ChatResult | None = None
 
@@ -104,17 +105,75 @@ class ChatStream:
     def text_so_far(self) -> str:
         return self._acc.text
 
+    @property
+    def provider(self) -> str:
+        return self._acc.provider
+
+    def _kw(self) -> dict[str, Any]:
+        return dict(provider=self._acc.provider, base_url=self._base_url)
+
+    def _timeout_error(self) -> ProviderError:
+        if self._acc.chunks == 0:
+            return ResponseTimeout(f"no stream chunk within the first-byte timeout ({self._timeouts.first_byte:g} s)", **self._kw())
+        return ResponseTimeout(f"the stream stalled longer than the idle timeout ({self._timeouts.idle:g} s)", **self._kw())
+
+    def _interrupted(self, exc: ProviderError) -> ProviderError:
+        """Before any text: the error as it is (a chain may fail over). After: StreamInterrupted with the text."""
+        if not self._acc.text and not self._acc.has_tool_calls:
+            return exc
+        return StreamInterrupted(
+            f"the stream broke after {len(self._acc.text)} characters: {exc.message}",
+            partial_text=self._acc.text,
+            cause_kind=type(exc).__name__,
+            status=exc.status,
+            **self._kw(),
+        )
+
+    def _finish(self) -> ChatResult:
+        if self._acc.finish_reason is None:
+            # EOF without a finish reason is a cut stream, whatever the transport said.
+            err = InvalidResponse("the stream ended without a finish reason (cut short)", **self._kw())
+            raise self._interrupted(err)
+        self.result = self._acc.result()
+        return self.result
+
+
+class ChatStream(_StreamBase):
+    """An iterator of text deltas. After it is exhausted, ``.result`` holds the whole :class:`ChatResult`.
+
+    The first chunk must arrive within ``timeouts.first_byte`` and each later one
+    within ``timeouts.idle``. A failure before any text raises the provider's
+    error; after text arrived it raises :class:`StreamInterrupted` carrying
+    ``partial_text``: a cut answer is never passed off as complete.
+
+    >>> s = provider.stream([{"role": "user", "content": "hi"}])   # doctest: +SKIP
+    >>> for delta in s: print(delta, end="")                        # doctest: +SKIP
+    >>> s.result.usage                                             # doctest: +SKIP
+    """
+
     def __iter__(self) -> Iterator[str]:
-        with translated(self._acc.provider, self._base_url):
-            self._sdk_stream = self._open()
-            try:
+        deadline = None
+        try:
+            with translated(self._acc.provider, self._base_url):
+                self._sdk_stream = self._open()
+                deadline = watchdog.deadline(shutdown_callback(socket_of(getattr(self._sdk_stream, "response", None))))
+                deadline.set(time.monotonic() + self._timeouts.first_byte)
                 for chunk in self._sdk_stream:
+                    deadline.set(time.monotonic() + self._timeouts.idle)
                     delta = self._acc.feed(chunk)
                     if delta:
                         yield delta
-            finally:
-                self.close()
-        self.result = self._acc.result()
+                if deadline.fired:  # the shutdown read as a clean end of stream: it was our deadline
+                    raise self._timeout_error()
+        except ProviderError as exc:
+            if deadline is not None and deadline.fired:
+                raise self._interrupted(self._timeout_error()) from exc
+            raise self._interrupted(exc) from exc
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+            self.close()
+        self._finish()
 
     def close(self) -> None:
         """Stop reading; the connection is released."""
@@ -130,31 +189,37 @@ class ChatStream:
         return self.result
 
 
-class AsyncChatStream:
+class AsyncChatStream(_StreamBase):
     """The async twin of :class:`ChatStream`: ``async for delta in stream``; then ``.result``."""
 
-    def __init__(self, open_stream: Callable[[], Any], acc: StreamAccumulator, base_url: str) -> None:
-        self._open = open_stream
-        self._acc = acc
-        self._base_url = base_url
-        self._sdk_stream: Any = None
-        self.result: ChatResult | None = None
-
-    @property
-    def text_so_far(self) -> str:
-        return self._acc.text
-
     async def __aiter__(self) -> AsyncIterator[str]:
-        with translated(self._acc.provider, self._base_url):
-            self._sdk_stream = await self._open()
-            try:
-                async for chunk in self._sdk_stream:
+        try:
+            with translated(self._acc.provider, self._base_url):
+                try:
+                    async with asyncio.timeout(self._timeouts.first_byte):
+                        self._sdk_stream = await self._open()
+                        iterator = self._sdk_stream.__aiter__()
+                        chunk = await iterator.__anext__()
+                except StopAsyncIteration:
+                    chunk = None
+                except TimeoutError:
+                    raise self._timeout_error() from None
+                while chunk is not None:
                     delta = self._acc.feed(chunk)
                     if delta:
                         yield delta
-            finally:
-                await self.aclose()
-        self.result = self._acc.result()
+                    try:
+                        async with asyncio.timeout(self._timeouts.idle):
+                            chunk = await iterator.__anext__()
+                    except StopAsyncIteration:
+                        chunk = None
+                    except TimeoutError:
+                        raise self._timeout_error() from None
+        except ProviderError as exc:
+            raise self._interrupted(exc) from exc
+        finally:
+            await self.aclose()
+        self._finish()
 
     async def aclose(self) -> None:
         if self._sdk_stream is not None:

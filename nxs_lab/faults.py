@@ -1,0 +1,299 @@
+"""A kit of real misbehaving servers on loopback, for tests, drills and benchmarks.
+
+Each :class:`FaultServer` is a real HTTP server on ``127.0.0.1`` (a free port),
+run by an asyncio loop in one background thread, that misbehaves in one chosen
+way. It speaks just enough of the OpenAI API (``/v1/models``,
+``/v1/chat/completions`` with and without ``stream``, ``/v1/embeddings``) for
+the ``OK`` mode to be a fast healthy stub::
+
+    >>> from nxs_lab.faults import Fault, FaultServer
+    >>> with FaultServer(Fault.HANG) as hung:           # doctest: +SKIP
+    ...     Provider(name="hung", base_url=hung.base_url).chat(...)   # ResponseTimeout
+
+Stopping it closes every connection, wakes every hung handler and joins the
+thread: nothing leaks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Fault", "FaultServer"]
+
+
+class Fault(str, enum.Enum):
+    OK = "ok"  # a fast, healthy OpenAI-compatible stub
+    REFUSE = "refuse"  # nothing listens: connections are refused
+    HANG = "hang"  # accepts, reads the request, never answers
+    DRIP = "drip"  # answers 200, then sends the body one byte per `drip_interval`
+    STATUS = "status"  # answers `status` with `body` and `headers` (500, 503 + Retry-After, 429, 401, 404…)
+    MALFORMED_JSON = "malformed-json"  # 200 with a body that is not JSON
+    HTML_200 = "html-200"  # 200 with an HTML page (a captive portal, a proxy's login page)
+    SSE_CUT = "sse-cut"  # streams `cut_after` chunks, then drops the connection
+    FLAKY = "flaky"  # answers `status` for the first `fail_times` requests, then behaves like OK
+
+
+_MODEL = "stub-model"
+
+
+def _completion(model: str, text: str = "stub answer") -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+    }
+
+
+def _chunk(model: str, content: str | None, finish: str | None = None) -> bytes:
+    delta = {"content": content} if content is not None else {}
+    payload = {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+def _response(status: int, body: bytes, content_type: str = "application/json", headers: dict[str, str] | None = None) -> bytes:
+    reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
+              500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "Status")
+    head = [f"HTTP/1.1 {status} {reason}", f"content-type: {content_type}", f"content-length: {len(body)}",
+            "connection: close"]
+    head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+@dataclass
+class FaultServer:
+    """A real server on loopback that misbehaves as ``mode`` says.
+
+    Args:
+        mode: the :class:`Fault`.
+        status, body, headers: what ``STATUS`` / ``FLAKY`` answer (``body`` a dict is sent as JSON).
+        drip_interval: seconds between bytes in ``DRIP`` mode.
+        cut_after: chunks sent before ``SSE_CUT`` drops the connection.
+        chunk_interval: seconds between stream chunks (all streaming modes).
+        fail_times: failures before ``FLAKY`` recovers.
+        model: the model id the stub serves.
+    """
+
+    mode: Fault = Fault.OK
+    status: int = 500
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    drip_interval: float = 0.5
+    cut_after: int = 3
+    chunk_interval: float = 0.0
+    fail_times: int = 1
+    model: str = _MODEL
+    host: str = "127.0.0.1"
+
+    def __post_init__(self) -> None:
+        self.port: int | None = None
+        self.requests = 0  # how many requests it has read
+        self.connections = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._stop: asyncio.Event | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @property
+    def base_url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("the fault server is not started")
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> FaultServer:
+        if self.mode is Fault.REFUSE:
+            # Reserve a port number, then close it: connecting there is refused.
+            s = socket.socket()
+            s.bind((self.host, 0))
+            self.port = s.getsockname()[1]
+            s.close()
+            return self
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._serve(ready))
+            except BaseException as exc:  # noqa: BLE001 - handed to start() and re-raised there
+                errors.append(exc)
+                ready.set()
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name=f"fault-{self.mode.value}", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        if errors:
+            raise errors[0]
+        return self
+
+    async def _serve(self, ready: threading.Event) -> None:
+        self._stop = asyncio.Event()
+        self._server = await asyncio.start_server(self._handle, self.host, 0, backlog=1024)
+        self.port = self._server.sockets[0].getsockname()[1]
+        ready.set()
+        await self._stop.wait()
+        self._server.close()
+        for w in list(self._writers):
+            w.transport.abort()
+        await self._server.wait_closed()
+        # Handlers see the stop event (or their aborted connection) and return on their own;
+        # cancelling them would make asyncio log their CancelledError.
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+
+    def stop(self) -> None:
+        """Close the listener and every connection, wake hung handlers, join the thread."""
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+
+    def __enter__(self) -> FaultServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    # ----------------------------------------------------------------- handler
+
+    async def _read_request(self, reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str], bytes] | None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return None
+        lines = head.decode("latin-1").split("\r\n")
+        method, path, _ = (lines[0].split(" ") + ["", ""])[:3]
+        headers = {}
+        for line in lines[1:]:
+            if ":" in line:
+                k, v = line.split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+        length = int(headers.get("content-length", "0") or 0)
+        body = await reader.readexactly(length) if length else b""
+        return method, path, headers, body
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        with self._lock:
+            self.connections += 1
+        try:
+            req = await self._read_request(reader)
+            if req is None:
+                return
+            with self._lock:
+                self.requests += 1
+                n = self.requests
+            await self._respond(n, req, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the client went away: that is the client's business, not a server fault
+        finally:
+            self._writers.discard(writer)
+            if not writer.transport.is_closing():
+                writer.close()
+
+    async def _respond(self, n: int, req: tuple[str, str, dict[str, str], bytes], writer: asyncio.StreamWriter) -> None:
+        method, path, _headers, body = req
+        mode = self.mode
+        if mode is Fault.FLAKY:
+            mode = Fault.STATUS if n <= self.fail_times else Fault.OK
+        if mode is Fault.HANG:
+            assert self._stop is not None
+            await self._stop.wait()
+            return
+        if mode is Fault.STATUS:
+            payload = self.body if self.body is not None else {"error": {"message": f"injected {self.status}"}}
+            raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+            writer.write(_response(self.status, raw, headers=self.headers))
+            await writer.drain()
+            return
+        if mode is Fault.MALFORMED_JSON:
+            writer.write(_response(200, b'{"id": "x", "choices": [ {"message": '))
+            await writer.drain()
+            return
+        if mode is Fault.HTML_200:
+            writer.write(_response(200, b"<html><body><h1>Sign in to continue</h1></body></html>", "text/html"))
+            await writer.drain()
+            return
+        request = json.loads(body or b"{}") if method == "POST" else {}
+        model = request.get("model") or self.model
+        if path.endswith("/models"):
+            data = {"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "faults"}]}
+            reply = _response(200, json.dumps(data).encode())
+        elif path.endswith("/embeddings"):
+            inputs = request.get("input", [])
+            inputs = [inputs] if isinstance(inputs, str) else inputs
+            data = {"object": "list", "model": model, "data": [
+                {"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(len(inputs))]}
+            reply = _response(200, json.dumps(data).encode())
+        elif request.get("stream"):
+            await self._stream(model, mode, writer)
+            return
+        else:
+            reply = _response(200, json.dumps(_completion(model)).encode())
+        if mode is Fault.DRIP:
+            for i in range(len(reply)):
+                if self._stopping:
+                    return
+                writer.write(reply[i : i + 1])
+                await writer.drain()
+                await asyncio.sleep(self.drip_interval)
+            return
+        writer.write(reply)
+        await writer.drain()
+
+    async def _stream(self, model: str, mode: Fault, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n")
+        await writer.drain()
+        words = ["one ", "two ", "three ", "four ", "five ", "six "]
+        interval = self.drip_interval if mode is Fault.DRIP else self.chunk_interval
+        for i, word in enumerate(words):
+            if self._stopping:
+                return
+            if mode is Fault.SSE_CUT and i == self.cut_after:
+                writer.transport.abort()  # drop the connection mid-stream, no terminating chunk
+                return
+            writer.write(_chunk(model, word))
+            await writer.drain()
+            if interval:
+                await asyncio.sleep(interval)
+        writer.write(_chunk(model, None, "stop"))
+        writer.write(b"data: [DONE]\n\n")
+        await writer.drain()
+
+
+def wait_until(predicate: Any, timeout: float = 5.0) -> bool:
+    """Poll ``predicate`` until true or ``timeout``; for tests that wait on a server's counters."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return bool(predicate())
