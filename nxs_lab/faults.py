@@ -66,11 +66,17 @@ def _chunk(model: str, content: str | None, finish: str | None = None) -> bytes:
     return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
 
-def _response(status: int, body: bytes, content_type: str = "application/json", headers: dict[str, str] | None = None) -> bytes:
+def _response(
+    status: int,
+    body: bytes,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+    keep_alive: bool = False,
+) -> bytes:
     reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
               500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "Status")
     head = [f"HTTP/1.1 {status} {reason}", f"content-type: {content_type}", f"content-length: {len(body)}",
-            "connection: close"]
+            "connection: " + ("keep-alive" if keep_alive else "close")]
     head += [f"{k}: {v}" for k, v in (headers or {}).items()]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
@@ -205,13 +211,15 @@ class FaultServer:
         with self._lock:
             self.connections += 1
         try:
-            req = await self._read_request(reader)
-            if req is None:
-                return
-            with self._lock:
-                self.requests += 1
-                n = self.requests
-            await self._respond(n, req, writer)
+            keep_alive = True
+            while keep_alive and not self._stopping:
+                req = await self._read_request(reader)
+                if req is None:
+                    return
+                with self._lock:
+                    self.requests += 1
+                    n = self.requests
+                keep_alive = await self._respond(n, req, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went away: that is the client's business, not a server fault
         finally:
@@ -219,45 +227,47 @@ class FaultServer:
             if not writer.transport.is_closing():
                 writer.close()
 
-    async def _respond(self, n: int, req: tuple[str, str, dict[str, str], bytes], writer: asyncio.StreamWriter) -> None:
-        method, path, _headers, body = req
+    async def _respond(self, n: int, req: tuple[str, str, dict[str, str], bytes], writer: asyncio.StreamWriter) -> bool:
+        """Answer one request; True when the connection may carry another (healthy JSON replies only)."""
+        method, path, headers, body = req
+        keep = headers.get("connection", "").lower() != "close"
         mode = self.mode
         if mode is Fault.FLAKY:
             mode = Fault.STATUS if n <= self.fail_times else Fault.OK
         if mode is Fault.HANG:
             assert self._stop is not None
             await self._stop.wait()
-            return
+            return False
         if mode is Fault.STATUS:
             payload = self.body if self.body is not None else {"error": {"message": f"injected {self.status}"}}
             raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-            writer.write(_response(self.status, raw, headers=self.headers))
+            writer.write(_response(self.status, raw, headers=self.headers, keep_alive=keep))
             await writer.drain()
-            return
+            return keep
         if mode is Fault.MALFORMED_JSON:
             writer.write(_response(200, b'{"id": "x", "choices": [ {"message": '))
             await writer.drain()
-            return
+            return False
         if mode is Fault.HTML_200:
             writer.write(_response(200, b"<html><body><h1>Sign in to continue</h1></body></html>", "text/html"))
             await writer.drain()
-            return
+            return False
         request = json.loads(body or b"{}") if method == "POST" else {}
         model = request.get("model") or self.model
         if path.endswith("/models"):
             data = {"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "faults"}]}
-            reply = _response(200, json.dumps(data).encode())
+            reply = _response(200, json.dumps(data).encode(), keep_alive=keep)
         elif path.endswith("/embeddings"):
             inputs = request.get("input", [])
             inputs = [inputs] if isinstance(inputs, str) else inputs
             data = {"object": "list", "model": model, "data": [
                 {"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(len(inputs))]}
-            reply = _response(200, json.dumps(data).encode())
+            reply = _response(200, json.dumps(data).encode(), keep_alive=keep)
         elif request.get("stream"):
             await self._stream(model, mode, writer)
-            return
+            return False
         else:
-            reply = _response(200, json.dumps(_completion(model)).encode())
+            reply = _response(200, json.dumps(_completion(model)).encode(), keep_alive=keep)
         if mode is Fault.DRIP:
             for i in range(len(reply)):
                 if self._stopping:
@@ -265,9 +275,10 @@ class FaultServer:
                 writer.write(reply[i : i + 1])
                 await writer.drain()
                 await asyncio.sleep(self.drip_interval)
-            return
+            return False
         writer.write(reply)
         await writer.drain()
+        return keep and mode is Fault.OK
 
     async def _stream(self, model: str, mode: Fault, writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n")
@@ -297,3 +308,34 @@ def wait_until(predicate: Any, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.01)
     return bool(predicate())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m nxs_lab.faults MODE [--status N] …``: serve one fault in its own process until stopped.
+
+    A separate process keeps the server off the caller's GIL, which matters when timing the caller.
+    """
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(prog="python -m nxs_lab.faults")
+    parser.add_argument("mode", choices=[f.value for f in Fault])
+    parser.add_argument("--status", type=int, default=500)
+    parser.add_argument("--retry-after")
+    parser.add_argument("--cut-after", type=int, default=3)
+    args = parser.parse_args(argv)
+    headers = {"retry-after": args.retry_after} if args.retry_after else {}
+    server = FaultServer(Fault(args.mode), status=args.status, headers=headers, cut_after=args.cut_after)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with server:
+        print(server.base_url, flush=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
