@@ -13,42 +13,21 @@ timeout + 20 ms; breaker open <= 1 ms.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import logging
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import nxs_lab as nx  # noqa: E402
+from nxs_lab.faults import Fault, FaultServer, fault_process  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 MODEL = "stub-model"
-
-
-@contextlib.contextmanager
-def stub_process(*args: str) -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "nxs_lab.faults", *args], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def refused_url() -> str:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return f"http://127.0.0.1:{port}/v1"
 
 
 def med_ms(fn: Callable[[], object], n: int) -> float:
@@ -133,8 +112,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=40)
     args = parser.parse_args()
     fb = args.first_byte
-    dead = refused_url()
-    with stub_process("ok") as secondary, stub_process("hang") as hung:
+    dead = FaultServer(Fault.REFUSE).start().base_url  # a closed port: nothing to stop
+    with fault_process("ok") as secondary, fault_process("hang") as hung:
         rows = {"nxs_lab FallbackChain": bench_nxs(dead, hung, secondary, fb, args.calls)}
         rows["openai SDK, defaults"] = bench_sdk(dead, secondary, args.calls)
         if importlib.util.find_spec("litellm") is not None:

@@ -12,34 +12,22 @@ Goals (DESIGN.md): Provider <= SDK + 0.3 ms; FallbackChain <= SDK + 0.5 ms.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import os
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # offline: no price-list download
 
 import httpx2  # noqa: E402
 
 import nxs_lab as nx  # noqa: E402
+from nxs_lab.faults import fault_process  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "hi"}]
-
-
-@contextlib.contextmanager
-def stub_process(*args: str) -> Iterator[str]:
-    """A fault server in its own process (off this process's GIL); yields its base_url."""
-    proc = subprocess.Popen([sys.executable, "-m", "nxs_lab.faults", *args], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def contenders(base_url: str, with_litellm: bool) -> dict[str, Callable[[], object]]:
@@ -91,7 +79,7 @@ def main() -> None:
         med = measure(args.litellm_at, True, args.calls, args.warmup)
         print(med.get("litellm.completion", float("nan")), med["openai SDK"])
         return
-    with stub_process("ok") as base_url:
+    with fault_process("ok") as base_url:
         med = measure(base_url, False, args.calls, args.warmup)
         lite = None
         if importlib.util.find_spec("litellm") is not None:

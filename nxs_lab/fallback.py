@@ -38,8 +38,22 @@ _OUTCOME = {Action.NEXT: Outcome.FAILED, Action.RETRY: Outcome.RETRIED, Action.S
 CONTINUE_PROMPT = "Continue exactly where your previous message stopped, without repeating it."
 
 
+@dataclasses.dataclass(slots=True)
+class _Try:
+    """One try the schedule hands out: wait ``wait`` seconds, call ``provider``, report the decision."""
+
+    provider: Provider
+    tries: int
+    wait: float
+    decision: Decision | None = None
+
+
 class _Run:
-    """The bookkeeping of one call through the chain: candidates, attempts, breakers, log."""
+    """The bookkeeping of one call through the chain: candidates, attempts, breakers, log.
+
+    :meth:`schedule` is the whole fallback order as a generator of :class:`_Try`; sync and
+    async callers drive the same schedule, so the policy lives in one place.
+    """
 
     def __init__(self, chain: FallbackChain, op: str, model: str | None) -> None:
         self.chain = chain
@@ -60,6 +74,20 @@ class _Run:
                                   detail=f"retry in {self.chain.breakers[p.name].retry_in():.2f} s"))
                 continue
             yield p
+
+    def schedule(self) -> Iterator[_Try]:
+        for p in self.candidates():
+            tries, delay = 0, 0.0
+            while True:
+                tries += 1
+                wait = self.rate_wait(p)
+                if wait is None:
+                    break
+                t = _Try(p, tries, delay + wait)
+                yield t  # the caller calls the provider; on failure it sets t.decision
+                if t.decision is None or t.decision.action is not Action.RETRY:
+                    break
+                delay = t.decision.delay
 
     def rate_wait(self, p: Provider) -> float | None:
         """Seconds to wait for the provider's rate limit, or ``None`` to move on (wait too long)."""
@@ -189,48 +217,30 @@ class FallbackChain:
 
     def _call(self, op: str, fn: Callable[[Provider], Any], model: str | None) -> tuple[Any, str, tuple[Attempt, ...]]:
         run = _Run(self, op, model)
-        for p in run.candidates():
-            tries = 0
-            while True:
-                tries += 1
-                wait = run.rate_wait(p)
-                if wait is None:
-                    break
-                if wait:
-                    self._sleep(wait)
-                t0 = time.perf_counter()
-                try:
-                    result = fn(p)
-                except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
-                    d = run.failed(p, exc, tries, t0)
-                    if d.action is Action.RETRY:
-                        self._sleep(d.delay)
-                        continue
-                    break
-                return result, p.name, run.succeeded(p, t0, result)
+        for t in run.schedule():
+            if t.wait:
+                self._sleep(t.wait)
+            t0 = time.perf_counter()
+            try:
+                result = fn(t.provider)
+            except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
+                t.decision = run.failed(t.provider, exc, t.tries, t0)
+                continue
+            return result, t.provider.name, run.succeeded(t.provider, t0, result)
         raise run.exhausted()
 
     async def _acall(self, op: str, fn: Callable[[Provider], Any], model: str | None) -> tuple[Any, str, tuple[Attempt, ...]]:
         run = _Run(self, op, model)
-        for p in run.candidates():
-            tries = 0
-            while True:
-                tries += 1
-                wait = run.rate_wait(p)
-                if wait is None:
-                    break
-                if wait:
-                    await asyncio.sleep(wait)
-                t0 = time.perf_counter()
-                try:
-                    result = await fn(p)
-                except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
-                    d = run.failed(p, exc, tries, t0)
-                    if d.action is Action.RETRY:
-                        await asyncio.sleep(d.delay)
-                        continue
-                    break
-                return result, p.name, run.succeeded(p, t0, result)
+        for t in run.schedule():
+            if t.wait:
+                await asyncio.sleep(t.wait)
+            t0 = time.perf_counter()
+            try:
+                result = await fn(t.provider)
+            except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
+                t.decision = run.failed(t.provider, exc, t.tries, t0)
+                continue
+            return result, t.provider.name, run.succeeded(t.provider, t0, result)
         raise run.exhausted()
 
     def chat(self, messages: Messages, **params: Any) -> ChatResult:
@@ -300,31 +310,22 @@ class ChainStream(_ChainStreamBase):
 
     def __iter__(self) -> Iterator[str]:
         run = _Run(self.chain, "stream", self.params.get("model"))
-        for p in run.candidates():
-            tries = 0
-            while True:
-                tries += 1
-                wait = run.rate_wait(p)
-                if wait is None:
-                    break
-                if wait:
-                    self.chain._sleep(wait)
-                t0 = time.perf_counter()
-                try:
-                    s = p.stream(self._messages_for_next(), **self.params)
-                    yield from s
-                except StreamInterrupted as exc:
-                    self._on_interrupt(run, p, exc, tries, t0)
-                    break
-                except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
-                    d = run.failed(p, exc, tries, t0)
-                    if d.action is Action.RETRY:
-                        self.chain._sleep(d.delay)
-                        continue
-                    break
-                assert s.result is not None
-                self._final(s.result, run.succeeded(p, t0, s.result))
-                return
+        for t in run.schedule():
+            if t.wait:
+                self.chain._sleep(t.wait)
+            t0 = time.perf_counter()
+            try:
+                s = t.provider.stream(self._messages_for_next(), **self.params)
+                yield from s
+            except StreamInterrupted as exc:
+                self._on_interrupt(run, t.provider, exc, t.tries, t0)
+                continue
+            except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
+                t.decision = run.failed(t.provider, exc, t.tries, t0)
+                continue
+            assert s.result is not None
+            self._final(s.result, run.succeeded(t.provider, t0, s.result))
+            return
         raise run.exhausted()
 
     def collect(self) -> ChatResult:
@@ -339,32 +340,23 @@ class AsyncChainStream(_ChainStreamBase):
 
     async def __aiter__(self) -> AsyncIterator[str]:
         run = _Run(self.chain, "stream", self.params.get("model"))
-        for p in run.candidates():
-            tries = 0
-            while True:
-                tries += 1
-                wait = run.rate_wait(p)
-                if wait is None:
-                    break
-                if wait:
-                    await asyncio.sleep(wait)
-                t0 = time.perf_counter()
-                try:
-                    s = await p.astream(self._messages_for_next(), **self.params)
-                    async for delta in s:
-                        yield delta
-                except StreamInterrupted as exc:
-                    self._on_interrupt(run, p, exc, tries, t0)
-                    break
-                except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
-                    d = run.failed(p, exc, tries, t0)
-                    if d.action is Action.RETRY:
-                        await asyncio.sleep(d.delay)
-                        continue
-                    break
-                assert s.result is not None
-                self._final(s.result, run.succeeded(p, t0, s.result))
-                return
+        for t in run.schedule():
+            if t.wait:
+                await asyncio.sleep(t.wait)
+            t0 = time.perf_counter()
+            try:
+                s = await t.provider.astream(self._messages_for_next(), **self.params)
+                async for delta in s:
+                    yield delta
+            except StreamInterrupted as exc:
+                self._on_interrupt(run, t.provider, exc, t.tries, t0)
+                continue
+            except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
+                t.decision = run.failed(t.provider, exc, t.tries, t0)
+                continue
+            assert s.result is not None
+            self._final(s.result, run.succeeded(t.provider, t0, s.result))
+            return
         raise run.exhausted()
 
     async def collect(self) -> ChatResult:

@@ -17,15 +17,19 @@ thread: nothing leaks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Fault", "FaultServer"]
+__all__ = ["Fault", "FaultServer", "fault_process"]
 
 
 class Fault(str, enum.Enum):
@@ -308,6 +312,22 @@ def wait_until(predicate: Any, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.01)
     return bool(predicate())
+
+
+@contextlib.contextmanager
+def fault_process(mode: Fault | str, *args: str) -> Iterator[str]:
+    """Run a fault server in its own process (off the caller's GIL, for timing); yields its base_url."""
+    cmd = [sys.executable, "-m", "nxs_lab.faults", Fault(mode).value, *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http://"):
+            raise RuntimeError(f"the fault process did not start: {' '.join(cmd)}")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def main(argv: list[str] | None = None) -> int:

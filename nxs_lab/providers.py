@@ -53,7 +53,8 @@ def redact_url(url: str) -> str:
 
 
 def _timeout(t: Timeouts) -> httpx2.Timeout:
-    return httpx2.Timeout(connect=t.connect, read=t.first_byte, write=t.first_byte, pool=t.connect)
+    # Waiting for a slot in our own pool is queueing, not a sign the server is down: give it first_byte.
+    return httpx2.Timeout(connect=t.connect, read=t.first_byte, write=t.first_byte, pool=t.first_byte)
 
 
 class Provider:
@@ -171,7 +172,7 @@ class Provider:
             self._ahttp = httpx2.AsyncClient(
                 timeout=_timeout(self.timeouts),
                 transport=self._async_transport,
-                limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50),
+                limits=httpx2.Limits(max_connections=64, max_keepalive_connections=32),
             )
         return self._ahttp
 

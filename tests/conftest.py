@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 import nxs_lab as nx
+from nxs_lab.faults import Fault, FaultServer
 
 
 @pytest.fixture(scope="session")
@@ -29,11 +30,7 @@ def provider(local_server: nx.LocalServer) -> Iterator[nx.Provider]:
 @pytest.fixture
 def refused_url() -> str:
     """A loopback URL where nothing listens: connecting is refused at once."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return f"http://127.0.0.1:{port}/v1"
+    return FaultServer(Fault.REFUSE).start().base_url
 
 
 @pytest.fixture

@@ -199,7 +199,7 @@ class LocalServer:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.host, self.requested_port))
-            sock.listen(128)
+            sock.listen(2048)  # bursts of concurrent clients must queue, not see dropped SYNs
         except OSError as exc:
             sock.close()
             raise ServerStartError(f"cannot bind {self.host}:{self.requested_port}: {exc.strerror}") from exc
