@@ -23,16 +23,24 @@ _EXPORTS: dict[str, str] = {
     "AuthenticationFailed": "errors",
     "BadRequest": "errors",
     "BreakerState": "breaker",
+    "BudgetExceeded": "errors",
     "ChainStream": "fallback",
+    "ChatOverhead": "counting",
     "ChatResult": "results",
     "ChatStream": "streaming",
     "CircuitBreaker": "breaker",
     "ConfigError": "errors",
     "ConnectTimeout": "errors",
     "ConnectionFailed": "errors",
+    "ContextBudget": "budget",
+    "ContextGuard": "guard",
     "ContextOverflow": "errors",
+    "CountMethod": "counting",
     "EmbeddingResult": "results",
+    "EstimateCounter": "counting",
     "FallbackChain": "fallback",
+    "FitResult": "budget",
+    "GGUFCounter": "counting",
     "Health": "results",
     "InvalidResponse": "errors",
     "LabConfig": "config",
@@ -52,15 +60,21 @@ _EXPORTS: dict[str, str] = {
     "RequestLog": "requestlog",
     "ResponseTimeout": "errors",
     "RetryPolicy": "retry",
+    "ServerCounter": "counting",
     "ServerError": "errors",
     "ServerStartError": "errors",
     "StreamInterrupted": "errors",
+    "TiktokenCounter": "counting",
     "Timeouts": "config",
     "TokenBucket": "ratelimit",
+    "TokenCount": "counting",
+    "TokenCounter": "counting",
     "ToolCall": "results",
     "UnsupportedEndpoint": "errors",
     "Usage": "results",
     "bundled_model_path": "local",
+    "check_truncation": "budget",
+    "counter_for": "counting",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -84,15 +98,32 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         BreakerState,
         CircuitBreaker,
     )
+    from .budget import (
+        ContextBudget,
+        FitResult,
+        check_truncation,
+    )
     from .config import (
         LabConfig,
         ProviderConfig,
         Timeouts,
     )
+    from .counting import (
+        ChatOverhead,
+        CountMethod,
+        EstimateCounter,
+        GGUFCounter,
+        ServerCounter,
+        TiktokenCounter,
+        TokenCount,
+        TokenCounter,
+        counter_for,
+    )
     from .errors import (
         AllProvidersFailed,
         AuthenticationFailed,
         BadRequest,
+        BudgetExceeded,
         ConfigError,
         ConnectTimeout,
         ConnectionFailed,
@@ -113,6 +144,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from .fallback import (
         ChainStream,
         FallbackChain,
+    )
+    from .guard import (
+        ContextGuard,
     )
     from .local import (
         LocalServer,

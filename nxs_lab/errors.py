@@ -8,6 +8,7 @@ Every error the kit raises on purpose derives from :class:`NxsLabError`::
      ├── ServerStartError         the embedded server did not come up (carries its log tail)
      ├── ModelNotAllowed          a model outside a provider's allowlist; nothing was sent
      ├── AllProvidersFailed       a fallback chain ran out of providers; carries every attempt
+     ├── BudgetExceeded           even the system prompt and the latest turn exceed the input budget
      └── ProviderError            an endpoint failed; carries provider, base_url, status, request_id
           ├── ConnectionFailed     refused, DNS failure, unreachable network
           │    └── ConnectTimeout  the TCP/TLS connect did not finish in time
@@ -33,6 +34,7 @@ __all__ = [
     "AllProvidersFailed",
     "AuthenticationFailed",
     "BadRequest",
+    "BudgetExceeded",
     "ConfigError",
     "ConnectTimeout",
     "ConnectionFailed",
@@ -113,6 +115,19 @@ class AllProvidersFailed(NxsLabError, RuntimeError):
         self.last_error = last_error
         lines = [f"{a.provider}: {a.outcome.value}" + (f" ({a.error})" if a.error else "") for a in attempts]
         super().__init__("every provider failed:\n  " + "\n  ".join(lines or ["(no providers)"]))
+
+
+class BudgetExceeded(NxsLabError, ValueError):
+    """What must be kept (system prompt + latest user turn) is larger than the input budget."""
+
+    def __init__(self, needed: int, available: int, arithmetic: str = "") -> None:
+        self.needed = needed
+        self.available = available
+        super().__init__(
+            f"the system prompt and the latest user turn need {needed} tokens but only {available} fit"
+            + (f" ({arithmetic})" if arithmetic else "")
+            + ": shorten them, lower max_tokens, or use a model with a larger window"
+        )
 
 
 class ProviderError(NxsLabError):

@@ -24,6 +24,7 @@ from ._html import rows_table
 from .breaker import CircuitBreaker
 from .config import LabConfig
 from .errors import AllProvidersFailed, StreamInterrupted
+from .guard import ContextGuard
 from .providers import Provider
 from .ratelimit import TokenBucket
 from .requestlog import RequestLog
@@ -151,6 +152,9 @@ class FallbackChain:
         log: an optional :class:`~nxs_lab.requestlog.RequestLog`.
         resume_streams: continue a stream broken after its first token on the next provider,
             with the partial text as an assistant prefix (default: raise ``StreamInterrupted``).
+        fit: refit each request to each provider's own window before sending it, and flag
+            answers whose prompt the server cut (see :class:`~nxs_lab.guard.ContextGuard`).
+        guard_options: passed to each provider's ``ContextGuard`` (``calibrate``, ``strategy``, …).
     """
 
     def __init__(
@@ -163,6 +167,8 @@ class FallbackChain:
         max_rate_wait: float = 0.25,
         log: RequestLog | None = None,
         resume_streams: bool = False,
+        fit: bool = False,
+        guard_options: Mapping[str, Any] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.providers = list(providers)
@@ -181,7 +187,16 @@ class FallbackChain:
         self.max_rate_wait = max_rate_wait
         self.log = log
         self.resume_streams = resume_streams
+        self.fit = fit
+        self._guard_options = dict(guard_options or {})
+        self._guards: dict[str, ContextGuard] = {}
         self._sleep = sleep
+
+    def guard(self, p: Provider) -> ContextGuard:
+        """The provider's :class:`ContextGuard` (made on first use)."""
+        if p.name not in self._guards:
+            self._guards[p.name] = ContextGuard(p, **self._guard_options)
+        return self._guards[p.name]
 
     @classmethod
     def from_config(cls, cfg: LabConfig, **kw: Any) -> FallbackChain:
@@ -245,11 +260,24 @@ class FallbackChain:
 
     def chat(self, messages: Messages, **params: Any) -> ChatResult:
         """The first provider's answer that succeeds; ``result.attempts`` says what happened before it."""
-        result, _, attempts = self._call("chat", lambda p: p.chat(messages, **params), params.get("model"))
+
+        def one(p: Provider) -> ChatResult:
+            return self.guard(p).chat(messages, **params) if self.fit else p.chat(messages, **params)
+
+        result, _, attempts = self._call("chat", one, params.get("model"))
         return dataclasses.replace(result, attempts=attempts)
 
     async def achat(self, messages: Messages, **params: Any) -> ChatResult:
-        result, _, attempts = await self._acall("chat", lambda p: p.achat(messages, **params), params.get("model"))
+        async def one(p: Provider) -> ChatResult:
+            if not self.fit:
+                return await p.achat(messages, **params)
+            guard = self.guard(p)
+            prepared = await asyncio.to_thread(guard.prepare, messages, params)  # counting may call the server
+            kw = dict(params)
+            kw.setdefault("max_tokens", prepared.budget.max_tokens if prepared.budget else None)
+            return guard.finish(await p.achat(prepared.messages, **kw), prepared)
+
+        result, _, attempts = await self._acall("chat", one, params.get("model"))
         return dataclasses.replace(result, attempts=attempts)
 
     def embed(self, texts: str | Sequence[str], **params: Any) -> EmbeddingResult:
@@ -315,7 +343,10 @@ class ChainStream(_ChainStreamBase):
                 self.chain._sleep(t.wait)
             t0 = time.perf_counter()
             try:
-                s = t.provider.stream(self._messages_for_next(), **self.params)
+                if self.chain.fit:
+                    s, prepared = self.chain.guard(t.provider).stream(self._messages_for_next(), **self.params)
+                else:
+                    s, prepared = t.provider.stream(self._messages_for_next(), **self.params), None
                 yield from s
             except StreamInterrupted as exc:
                 self._on_interrupt(run, t.provider, exc, t.tries, t0)
@@ -324,7 +355,8 @@ class ChainStream(_ChainStreamBase):
                 t.decision = run.failed(t.provider, exc, t.tries, t0)
                 continue
             assert s.result is not None
-            self._final(s.result, run.succeeded(t.provider, t0, s.result))
+            result = self.chain.guard(t.provider).finish(s.result, prepared) if prepared is not None else s.result
+            self._final(result, run.succeeded(t.provider, t0, result))
             return
         raise run.exhausted()
 
@@ -345,7 +377,12 @@ class AsyncChainStream(_ChainStreamBase):
                 await asyncio.sleep(t.wait)
             t0 = time.perf_counter()
             try:
-                s = await t.provider.astream(self._messages_for_next(), **self.params)
+                prepared, kw = None, dict(self.params)
+                if self.chain.fit:
+                    prepared = await asyncio.to_thread(self.chain.guard(t.provider).prepare, self._messages_for_next(), kw)
+                    kw.setdefault("max_tokens", prepared.budget.max_tokens if prepared.budget else None)
+                msgs = prepared.messages if prepared is not None else self._messages_for_next()
+                s = await t.provider.astream(msgs, **kw)
                 async for delta in s:
                     yield delta
             except StreamInterrupted as exc:
@@ -355,7 +392,8 @@ class AsyncChainStream(_ChainStreamBase):
                 t.decision = run.failed(t.provider, exc, t.tries, t0)
                 continue
             assert s.result is not None
-            self._final(s.result, run.succeeded(t.provider, t0, s.result))
+            result = self.chain.guard(t.provider).finish(s.result, prepared) if prepared is not None else s.result
+            self._final(result, run.succeeded(t.provider, t0, result))
             return
         raise run.exhausted()
 

@@ -47,14 +47,14 @@ class Fault(str, enum.Enum):
 _MODEL = "stub-model"
 
 
-def _completion(model: str, text: str = "stub answer") -> dict[str, Any]:
+def _completion(model: str, text: str = "stub answer", prompt_tokens: int = 5) -> dict[str, Any]:
     return {
         "id": "chatcmpl-stub",
         "object": "chat.completion",
         "created": 0,
         "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 2, "total_tokens": prompt_tokens + 2},
     }
 
 
@@ -97,6 +97,8 @@ class FaultServer:
         chunk_interval: seconds between stream chunks (all streaming modes).
         fail_times: failures before ``FLAKY`` recovers.
         model: the model id the stub serves.
+        prompt_tokens: the ``usage.prompt_tokens`` the stub reports, whatever was sent (set it low to
+            play a server that silently cuts long prompts, as Ollama does).
     """
 
     mode: Fault = Fault.OK
@@ -108,6 +110,7 @@ class FaultServer:
     chunk_interval: float = 0.0
     fail_times: int = 1
     model: str = _MODEL
+    prompt_tokens: int = 5
     host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
@@ -271,7 +274,8 @@ class FaultServer:
             await self._stream(model, mode, writer)
             return False
         else:
-            reply = _response(200, json.dumps(_completion(model)).encode(), keep_alive=keep)
+            reply = _response(200, json.dumps(_completion(model, prompt_tokens=self.prompt_tokens)).encode(),
+                              keep_alive=keep)
         if mode is Fault.DRIP:
             for i in range(len(reply)):
                 if self._stopping:

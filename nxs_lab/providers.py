@@ -24,11 +24,11 @@ import httpx2
 from pydantic import SecretStr
 
 from ._boundary import status_error, translated
-from .config import ProviderConfig, Timeouts, default_timeouts
+from .config import ProviderConfig, Timeouts, default_timeouts, host_scope
 from .errors import InvalidResponse, ModelNotAllowed, ModelNotFound, ProviderError, ResponseTimeout
 from .models import ModelInfo, ModelKind, models_table
 from .results import ChatResult, Health, ToolCall, Usage
-from .servers import models_from_openai_list
+from .servers import GENERIC, ServerAdapter, identify, models_from_openai_list
 from .streaming import AsyncChatStream, ChatStream, StreamAccumulator
 from .watchdog import shutdown_callback, socket_of, watchdog
 
@@ -105,6 +105,8 @@ class Provider:
         self._client: Any = None
         self._aclient: Any = None
         self._models_cache: list[ModelInfo] | None = None
+        self._server: ServerAdapter | None = None
+        self.server_version: str | None = None
 
     @classmethod
     def from_config(cls, cfg: ProviderConfig, **overrides: Any) -> Provider:
@@ -311,17 +313,49 @@ class Provider:
 
     # ------------------------------------------------------------------ models
 
+    @property
+    def server(self) -> ServerAdapter:
+        """The adapter for this server's kind, found by probing its native endpoints once.
+
+        Public (cloud) hosts are not probed: they are OpenAI-compatible and nothing more is asked of them.
+        """
+        if self._server is None:
+            if host_scope(self.base_url) == "public":
+                self._server, self.server_version = GENERIC, None
+            else:
+                self._server, self.server_version = identify(self)
+        return self._server
+
+    @property
+    def server_kind(self) -> str:
+        return self.server.kind
+
     def list_models(self, *, refresh: bool = False) -> list[ModelInfo]:
-        """The models the server lists, normalized. Cached until ``refresh=True``."""
+        """The models the server lists, normalized from its native endpoints. Cached until ``refresh=True``."""
         if self._models_cache is None or refresh:
-            payload = self.get_json("models")
-            self._models_cache = models_from_openai_list(payload, provider=self.name)
+            self._models_cache = self.server.models(self)
         return list(self._models_cache)
+
+    def context_window_info(self, model: str | None = None) -> tuple[int | None, str]:
+        """The window for ``model`` and where the number came from: ``config``, ``server:<kind>`` or ``unknown``."""
+        if self.context_window is not None:
+            return self.context_window, "config"
+        m = self.resolve_model(model)
+        window = self.server.context_window(self, m)
+        if window is not None:
+            return window, f"server:{self.server.kind}"
+        return None, "unknown"
+
+    def count_tokens(self, text: str, model: str | None = None) -> int | None:
+        """Tokens in ``text`` by the server's own tokenizer, or ``None`` when it has none."""
+        return self.server.count_tokens(self, self.resolve_model(model), text)
 
     async def alist_models(self, *, refresh: bool = False) -> list[ModelInfo]:
         if self._models_cache is None or refresh:
-            payload = await self.aget_json("models")
-            self._models_cache = models_from_openai_list(payload, provider=self.name)
+            if self._server is not None and self._server is not GENERIC:
+                self._models_cache = await asyncio.to_thread(self.server.models, self)
+            else:  # the common case needs no probing: read /v1/models without blocking the loop
+                self._models_cache = models_from_openai_list(await self.aget_json("models"), provider=self.name)
         return list(self._models_cache)
 
     def _pick(self, models: list[ModelInfo], kind: ModelKind) -> str:

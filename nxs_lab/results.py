@@ -112,6 +112,9 @@ class ChatResult:
     ttft_s: float | None = None
     endpoint: str = "chat"  # chat | completions | responses
     attempts: tuple[Attempt, ...] = ()  # filled by a FallbackChain: every try, in order
+    prompt_tokens_sent: int | None = None  # what the kit counted as sent, when it counted
+    prompt_truncated: bool = False  # the server saw fewer prompt tokens than were sent: it cut the prompt
+    dropped_messages: int = 0  # messages left out to fit this provider's window
     raw: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -141,6 +144,9 @@ class ChatResult:
             "completion_tokens": self.usage.completion_tokens,
             "latency_s": round(self.latency_s, 4),
             "ttft_s": round(self.ttft_s, 4) if self.ttft_s is not None else None,
+            "prompt_tokens_sent": self.prompt_tokens_sent,
+            "prompt_truncated": self.prompt_truncated,
+            "dropped_messages": self.dropped_messages,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,7 +157,8 @@ class ChatResult:
         return d
 
     def _repr_html_(self) -> str:
-        html = kv_table("chat result", self.as_row())
+        title = "chat result" + ("  ⚠ THE SERVER TRUNCATED THE PROMPT" if self.prompt_truncated else "")
+        html = kv_table(title, self.as_row())
         if self.attempts:
             html += attempts_table(self.attempts)
         return html

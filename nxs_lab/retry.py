@@ -17,6 +17,7 @@ ModelNotAllowed           this provider's allowlist refuses it                NE
 UnsupportedEndpoint       this server lacks the API                           NEXT
 InvalidResponse           garbage from this server                            NEXT
 ContextOverflow           a provider with a larger window may take it         NEXT
+BudgetExceeded            (fit=True) this provider's window is too small      NEXT
 AuthenticationFailed      this provider's key is wrong: skip it, say so       SKIP
 StreamInterrupted         text was already shown; retrying would repeat it    STOP
 BadRequest (other 4xx)    the request itself is wrong everywhere              STOP
@@ -78,7 +79,7 @@ def decide(exc: BaseException, tries: int, policy: RetryPolicy = RetryPolicy()) 
             return Decision(Action.RETRY, f"{name}: retry after {wait:g} s", delay=wait)
         why = "" if wait is None else f" (Retry-After {wait:g} s)"
         return Decision(Action.NEXT, f"{name}{why}")
-    if isinstance(exc, E.ContextOverflow):
+    if isinstance(exc, (E.ContextOverflow, E.BudgetExceeded)):
         return Decision(Action.NEXT, "the prompt does not fit this model's window")
     if isinstance(exc, E.BadRequest):
         return Decision(Action.STOP, "the request itself was rejected")

@@ -1,0 +1,57 @@
+"""What every server adapter offers, and the small HTTP interface it needs."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ..errors import ProviderError
+from ..models import ModelInfo
+
+__all__ = ["NativeHTTP", "ServerAdapter"]
+
+
+class NativeHTTP(Protocol):
+    """What an adapter needs to talk to a server: JSON GET/POST relative to its root (``/…``)."""
+
+    def get_json(self, path: str) -> Any: ...
+
+    def post_json(self, path: str, payload: Any) -> Any: ...
+
+
+class ServerAdapter:
+    """One server kind. Subclasses override what their native endpoints can tell.
+
+    ``probe`` answers whether the server at the other end is this kind (and its
+    version, when it says), ``models`` lists normalized :class:`ModelInfo` from
+    the native endpoints, ``context_window`` the window a model runs with, and
+    ``count_tokens`` counts with the server's own tokenizer (``None`` when it has none).
+    """
+
+    kind = "generic"
+    label = "OpenAI-compatible"
+    default_ports: tuple[int, ...] = ()
+
+    def probe(self, http: NativeHTTP) -> tuple[bool, str | None]:
+        return True, None
+
+    def models(self, http: NativeHTTP) -> list[ModelInfo]:
+        from .generic import models_from_openai_list
+
+        return models_from_openai_list(http.get_json("/v1/models"), server_kind=self.kind)
+
+    def context_window(self, http: NativeHTTP, model: str) -> int | None:
+        for m in self.models(http):
+            if m.id == model:
+                return m.context_window
+        return None
+
+    def count_tokens(self, http: NativeHTTP, model: str, text: str) -> int | None:
+        return None
+
+    @staticmethod
+    def _try(fn: Any, *args: Any) -> Any:
+        """Call a probe request; an endpoint error means "not this kind", not a failure of the scan."""
+        try:
+            return fn(*args)
+        except ProviderError:
+            return None

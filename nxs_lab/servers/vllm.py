@@ -1,0 +1,32 @@
+"""vLLM (port 8000): ``/v1/models`` entries carry ``max_model_len``; ``/tokenize`` counts exactly."""
+
+from __future__ import annotations
+
+from ..models import LoadState, ModelInfo
+from .base import NativeHTTP, ServerAdapter
+from .generic import models_from_openai_list
+
+
+class VLLM(ServerAdapter):
+    kind = "vllm"
+    label = "vLLM"
+    default_ports = (8000,)
+
+    def probe(self, http: NativeHTTP) -> tuple[bool, str | None]:
+        listed = self._try(http.get_json, "/v1/models")
+        data = listed.get("data") if isinstance(listed, dict) else None
+        if isinstance(data, list) and data and all(isinstance(e, dict) and "max_model_len" in e for e in data):
+            version = self._try(http.get_json, "/version")
+            return True, version.get("version") if isinstance(version, dict) else None
+        return False, None
+
+    def models(self, http: NativeHTTP) -> list[ModelInfo]:
+        return [
+            ModelInfo(id=m.id, kind=m.kind, context_window=m.context_window, loaded=LoadState.LOADED,
+                      server_kind=self.kind, owned_by=m.owned_by, extra=m.extra)
+            for m in models_from_openai_list(http.get_json("/v1/models"), server_kind=self.kind)
+        ]
+
+    def count_tokens(self, http: NativeHTTP, model: str, text: str) -> int | None:
+        reply = http.post_json("/tokenize", {"model": model, "prompt": text, "add_special_tokens": False})
+        return int(reply["count"]) if "count" in reply else len(reply["tokens"])
