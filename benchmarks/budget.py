@@ -1,0 +1,102 @@
+"""Token counters against the server's own tokenizer, their speed, and fitting a 1,000-message history.
+
+    .venv/bin/python benchmarks/budget.py
+
+Starts the embedded server (SmolLM2, llama-cpp-python). For prose, code, numbers and non-Latin text it
+prints each counter's error against the server's ``/extras/tokenize/count`` (the anchor: tiktoken, which
+is ~30 % off on Llama-family text, measured here beside the others), tokens counted per second, and the
+time to fit a 1,000-message history (goal < 50 ms) with a cold and a warm cache.
+"""
+
+from __future__ import annotations
+
+import inspect
+import statistics
+import time
+
+import nxs_lab as nx
+
+PROSE = (
+    "People who run their own language models want to know which servers are up, which models those serve "
+    "with what context window and quantization, and whether a long conversation still fits. A context window "
+    "is counted in tokens, not words, and every model family cuts text into tokens its own way. "
+) * 8
+CODE = inspect.getsource(inspect.Parameter)
+NUMBERS = " ".join(str((i * 7919) % 100003) for i in range(300)) + " 3.14159 2.71828 1e-9 0xFF 1,234,567.89"
+NON_LATIN = (
+    "東京は日本の首都であり、世界で最も人口の多い都市圏の一つです。"
+    "Москва — столица России и крупнейший по численности населения город страны. "
+    "القاهرة هي عاصمة مصر وأكبر مدنها. "
+    "भारत की राजधानी नई दिल्ली है। "
+) * 4
+SAMPLES = {"prose": PROSE, "code": CODE, "numbers": NUMBERS, "non-Latin": NON_LATIN}
+
+
+def history(n: int) -> list[dict]:
+    msgs = [{"role": "system", "content": "You are a helpful assistant."}]
+    for i in range(n - 2):
+        role = "user" if i % 2 == 0 else "assistant"
+        msgs.append({"role": role, "content": f"{role} message {i}: " + "some words about rivers and seas " * 3})
+    msgs.append({"role": "user", "content": "And now?"})
+    return msgs
+
+
+def main() -> None:
+    with nx.LocalServer(n_ctx=4096, embedding=False) as srv:
+        p = srv.provider()
+        server = nx.ServerCounter(p)
+        counters = {
+            "server tokenizer": server,
+            "GGUF vocabulary": nx.GGUFCounter(nx.bundled_model_path()),
+            "tiktoken cl100k (anchor)": nx.TiktokenCounter(),
+            "estimate chars/4": nx.EstimateCounter(),
+        }
+        truth = {k: p.post_json("/extras/tokenize/count", {"input": v})["count"] for k, v in SAMPLES.items()}
+        print(f"{'counter':<26}" + "".join(f"{k:>12}" for k in SAMPLES) + f"{'tokens/s':>14}")
+        print(f"{'(server count)':<26}" + "".join(f"{truth[k]:>12}" for k in SAMPLES))
+        speeds = {}
+        for name, c in counters.items():
+            errs = []
+            for k, text in SAMPLES.items():
+                errs.append(100 * (c._count(text) - truth[k]) / truth[k])
+            t0 = time.perf_counter()
+            n = sum(c._count(text) for text in SAMPLES.values() for _ in range(5))
+            speeds[name] = n / (time.perf_counter() - t0)
+            print(f"{name:<26}" + "".join(f"{e:>+11.1f}%" for e in errs) + f"{speeds[name]:>14,.0f}")
+
+        msgs = history(1000)
+        fits = {}
+        for name in ("GGUF vocabulary", "tiktoken cl100k (anchor)"):
+            c = counters[name]
+            c._msg_cache.clear()
+            c._text_cache.clear()
+            budget = nx.ContextBudget(4096, 512)
+            t0 = time.perf_counter()
+            budget.fit(msgs, c)
+            cold = time.perf_counter() - t0
+            warm = statistics.median(_timed(lambda: budget.fit(msgs, c)) for _ in range(20))
+            fits[name] = (cold * 1000, warm * 1000)
+        grown = msgs[:-1] + [{"role": "assistant", "content": "one more"}, {"role": "user", "content": "again?"}]
+        refit = statistics.median(_timed(lambda: nx.ContextBudget(4096, 512).fit(grown, counters["GGUF vocabulary"]))
+                                  for _ in range(20))
+    print()
+    print("fitting a 1,000-message history into 4096 − 512 tokens:")
+    for name, (cold, warm) in fits.items():
+        print(f"  {name:<26} cold cache {cold:8.1f} ms   warm cache {warm:6.2f} ms")
+    print(f"  GGUF, history grown by two messages: {refit * 1000:.2f} ms")
+    gguf_cold, gguf_warm = fits["GGUF vocabulary"]
+    tik_err = max(abs(100 * (counters["tiktoken cl100k (anchor)"]._count(t) - truth[k]) / truth[k])
+                  for k, t in SAMPLES.items())
+    verdict = "meets" if gguf_cold < 50 else "misses"
+    print(f"summary: server and GGUF counts exact (tiktoken up to {tik_err:.0f}% off); fitting 1,000 messages "
+          f"{gguf_cold:.1f} ms cold / {gguf_warm:.2f} ms warm with the GGUF counter ({verdict} the 50 ms goal)")
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+if __name__ == "__main__":
+    main()
