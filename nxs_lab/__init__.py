@@ -37,6 +37,8 @@ _EXPORTS: dict[str, str] = {
     "ContextOverflow": "errors",
     "CountMethod": "counting",
     "EmbeddingResult": "results",
+    "Endpoint": "discovery",
+    "Endpoints": "discovery",
     "EstimateCounter": "counting",
     "FallbackChain": "fallback",
     "FitResult": "budget",
@@ -75,6 +77,7 @@ _EXPORTS: dict[str, str] = {
     "bundled_model_path": "local",
     "check_truncation": "budget",
     "counter_for": "counting",
+    "discover": "discovery",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -118,6 +121,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         TokenCount,
         TokenCounter,
         counter_for,
+    )
+    from .discovery import (
+        Endpoint,
+        Endpoints,
+        discover,
     )
     from .errors import (
         AllProvidersFailed,

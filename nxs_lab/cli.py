@@ -54,6 +54,28 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _discover(args: argparse.Namespace) -> int:
+    from .discovery import ScanRefused, discover
+
+    ports = [int(p) for p in args.ports.split(",")] if args.ports else None
+    try:
+        eps = discover(args.hosts or ["127.0.0.1"], ports, timeout=args.timeout, allow_public=args.allow_public,
+                       progress=True if not args.quiet else False)
+    except ScanRefused as exc:
+        print(f"nxs-lab discover: {exc}", file=sys.stderr)
+        return 2
+    rows = eps.rows()
+    cols = ["url", "kind", "version", "auth", "exposed", "model", "model kind", "context", "quantization", "loaded"]
+    widths = {c: max([len(c)] + [len(str(r[c])) for r in rows]) for c in cols}
+    print("  ".join(c.ljust(widths[c]) for c in cols))
+    for r in rows:
+        print("  ".join(str(r[c] if r[c] is not None else "-").ljust(widths[c]) for c in cols))
+    print(f"{len(eps)} endpoint(s), {eps.scanned} probes in {eps.seconds:.2f} s")
+    for note in eps.notes:
+        print(f"note: {note}")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from .runbooks import RunbookFailed, parse_parameter, run_runbook
 
@@ -84,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--base-url", required=True)
     m.add_argument("--api-key-env", help="environment variable holding the API key")
     m.set_defaults(func=_models)
+
+    d = sub.add_parser("discover", help="find LLM servers on this machine, the LAN or the tailnet")
+    d.add_argument("hosts", nargs="*", help="names, addresses, CIDR ranges or 'tailnet' (default 127.0.0.1)")
+    d.add_argument("--ports", help="comma-separated ports (default: 1234,11434,8080,9931,8000,4000)")
+    d.add_argument("--timeout", type=float, default=0.3, help="connect timeout per port, seconds")
+    d.add_argument("--allow-public", action="store_true", help="allow scanning non-private addresses")
+    d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    d.set_defaults(func=_discover)
 
     r = sub.add_parser("run", help="run a runbook (a papermill notebook) into a timestamped runs folder")
     r.add_argument("runbook", help="path of the .ipynb")

@@ -99,6 +99,9 @@ class FaultServer:
         model: the model id the stub serves.
         prompt_tokens: the ``usage.prompt_tokens`` the stub reports, whatever was sent (set it low to
             play a server that silently cuts long prompts, as Ollama does).
+        routes: extra ``{path: payload}`` answered with 200 JSON (``{path: (status, payload)}`` for
+            another status), e.g. to stand in for a server kind's native endpoints.
+        host, port_request: where to listen (``port_request=0``: a free port).
     """
 
     mode: Fault = Fault.OK
@@ -111,7 +114,9 @@ class FaultServer:
     fail_times: int = 1
     model: str = _MODEL
     prompt_tokens: int = 5
+    routes: dict[str, Any] = field(default_factory=dict)
     host: str = "127.0.0.1"
+    port_request: int = 0
 
     def __post_init__(self) -> None:
         self.port: int | None = None
@@ -163,7 +168,7 @@ class FaultServer:
 
     async def _serve(self, ready: threading.Event) -> None:
         self._stop = asyncio.Event()
-        self._server = await asyncio.start_server(self._handle, self.host, 0, backlog=1024)
+        self._server = await asyncio.start_server(self._handle, self.host, self.port_request, backlog=1024)
         self.port = self._server.sockets[0].getsockname()[1]
         ready.set()
         await self._stop.wait()
@@ -238,6 +243,11 @@ class FaultServer:
         """Answer one request; True when the connection may carry another (healthy JSON replies only)."""
         method, path, headers, body = req
         keep = headers.get("connection", "").lower() != "close"
+        if path in self.routes:
+            status, payload = self.routes[path] if isinstance(self.routes[path], tuple) else (200, self.routes[path])
+            writer.write(_response(status, json.dumps(payload).encode(), keep_alive=keep))
+            await writer.drain()
+            return keep
         mode = self.mode
         if mode is Fault.FLAKY:
             mode = Fault.STATUS if n <= self.fail_times else Fault.OK

@@ -27,6 +27,8 @@ EXPECTED = [
     "ContextOverflow",
     "CountMethod",
     "EmbeddingResult",
+    "Endpoint",
+    "Endpoints",
     "EstimateCounter",
     "FallbackChain",
     "FitResult",
@@ -65,6 +67,7 @@ EXPECTED = [
     "bundled_model_path",
     "check_truncation",
     "counter_for",
+    "discover",
 ]
 
 

@@ -1,0 +1,149 @@
+"""Discovery against real loopback servers: the embedded server, stand-ins for each kind on their own
+127.0.0.x addresses and usual ports, closed and blackholed ports, public ranges and bad names."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+import nxs_lab as nx
+from nxs_lab.discovery import ScanRefused, discover
+from nxs_lab.faults import Fault, FaultServer
+
+from .standins import LLAMACPP, LMSTUDIO, NEEDS_AUTH, OLLAMA, VLLM
+
+pytestmark = [pytest.mark.server, pytest.mark.timeout(120)]
+
+STANDINS = [
+    ("127.0.0.2", 1234, LMSTUDIO),
+    ("127.0.0.3", 11434, OLLAMA),
+    ("127.0.0.4", 8080, LLAMACPP),
+    ("127.0.0.5", 8000, VLLM),
+    ("127.0.0.6", 4000, {}),  # a plain OpenAI-compatible proxy (LiteLLM-like): only /v1/models
+    ("127.0.0.7", 8000, NEEDS_AUTH),
+]
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[list[FaultServer]]:
+    servers = [FaultServer(Fault.OK, routes=routes, host=host, port_request=port).start() for host, port, routes in STANDINS]
+    yield servers
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture
+def blackholed() -> Iterator[tuple[str, int]]:
+    listener = socket.socket()
+    listener.bind(("127.0.0.8", 8080))
+    listener.listen(0)
+    fillers = []
+    for _ in range(3):
+        c = socket.socket()
+        c.setblocking(False)
+        c.connect_ex(("127.0.0.8", 8080))
+        fillers.append(c)
+    yield "127.0.0.8", 8080
+    for c in fillers:
+        c.close()
+    listener.close()
+
+
+def by_host(eps: nx.Endpoints) -> dict[str, object]:
+    return {e.host: e for e in eps}
+
+
+def test_finds_every_kind_and_reads_native_metadata(lab, local_server: nx.LocalServer) -> None:
+    eps = discover(["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6", "127.0.0.7"],
+                   extra_ports=[local_server.port], progress=False)
+    found = {(e.host, e.port): e for e in eps}
+    assert found[("127.0.0.1", local_server.port)].kind == "llama-cpp-python"
+    lm = found[("127.0.0.2", 1234)]
+    assert lm.kind == "lmstudio"
+    qwen, nomic = lm.models
+    assert (qwen.kind, qwen.context_window, qwen.quantization, qwen.loaded) == (
+        nx.ModelKind.CHAT, 8192, "Q4_K_M", nx.LoadState.LOADED)
+    assert (nomic.kind, nomic.loaded) == (nx.ModelKind.EMBEDDING, nx.LoadState.NOT_LOADED)
+    ol = found[("127.0.0.3", 11434)]
+    assert ol.kind == "ollama" and ol.version == "0.12.6"
+    (llama,) = ol.models
+    assert llama.context_window == 4096  # what it runs with (/api/ps), not the trained 131072
+    assert llama.extra["trained_context_length"] == 131072 and "tools" in llama.capabilities
+    cpp = found[("127.0.0.4", 8080)]
+    assert cpp.kind == "llama.cpp" and cpp.models[0].context_window == 4096 and cpp.version == "b6500-5cdb27e"
+    vl = found[("127.0.0.5", 8000)]
+    assert vl.kind == "vllm" and vl.models[0].context_window == 32768 and vl.version == "0.11.0"
+    generic = found[("127.0.0.6", 4000)]
+    assert generic.kind == "generic" and generic.models[0].id == "stub-model"
+    locked = found[("127.0.0.7", 8000)]
+    assert locked.auth_required and locked.models == ()
+    assert all(not e.exposed for e in eps)  # everything here is loopback
+
+
+def test_endpoint_becomes_a_provider(local_server: nx.LocalServer) -> None:
+    (ep,) = [e for e in discover(["127.0.0.1"], ports=[local_server.port], progress=False)]
+    p = ep.provider()
+    assert p.model == local_server.chat_alias
+    assert p.chat([{"role": "user", "content": "hi"}], max_tokens=2).usage.completion_tokens
+
+
+def test_to_dataframe_one_row_per_model(lab) -> None:
+    eps = discover(["127.0.0.2", "127.0.0.3"], progress=False)
+    df = eps.to_dataframe()
+    assert len(df) == 3 and set(df["kind"]) == {"LM Studio", "Ollama"}
+    assert {"url", "model", "context", "quantization", "loaded", "auth", "exposed"} <= set(df.columns)
+    assert "<table" in eps._repr_html_()
+
+
+def test_closed_and_blackholed_ports_are_not_reported(blackholed) -> None:
+    host, port = blackholed
+    eps = discover([host, "127.0.0.9"], ports=[port, 1234], timeout=0.2, progress=False)
+    assert list(eps) == [] and eps.scanned == 4
+
+
+def test_public_ranges_need_the_flag() -> None:
+    with pytest.raises(ScanRefused, match="allow_public=True"):
+        discover(["8.8.8.0/30"])
+    with pytest.raises(ScanRefused, match="allow_public"):
+        discover(["127.0.0.1", "1.1.1.1"])
+
+
+def test_caps_and_bad_input() -> None:
+    with pytest.raises(ScanRefused, match="max_addresses"):
+        discover(["10.0.0.0/8"])
+    with pytest.raises(ScanRefused, match="not a valid network"):
+        discover(["10.0.0.0/33"])
+    with pytest.raises(ScanRefused, match="not a TCP port"):
+        discover(["127.0.0.1"], ports=[70000])
+
+
+def test_unresolvable_name_is_a_note_not_a_crash() -> None:
+    eps = discover(["no-such-host.invalid", "127.0.0.9"], ports=[1234], progress=False)
+    assert list(eps) == [] and any("does not resolve" in n for n in eps.notes)
+
+
+def test_tailnet_without_tailscale_says_so() -> None:
+    import shutil
+
+    if shutil.which("tailscale"):
+        pytest.skip("tailscale is installed here")
+    eps = discover(["tailnet", "127.0.0.9"], ports=[1234], progress=False)
+    assert any("tailscale is not installed" in n for n in eps.notes)
+
+
+def test_progress_callback_counts_every_probe() -> None:
+    seen: list[tuple[int, int]] = []
+    discover(["127.0.0.9", "127.0.0.10"], ports=[1, 2, 3], progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (6, 6) and len(seen) == 6
+
+
+def test_cli_discover_prints_a_table(lab, capsys: pytest.CaptureFixture[str]) -> None:
+    from nxs_lab.cli import main
+
+    assert main(["discover", "127.0.0.2", "127.0.0.4", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "LM Studio" in out and "llama.cpp server" in out and "qwen2.5-7b-instruct" in out
+    assert "2 endpoint(s)" in out
+    assert main(["discover", "8.8.8.8"]) == 2
