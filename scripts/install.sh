@@ -5,6 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "nxs_lab: installing Debian's chromium for the browser tests"
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "nxs_lab: /usr/bin/chromium is missing (apt-get install chromium): the browser tests will be skipped"
+  fi
+fi
 "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "nxs_lab needs Python 3.11 or newer")'
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv

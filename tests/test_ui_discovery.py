@@ -1,0 +1,56 @@
+"""The DiscoveryPanel driven in plain pytest: set values, click, read what it shows, check the core object."""
+
+from __future__ import annotations
+
+import pytest
+
+import nxs_lab as nx
+from nxs_lab.faults import Fault, FaultServer
+from nxs_lab.ui import DiscoveryPanel
+
+from .standins import LMSTUDIO
+
+pytestmark = [pytest.mark.server, pytest.mark.timeout(60)]
+
+
+def test_scan_click_shows_rows_and_use_yields_a_provider(local_server: nx.LocalServer) -> None:
+    picked: list[nx.Provider] = []
+    with FaultServer(Fault.OK, routes=LMSTUDIO, host="127.0.0.12", port_request=1234):
+        panel = DiscoveryPanel(on_select=picked.append)
+        panel.hosts.value = "127.0.0.1, 127.0.0.12"
+        panel.ports.value = f"1234, {local_server.port}"
+        panel.scan_button.click()
+        panel.wait(30)
+    assert panel.error is None
+    assert "LM Studio" in panel.table.value and "llama-cpp-python" in panel.table.value
+    assert panel.progress.value == panel.progress.max == 4
+    assert len(panel.choice.options) == 2 and not panel.use_button.disabled
+    assert panel.choice.value == 0  # a choice is made for the user
+    panel.choice.value = next(v for label, v in panel.choice.options if str(local_server.port) in label)
+    panel.use_button.click()
+    assert picked and picked[0] is panel.provider
+    assert panel.provider.base_url == local_server.base_url and panel.provider.model == local_server.chat_alias
+    assert "using" in panel.status.value
+
+
+def test_bad_input_is_shown_and_keeps_the_last_results() -> None:
+    panel = DiscoveryPanel()
+    panel.table.value = "<table>previous results</table>"
+    panel.ports.value = "1234, abc"
+    panel.scan_button.click()
+    assert "ports: &#x27;abc&#x27; is not a number" in panel.status.value
+    assert panel.table.value == "<table>previous results</table>"
+    panel.ports.value = "1234"
+    panel.hosts.value = "8.8.8.8"
+    panel.scan(wait=True)
+    assert "allow_public" in panel.status.value and isinstance(panel.error, ValueError)
+
+
+def test_use_before_scan_says_what_to_do() -> None:
+    panel = DiscoveryPanel()
+    assert panel.use() is None and "scan first" in panel.status.value
+
+
+def test_panel_renders_as_a_widget() -> None:
+    bundle = DiscoveryPanel()._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
