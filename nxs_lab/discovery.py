@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import errno
 import ipaddress
 import json
 import resource
+import selectors
 import shutil
 import socket
 import subprocess
@@ -167,21 +169,70 @@ async def _expand(hosts: Sequence[str], allow_public: bool, max_addresses: int, 
     return out
 
 
-async def _open(addr: str, port: int, timeout: float) -> float | None:
-    """Seconds to connect, or ``None`` when the port is closed, filtered or unreachable."""
-    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    loop = asyncio.get_running_loop()
-    t0 = time.perf_counter()
+def _scan(targets: list[tuple[str, int]], timeout: float, limit: int, report: Progress | None) -> dict[tuple[str, int], float]:
+    """Non-blocking TCP connects with a selector: ``{(addr, port): seconds}`` for the open ones.
+
+    A loopback or LAN refusal comes back from ``connect_ex`` at once, so most probes never wait; the rest
+    are watched together, at most ``limit`` at a time, each for at most ``timeout`` seconds.
+    """
+    sel = selectors.DefaultSelector()
+    pending: dict[socket.socket, tuple[tuple[str, int], float]] = {}
+    found: dict[tuple[str, int], float] = {}
+    done = 0
+    total = len(targets)
+    it = iter(targets)
+    exhausted = False
+
+    def finish(n: int = 1) -> None:
+        nonlocal done
+        done += n
+        if report is not None:
+            report(done, total)
+
     try:
-        async with asyncio.timeout(timeout):
-            await loop.sock_connect(sock, (addr, port))
-        return time.perf_counter() - t0
-    except (TimeoutError, OSError):
-        return None  # closed (refused), filtered (timed out) or unreachable: all mean "no server here"
+        while True:
+            while not exhausted and len(pending) < limit:
+                target = next(it, None)
+                if target is None:
+                    exhausted = True
+                    break
+                addr, port = target
+                sock = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_STREAM)
+                sock.setblocking(False)
+                t0 = time.perf_counter()
+                code = sock.connect_ex((addr, port))
+                if code in (errno.EINPROGRESS, errno.EAGAIN):
+                    sel.register(sock, selectors.EVENT_WRITE)
+                    pending[sock] = (target, t0)
+                    continue
+                if code == 0:
+                    found[target] = time.perf_counter() - t0
+                sock.close()  # refused, unreachable or already open: decided
+                finish()
+            if not pending:
+                break
+            now = time.perf_counter()
+            oldest = min(t0 for _, t0 in pending.values())
+            for key, _ in sel.select(max(0.0, oldest + timeout - now)):
+                sock = key.fileobj
+                target, t0 = pending.pop(sock)
+                sel.unregister(sock)
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                    found[target] = time.perf_counter() - t0
+                sock.close()
+                finish()
+            now = time.perf_counter()
+            for sock, (target, t0) in list(pending.items()):
+                if now - t0 >= timeout:  # filtered: no answer within the timeout
+                    sel.unregister(sock)
+                    sock.close()
+                    del pending[sock]
+                    finish()
     finally:
-        sock.close()
+        for sock in pending:
+            sock.close()
+        sel.close()
+    return found
 
 
 def _fingerprint(addr: str, port: int, connect_s: float, timeout: float) -> Endpoint | None:
@@ -231,30 +282,25 @@ async def adiscover(
     targets = [(a, p) for a in addrs for p in port_list]
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     limit = max(1, min(concurrency, soft - 64))  # never run the process out of file descriptors
-    sem = asyncio.Semaphore(limit)
-    done = 0
+    user_report: Progress | None = progress if callable(progress) else None
     bar = None
-    report: Progress | None = progress if callable(progress) else None
     if progress is True or (progress is None and len(targets) > 256):
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(targets), desc="scan", leave=False)
 
-    async def probe(addr: str, port: int) -> tuple[str, int, float | None]:
-        nonlocal done
-        async with sem:
-            res = await _open(addr, port, timeout)
-        done += 1
+    def report(done: int, total: int) -> None:
         if bar is not None:
-            bar.update()
-        if report is not None:
-            report(done, len(targets))
-        return addr, port, res
+            bar.update(done - bar.n)
+        if user_report is not None:
+            user_report(done, total)
 
-    results = await asyncio.gather(*(probe(a, p) for a, p in targets))
-    if bar is not None:
-        bar.close()
-    open_ports = [(a, p, s) for a, p, s in results if s is not None]
+    try:
+        opened = await asyncio.to_thread(_scan, targets, timeout, limit, report)
+    finally:
+        if bar is not None:
+            bar.close()
+    open_ports = [(a, p, s) for (a, p), s in sorted(opened.items())]
     loop = asyncio.get_running_loop()
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(16, max(1, len(open_ports)))) as pool:
         found = await asyncio.gather(*(loop.run_in_executor(pool, _fingerprint, a, p, s, timeout) for a, p, s in open_ports))

@@ -357,9 +357,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--status", type=int, default=500)
     parser.add_argument("--retry-after")
     parser.add_argument("--cut-after", type=int, default=3)
+    parser.add_argument("--host", default="127.0.0.1", help="a loopback address to listen on")
+    parser.add_argument("--port", type=int, default=0, help="0: a free port")
     args = parser.parse_args(argv)
     headers = {"retry-after": args.retry_after} if args.retry_after else {}
-    server = FaultServer(Fault(args.mode), status=args.status, headers=headers, cut_after=args.cut_after)
+    server = FaultServer(Fault(args.mode), status=args.status, headers=headers, cut_after=args.cut_after,
+                         host=args.host, port_request=args.port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with server:
