@@ -62,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "RequestLog": "requestlog",
     "ResponseTimeout": "errors",
     "RetryPolicy": "retry",
+    "RunOutcome": "toolloop",
     "ServerCounter": "counting",
     "ServerError": "errors",
     "ServerStartError": "errors",
@@ -71,13 +72,20 @@ _EXPORTS: dict[str, str] = {
     "TokenBucket": "ratelimit",
     "TokenCount": "counting",
     "TokenCounter": "counting",
+    "Tool": "tools",
     "ToolCall": "results",
+    "ToolOutcome": "tools",
+    "ToolRun": "toolloop",
+    "Toolbox": "tools",
+    "TraceStep": "toolloop",
+    "Transcript": "transcript",
     "UnsupportedEndpoint": "errors",
     "Usage": "results",
     "bundled_model_path": "local",
     "check_truncation": "budget",
     "counter_for": "counting",
     "discover": "discovery",
+    "run_tools": "toolloop",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -188,4 +196,18 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     )
     from .streaming import (
         ChatStream,
+    )
+    from .toolloop import (
+        RunOutcome,
+        ToolRun,
+        TraceStep,
+        run_tools,
+    )
+    from .tools import (
+        Tool,
+        ToolOutcome,
+        Toolbox,
+    )
+    from .transcript import (
+        Transcript,
     )

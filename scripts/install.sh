@@ -27,7 +27,7 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 echo "nxs_lab: installing into .venv (the first time compiles llama.cpp: about 7 minutes)"
 CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)} \
-  .venv/bin/python -m pip install --quiet -e '.[server,dev]'
+  .venv/bin/python -m pip install --quiet -e '.[server,tools,dev]'
 # The notebooks' kernel: this environment's Python, registered inside it.
 .venv/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nxs_lab)" >/dev/null
 echo "$want" > "$stamp"

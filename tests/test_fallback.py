@@ -90,9 +90,12 @@ def test_a_bad_request_stops_the_chain(embedded: nx.Provider) -> None:
     assert info.value.attempts[0].outcome is nx.Outcome.STOPPED
 
 
+FROZEN = lambda name: nx.CircuitBreaker(clock=lambda: 0.0)  # noqa: E731 - a cooldown that never ends mid-test
+
+
 def test_open_breaker_skips_a_dead_primary(embedded: nx.Provider) -> None:
     with FaultServer(Fault.REFUSE) as dead:
-        chain = chain_with(dead, embedded)
+        chain = chain_with(dead, embedded, breaker=FROZEN)
         first = chain.chat(USER, max_tokens=2)
         second = chain.chat(USER, max_tokens=2)
     assert first.attempts[0].outcome is nx.Outcome.FAILED
@@ -215,7 +218,7 @@ def test_200_concurrent_calls_with_the_primary_down(embedded: nx.Provider) -> No
 
     with FaultServer(Fault.REFUSE) as dead:
         primary = nx.Provider(name="primary", base_url=dead.base_url, model="m", timeouts=SHORT)
-        chain = nx.FallbackChain([primary, embedded])
+        chain = nx.FallbackChain([primary, embedded], breaker=FROZEN)
         asyncio.run(run(chain))  # warm up: imports, pools, the breaker's first verdict
         before = _open_fds()
         results = asyncio.run(run(chain))
@@ -242,7 +245,7 @@ def test_local_rate_limit_moves_on_instead_of_waiting(embedded: nx.Provider) -> 
 def test_request_log_lines(embedded: nx.Provider, tmp_path) -> None:
     path = tmp_path / "requests.jsonl"
     with FaultServer(Fault.REFUSE) as dead, nx.RequestLog(path) as log:
-        chain = chain_with(dead, embedded, log=log)
+        chain = chain_with(dead, embedded, log=log, breaker=FROZEN)
         chain.chat(USER, max_tokens=2)
         chain.chat(USER, max_tokens=2)
         lines = log.read()

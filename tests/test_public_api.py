@@ -52,6 +52,7 @@ EXPECTED = [
     "RequestLog",
     "ResponseTimeout",
     "RetryPolicy",
+    "RunOutcome",
     "ServerCounter",
     "ServerError",
     "ServerStartError",
@@ -61,13 +62,20 @@ EXPECTED = [
     "TokenBucket",
     "TokenCount",
     "TokenCounter",
+    "Tool",
     "ToolCall",
+    "ToolOutcome",
+    "ToolRun",
+    "Toolbox",
+    "TraceStep",
+    "Transcript",
     "UnsupportedEndpoint",
     "Usage",
     "bundled_model_path",
     "check_truncation",
     "counter_for",
     "discover",
+    "run_tools",
 ]
 
 
