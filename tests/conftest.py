@@ -11,6 +11,11 @@ import nxs_lab as nx
 from nxs_lab.faults import Fault, FaultServer
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests last: they are the slowest, and Playwright's loop must not precede asyncio tests."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture(scope="session")
 def local_server() -> Iterator[nx.LocalServer]:
     """The real embedded server (llama-cpp-python + bundled SmolLM2) on 127.0.0.1, a free port."""

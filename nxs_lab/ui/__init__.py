@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_EXPORTS = {"DiscoveryPanel": "discovery"}
+_EXPORTS = {"ChatPanel": "chat", "DiscoveryPanel": "discovery", "ToolPanel": "tools"}
 __all__ = sorted(_EXPORTS)
 
 

@@ -1,0 +1,73 @@
+"""ChatPanel and ToolPanel driven in plain pytest: set values, click, check what they show and the core objects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import nxs_lab as nx
+from nxs_lab.faults import Fault, FaultServer
+from nxs_lab.transcript import Transcript
+from nxs_lab.ui import ChatPanel, ToolPanel
+
+from .test_tools import make_toolbox
+
+pytestmark = [pytest.mark.server, pytest.mark.timeout(120)]
+
+
+def test_chat_streams_into_the_panel_and_the_transcript(local_server: nx.LocalServer, tmp_path: Path) -> None:
+    path = tmp_path / "chat.jsonl"
+    panel = ChatPanel(local_server.provider(), max_tokens=16, system="Be brief.", transcript=str(path))
+    panel.input.value = "Name a colour."
+    panel.send_button.click()
+    panel.wait(60)
+    assert panel.error is None
+    roles = [m["role"] for m in panel.messages]
+    assert roles == ["system", "user", "assistant"] and panel.messages[-1]["content"]
+    assert "answered by <b>local</b>" in panel.answered_by.value
+    assert "nxs-assistant" in panel.conversation.value and panel.input.value == ""
+    assert 0 < panel.meter.value <= panel.meter.max == local_server.n_ctx and "server tokenizer" in panel.meter_label.value
+    assert [m["role"] for m in Transcript.load(path).messages] == roles  # every message was on disk
+
+
+def test_chain_failover_is_shown(local_server: nx.LocalServer) -> None:
+    with FaultServer(Fault.REFUSE) as dead:
+        primary = nx.Provider(name="primary", base_url=dead.base_url, model="m")
+        panel = ChatPanel([primary, local_server.provider(name="embedded")], max_tokens=8)
+        assert panel.choice.value.startswith("all, in order")
+        panel.send("hello", wait=True)
+    assert "answered by <b>embedded</b>" in panel.answered_by.value
+    assert "primary: failed (ConnectionFailed)" in panel.answered_by.value
+
+
+def test_stop_keeps_the_partial_answer_marked(local_server: nx.LocalServer) -> None:
+    panel = ChatPanel(local_server.provider(), max_tokens=400)
+    panel.send("Write a long story about a lighthouse.")
+    panel.stop_button.click()  # lands before or during the first tokens: the stream ends at the next one
+    panel.wait(60)
+    last = panel.messages[-1]
+    assert last["role"] == "assistant" and last.get("stopped") and "stopped" in panel.answered_by.value
+    assert "(stopped)" in panel.conversation.value
+    panel.clear_button.click()
+    assert panel.messages == []
+
+
+def test_empty_message_and_use_from_discovery(local_server: nx.LocalServer) -> None:
+    panel = ChatPanel(local_server.provider(name="first"))
+    panel.send_button.click()
+    assert "type a message first" in panel.answered_by.value and panel.messages == []
+    panel.use(local_server.provider(name="picked"))
+    assert panel.choice.value == "picked" and "all, in order (fallback chain)" in panel.choice.options
+
+
+def test_tool_panel_runs_the_loop_and_shows_the_trace(provider: nx.Provider) -> None:
+    tb, seen = make_toolbox()
+    panel = ToolPanel(provider, tb, prompt="What do my notes say about rivers?", max_rounds=2,
+                      force_first="search_memory", max_tokens=48)
+    assert "search_memory" in panel.tools.value
+    panel.run_button.click()
+    panel.wait(120)
+    assert panel.error is None and panel.run is not None
+    assert "trace (live)" in panel.trace.value and "search_memory" in panel.trace.value
+    assert "round(s)" in panel.status.value and len(panel.run.tool_steps) >= 1
