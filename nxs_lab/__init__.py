@@ -58,7 +58,10 @@ _EXPORTS: dict[str, str] = {
     "Provider": "providers",
     "ProviderConfig": "config",
     "ProviderError": "errors",
+    "QuantReport": "quant",
+    "QuantVariant": "quant",
     "RateLimited": "errors",
+    "Recommendation": "quant",
     "RequestLog": "requestlog",
     "ResponseTimeout": "errors",
     "RetryPolicy": "retry",
@@ -83,8 +86,11 @@ _EXPORTS: dict[str, str] = {
     "Usage": "results",
     "bundled_model_path": "local",
     "check_truncation": "budget",
+    "compare_quantizations": "quant",
     "counter_for": "counting",
     "discover": "discovery",
+    "estimate_memory": "quant",
+    "quantize": "quant",
     "run_tools": "toolloop",
 }
 
@@ -175,6 +181,14 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     )
     from .providers import (
         Provider,
+    )
+    from .quant import (
+        QuantReport,
+        QuantVariant,
+        Recommendation,
+        compare_quantizations,
+        estimate_memory,
+        quantize,
     )
     from .ratelimit import (
         TokenBucket,

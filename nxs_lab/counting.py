@@ -21,17 +21,17 @@ new messages.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import json
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._html import kv_table
+from ._native_log import captured_native_log
 
 if TYPE_CHECKING:
     from .providers import Provider
@@ -245,7 +245,7 @@ class GGUFCounter(TokenCounter):
         except ImportError:
             raise MissingDependency("llama-cpp-python", "server") from None
         self.path = Path(path)
-        with _quiet_stderr():  # llama.cpp warns about the (unused) context of a vocabulary-only load
+        with captured_native_log():  # llama.cpp warns about the (unused) context of a vocabulary-only load
             self._llama = llama_cpp.Llama(model_path=str(self.path), vocab_only=True, verbose=False)
 
     def _count(self, text: str) -> int:
@@ -278,19 +278,6 @@ class EstimateCounter(TokenCounter):
 
     def _count(self, text: str) -> int:
         return max(1, math.ceil(len(text) / 4))
-
-
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence C-level writes to file descriptor 2 (Python's sys.stderr is not what llama.cpp uses)."""
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def load_offline_encoding() -> Any:

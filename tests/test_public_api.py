@@ -48,7 +48,10 @@ EXPECTED = [
     "Provider",
     "ProviderConfig",
     "ProviderError",
+    "QuantReport",
+    "QuantVariant",
     "RateLimited",
+    "Recommendation",
     "RequestLog",
     "ResponseTimeout",
     "RetryPolicy",
@@ -73,8 +76,11 @@ EXPECTED = [
     "Usage",
     "bundled_model_path",
     "check_truncation",
+    "compare_quantizations",
     "counter_for",
     "discover",
+    "estimate_memory",
+    "quantize",
     "run_tools",
 ]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_EXPORTS = {"ChatPanel": "chat", "DiscoveryPanel": "discovery", "ToolPanel": "tools"}
+_EXPORTS = {"ChatPanel": "chat", "DiscoveryPanel": "discovery", "QuantPanel": "quant", "ToolPanel": "tools"}
 __all__ = sorted(_EXPORTS)
 
 

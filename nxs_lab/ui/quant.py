@@ -1,0 +1,105 @@
+"""QuantPanel: pick quantization types, measure them with a progress bar, see the table, plot and recommendation."""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..errors import NxsLabError
+from ..quant import QUANT_TYPES, QuantReport, QuantVariant, available_memory_mb, compare_quantizations, quantize
+
+__all__ = ["QuantPanel"]
+
+
+class QuantPanel:
+    """Make and measure variants of ``source`` (a GGUF path); ``report`` holds the last :class:`QuantReport`."""
+
+    def __init__(self, source: str | os.PathLike[str], *, out_dir: str | os.PathLike[str] | None = None,
+                 types: tuple[str, ...] = ("Q8_0", "Q4_K_M"), repetitions: int = 2) -> None:
+        self.source = Path(source)
+        self.out_dir = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="nxs-quant-"))
+        self.types = widgets.SelectMultiple(options=list(QUANT_TYPES), value=tuple(types), description="variants",
+                                            rows=len(QUANT_TYPES))
+        self.repetitions = widgets.BoundedIntText(value=repetitions, min=1, max=20, description="repetitions")
+        self.ram = widgets.BoundedFloatText(value=round(available_memory_mb() / 1024, 1), min=0.1, max=4096,
+                                            step=0.5, description="RAM GB")
+        self.run_button = widgets.Button(description="Measure", button_style="primary", icon="tachometer")
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="progress")
+        self.status = widgets.HTML()
+        self.table = widgets.HTML()
+        self.plot = widgets.Output()
+        self.recommendation = widgets.HTML()
+        self.widget = widgets.VBox([
+            widgets.HTML(f"<b>Quantization</b> of {html.escape(self.source.name)} (the reference)"),
+            widgets.HBox([self.types, widgets.VBox([self.repetitions, self.ram, self.run_button])]),
+            self.progress, self.status, self.table, self.plot, self.recommendation,
+        ])
+        self.widget.add_class("nxs-quant-panel")
+        self.report: QuantReport | None = None
+        self.error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self.run_button.on_click(lambda _b: self.start())
+        self.ram.observe(lambda _c: self._show_recommendation(), names="value")
+
+    def _repr_mimebundle_(self, **kw: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kw)
+
+    def start(self, wait: bool = False) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        if not self.types.value:
+            self.status.value = "<span style='color:#b00020'>choose at least one variant</span>"
+            return
+        self.error = None
+        self.run_button.disabled = True
+        self._thread = threading.Thread(target=self._run, args=(list(self.types.value), self.repetitions.value),
+                                        daemon=True)
+        self._thread.start()
+        if wait:
+            self.wait()
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self, types: list[str], reps: int) -> None:
+        steps = len(types) * 2 + 1
+        self.progress.value, self.progress.max = 0, steps
+        try:
+            variants = [QuantVariant.from_file(self.source, note="the reference")]
+            for t in types:
+                self.status.value = f"quantizing {html.escape(t)}…"
+                variants.append(quantize(self.source, self.out_dir / f"{self.source.stem}.{t}.gguf", t))
+                self.progress.value += 1
+            self.status.value = "measuring…"
+
+            def tick(done: int, total: int) -> None:
+                self.progress.value = len(types) + done
+
+            self.report = compare_quantizations(variants, repetitions=reps, progress=tick)
+            self.table.value = self.report._repr_html_()
+            self.plot.clear_output()
+            with self.plot:
+                import matplotlib.pyplot as plt
+
+                self.report.plot()
+                plt.show()
+            self._show_recommendation()
+            self.status.value = f"measured {len(variants)} variant(s)"
+        except (NxsLabError, ValueError, OSError) as exc:
+            self.error = exc
+            self.status.value = f"<span style='color:#b00020'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>"
+        finally:
+            self.run_button.disabled = False
+
+    def _show_recommendation(self) -> None:
+        if self.report is None:
+            return
+        rec = self.report.recommend(ram_gb=self.ram.value)
+        self.recommendation.value = rec._repr_html_()

@@ -1,0 +1,131 @@
+"""Quantize real variants of the bundled model and measure them; the panel and the runbook too."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+import nxs_lab as nx
+from nxs_lab.quant import QuantVariant
+from nxs_lab.runbooks import run_runbook
+
+pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
+
+FAST = dict(repetitions=1, eval_tokens=96, gen_tokens=8, n_ctx=512, progress=False)
+
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, QuantVariant]:
+    out = tmp_path_factory.mktemp("quant")
+    src = nx.bundled_model_path()
+    made = {t: nx.quantize(src, out / f"{t}.gguf", t) for t in ("F16", "Q8_0", "Q2_K")}
+    made["source"] = QuantVariant.from_file(src)
+    return made
+
+
+@pytest.fixture(scope="module")
+def report(variants) -> nx.QuantReport:
+    return nx.compare_quantizations([variants["F16"], variants["Q8_0"], variants["Q2_K"]], **FAST)
+
+
+def test_sizes_shrink_and_the_real_mix_is_reported(variants) -> None:
+    f16, q8, q2 = variants["F16"], variants["Q8_0"], variants["Q2_K"]
+    assert f16.size_bytes > q8.size_bytes > q2.size_bytes
+    assert f16.bits_per_weight > q8.bits_per_weight > q2.bits_per_weight
+    assert f16.requantized and "quality is relative to the Q4_1 source" in f16.note  # said, not hidden
+    assert q2.tensor_types.get("q4_0", 0) > 0 and q2.fallback_tensors > 0  # SmolLM2's 576-wide rows
+    assert q2.bits_per_weight > 2.625  # the label says 2.6, the fallbacks make it more
+    assert variants["source"].label == "Q4_1"
+
+
+def test_quality_is_finite_and_ordered(report) -> None:
+    ref, q8, q2 = report.measures
+    assert report.reference == "F16"
+    for m in report.measures:
+        assert math.isfinite(m.perplexity) and m.perplexity > 1
+        assert math.isfinite(m.kl_divergence) and m.kl_divergence >= 0
+        assert m.tg_tps[0] > 0 and m.perf_tg_tps[0] > 0 and m.ttft_s[0] > 0 and m.rss_mb > 0
+    assert ref.kl_divergence == 0 and ref.same_top_token == 1.0
+    assert q2.kl_divergence > q8.kl_divergence and q2.same_top_token < q8.same_top_token
+
+
+def test_reference_against_an_independent_copy_of_itself_is_zero(variants, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.gguf"
+    shutil.copy(variants["Q8_0"].path, copy)
+    rep = nx.compare_quantizations([variants["Q8_0"], QuantVariant.from_file(copy, label="copy")], **FAST)
+    assert rep.measures[1].kl_divergence == pytest.approx(0, abs=1e-9)
+    assert rep.measures[1].same_top_token == 1.0
+
+
+def test_recommendation_respects_memory(report) -> None:
+    roomy = report.recommend(ram_gb=64)
+    assert roomy.variant == "F16"  # the best quality when everything fits
+    q2_needed = report._estimate(report.measures[2], report.n_ctx).total_mb
+    tight = report.recommend(ram_gb=(q2_needed + 1) / 1024)
+    assert tight.variant == "Q2_K" and tight.needed_mb <= tight.ram_mb
+    none = report.recommend(ram_gb=0.01)
+    assert none.variant is None and "nothing fits" in none.reason
+    picky = report.recommend(ram_gb=64, max_kl=1e-12)
+    assert picky.variant == "F16"
+
+
+def test_memory_estimate_against_measured_rss(report) -> None:
+    for m in report.measures:
+        assert 0.5 < m.estimated_mb / m.rss_mb < 2.5, (m.variant.label, m.estimated_mb, m.rss_mb)
+    est = nx.estimate_memory(3.2, 4.85, 4096)
+    assert est.total_mb == pytest.approx(est.weights_mb + est.kv_cache_mb + est.overhead_mb)
+    assert "weights" in est.arithmetic() and 1500 < est.total_mb < 3000  # a 3B Q4_K_M fits a 4 GB machine
+
+
+def test_table_and_plot(report) -> None:
+    df = report.to_dataframe()
+    assert list(df["variant"]) == ["F16", "Q8_0", "Q2_K"] and "tg tok/s (llama.cpp)" in df.columns
+    ax = report.plot()
+    assert len(ax.collections[0].get_offsets()) == 3
+
+
+def test_bad_input() -> None:
+    with pytest.raises(ValueError, match="unknown quantization type"):
+        nx.quantize(nx.bundled_model_path(), "/tmp/x.gguf", "Q9_Z")
+    with pytest.raises(FileNotFoundError):
+        nx.quantize("/nonexistent.gguf", "/tmp/x.gguf", "Q8_0")
+    with pytest.raises(ValueError, match="at least one"):
+        nx.compare_quantizations([])
+
+
+def test_quant_panel(tmp_path: Path) -> None:
+    from nxs_lab.ui import QuantPanel
+
+    panel = QuantPanel(nx.bundled_model_path(), out_dir=tmp_path, types=("Q8_0",), repetitions=1)
+    panel.run_button.click()
+    panel.wait(300)
+    assert panel.error is None and panel.report is not None
+    assert "Q8_0" in panel.table.value and "recommendation" in panel.recommendation.value
+    assert panel.progress.value == panel.progress.max
+    panel.ram.value = 0.01
+    assert "nothing fits" in panel.recommendation.value
+
+
+def test_runbook_with_two_types_and_one_repetition(tmp_path: Path) -> None:
+    nb = Path(__file__).parent.parent / "notebooks" / "05_quantization.ipynb"
+    result = run_runbook(nb, {"quant_types": ["Q8_0", "Q2_K"], "repetitions": 1, "ram_gb": 1.0,
+                              "out_dir": str(tmp_path / "variants")}, runs_dir=tmp_path / "runs", progress=False)
+    cells = json.loads(result.output_path.read_text())["cells"]
+    text = json.dumps([c.get("outputs", []) for c in cells])
+    assert "Q2_K" in text and "image/png" in text and "recommended" in text
+
+
+def test_variants_served_over_http(variants) -> None:
+    from nxs_lab.quant import compare_endpoints
+
+    with nx.LocalServer(n_ctx=512, embedding=False, extra_models={"smollm2-q8": variants["Q8_0"].path}) as srv:
+        p = srv.provider()
+        df = compare_endpoints([(p, srv.chat_alias), (p, "smollm2-q8")], repetitions=1, max_tokens=8)
+        described = {m["id"]: m for m in srv.describe()}
+    assert list(df["model"]) == [srv.chat_alias, "smollm2-q8"]
+    assert all(float(v.split(" ± ")[0]) > 0 for v in df["tg tok/s"])
+    assert described["smollm2-q8"]["quantization"] == "Q8_0"  # the alias really served the variant
