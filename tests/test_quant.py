@@ -106,6 +106,7 @@ def test_quant_panel(tmp_path: Path) -> None:
     assert panel.error is None and panel.report is not None
     assert "Q8_0" in panel.table.value and "recommendation" in panel.recommendation.value
     assert panel.progress.value == panel.progress.max
+    assert bytes(panel.plot.value).startswith(b"\x89PNG")
     panel.ram.value = 0.01
     assert "nothing fits" in panel.recommendation.value
 

@@ -33,7 +33,7 @@ class QuantPanel:
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="progress")
         self.status = widgets.HTML()
         self.table = widgets.HTML()
-        self.plot = widgets.Output()
+        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="700px"))
         self.recommendation = widgets.HTML()
         self.widget = widgets.VBox([
             widgets.HTML(f"<b>Quantization</b> of {html.escape(self.source.name)} (the reference)"),
@@ -84,12 +84,7 @@ class QuantPanel:
 
             self.report = compare_quantizations(variants, repetitions=reps, progress=tick)
             self.table.value = self.report._repr_html_()
-            self.plot.clear_output()
-            with self.plot:
-                import matplotlib.pyplot as plt
-
-                self.report.plot()
-                plt.show()
+            self.plot.value = self._plot_png(self.report)
             self._show_recommendation()
             self.status.value = f"measured {len(variants)} variant(s)"
         except (NxsLabError, ValueError, OSError) as exc:
@@ -97,6 +92,20 @@ class QuantPanel:
             self.status.value = f"<span style='color:#b00020'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>"
         finally:
             self.run_button.disabled = False
+
+    @staticmethod
+    def _plot_png(report: QuantReport) -> bytes:
+        """The report's plot as PNG bytes: an Image widget updates from any thread, an Output does not."""
+        import io
+
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(7, 4))
+        report.plot(ax=fig.add_subplot())
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90)
+        return buf.getvalue()
 
     def _show_recommendation(self) -> None:
         if self.report is None:
