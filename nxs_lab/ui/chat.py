@@ -18,6 +18,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ._base import Panel
 from ..counting import TokenCounter, counter_for
 from ..errors import NxsLabError
 from ..fallback import FallbackChain
@@ -29,7 +30,7 @@ __all__ = ["ChatPanel"]
 CHAIN = "all, in order (fallback chain)"
 
 
-class ChatPanel:
+class ChatPanel(Panel):
     """A chat box over one or more providers. ``messages`` is the conversation so far."""
 
     def __init__(
@@ -70,7 +71,6 @@ class ChatPanel:
         ])
         self.widget.add_class("nxs-chat-panel")
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._partial = ""
         self._counters: dict[str, TokenCounter] = {}
         self.last_result: Any = None
@@ -80,8 +80,6 @@ class ChatPanel:
         self.clear_button.on_click(lambda _b: self.clear())
         self._render()
 
-    def _repr_mimebundle_(self, **kw: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kw)
 
     # -------------------------------------------------------------- providers
 
@@ -112,7 +110,7 @@ class ChatPanel:
 
     def send(self, text: str | None = None, wait: bool = False) -> None:
         """Send the box's text (or ``text``); the answer streams in on a background thread."""
-        if self._thread is not None and self._thread.is_alive():
+        if self.busy:
             return
         content = (text if text is not None else self.input.value).strip()
         if not content:
@@ -123,14 +121,8 @@ class ChatPanel:
         self._stop.clear()
         self.error = None
         self.send_button.disabled, self.stop_button.disabled = True, False
-        self._thread = threading.Thread(target=self._stream, args=(self.target,), daemon=True)
-        self._thread.start()
-        if wait:
-            self.wait()
+        self._background(self._stream, self.target, wait=wait)
 
-    def wait(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def stop(self) -> None:
         self._stop.set()

@@ -11,12 +11,12 @@ and holds no logic of its own.
 from __future__ import annotations
 
 import html
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
 
+from ._base import Panel
 from ..discovery import DEFAULT_PORTS, Endpoints, ScanRefused, discover
 from ..errors import NxsLabError
 from ..providers import Provider
@@ -24,7 +24,7 @@ from ..providers import Provider
 __all__ = ["DiscoveryPanel"]
 
 
-class DiscoveryPanel:
+class DiscoveryPanel(Panel):
     """Find servers and pick one. ``provider`` holds the last one picked; ``on_select`` callbacks get it."""
 
     def __init__(
@@ -55,12 +55,9 @@ class DiscoveryPanel:
         self.provider: Provider | None = None
         self.error: BaseException | None = None
         self._callbacks: list[Callable[[Provider], Any]] = [on_select] if on_select else []
-        self._thread: threading.Thread | None = None
         self.scan_button.on_click(lambda _b: self.scan())
         self.use_button.on_click(lambda _b: self.use())
 
-    def _repr_mimebundle_(self, **kw: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kw)
 
     def on_select(self, callback: Callable[[Provider], Any]) -> None:
         self._callbacks.append(callback)
@@ -89,7 +86,7 @@ class DiscoveryPanel:
 
     def scan(self, wait: bool = False) -> None:
         """Start a scan on a background thread (``wait=True`` blocks until it ends: for scripts and tests)."""
-        if self._thread is not None and self._thread.is_alive():
+        if self.busy:
             return
         try:
             hosts, ports = self._inputs()
@@ -100,14 +97,8 @@ class DiscoveryPanel:
         self.scan_button.disabled = True
         self.progress.value, self.progress.max = 0, max(1, len(hosts) * len(ports))
         self._set_status(f"scanning {', '.join(hosts)} on {len(ports)} port(s)…")
-        self._thread = threading.Thread(target=self._run, args=(hosts, ports, self.timeout.value), daemon=True)
-        self._thread.start()
-        if wait:
-            self.wait()
+        self._background(self._run, hosts, ports, self.timeout.value, wait=wait)
 
-    def wait(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def _progress(self, done: int, total: int) -> None:
         if total != self.progress.max:

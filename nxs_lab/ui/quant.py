@@ -5,19 +5,19 @@ from __future__ import annotations
 import html
 import os
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 
+from ._base import Panel
 from ..errors import NxsLabError
 from ..quant import QUANT_TYPES, QuantReport, QuantVariant, available_memory_mb, compare_quantizations, quantize
 
 __all__ = ["QuantPanel"]
 
 
-class QuantPanel:
+class QuantPanel(Panel):
     """Make and measure variants of ``source`` (a GGUF path); ``report`` holds the last :class:`QuantReport`."""
 
     def __init__(self, source: str | os.PathLike[str], *, out_dir: str | os.PathLike[str] | None = None,
@@ -43,30 +43,20 @@ class QuantPanel:
         self.widget.add_class("nxs-quant-panel")
         self.report: QuantReport | None = None
         self.error: BaseException | None = None
-        self._thread: threading.Thread | None = None
         self.run_button.on_click(lambda _b: self.start())
         self.ram.observe(lambda _c: self._show_recommendation(), names="value")
 
-    def _repr_mimebundle_(self, **kw: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kw)
 
     def start(self, wait: bool = False) -> None:
-        if self._thread is not None and self._thread.is_alive():
+        if self.busy:
             return
         if not self.types.value:
             self.status.value = "<span style='color:#b00020'>choose at least one variant</span>"
             return
         self.error = None
         self.run_button.disabled = True
-        self._thread = threading.Thread(target=self._run, args=(list(self.types.value), self.repetitions.value),
-                                        daemon=True)
-        self._thread.start()
-        if wait:
-            self.wait()
+        self._background(self._run, list(self.types.value), self.repetitions.value, wait=wait)
 
-    def wait(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def _run(self, types: list[str], reps: int) -> None:
         steps = len(types) * 2 + 1

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import html
-import threading
 from typing import Any
 
 import ipywidgets as widgets
 
+from ._base import Panel
 from .._html import rows_table
 from ..errors import NxsLabError
 from ..toolloop import ToolRun, TraceStep, run_tools
@@ -16,7 +16,7 @@ from ..tools import Toolbox
 __all__ = ["ToolPanel"]
 
 
-class ToolPanel:
+class ToolPanel(Panel):
     """Run the tool loop from a notebook; ``run`` holds the last :class:`~nxs_lab.toolloop.ToolRun`."""
 
     def __init__(self, target: Any, toolbox: Toolbox, *, prompt: str = "", max_rounds: int = 4,
@@ -39,14 +39,11 @@ class ToolPanel:
         self.run: ToolRun | None = None
         self.error: BaseException | None = None
         self._steps: list[TraceStep] = []
-        self._thread: threading.Thread | None = None
         self.run_button.on_click(lambda _b: self.start())
 
-    def _repr_mimebundle_(self, **kw: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kw)
 
     def start(self, wait: bool = False) -> None:
-        if self._thread is not None and self._thread.is_alive():
+        if self.busy:
             return
         text = self.prompt.value.strip()
         if not text:
@@ -58,14 +55,8 @@ class ToolPanel:
         self.status.value = "running…"
         choice = self.force.value
         tool_choice = "auto" if choice == "(model decides)" else {"type": "function", "function": {"name": choice}}
-        self._thread = threading.Thread(target=self._run, args=(text, self.max_rounds.value, tool_choice), daemon=True)
-        self._thread.start()
-        if wait:
-            self.wait()
+        self._background(self._run, text, self.max_rounds.value, tool_choice, wait=wait)
 
-    def wait(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def _on_step(self, step: TraceStep) -> None:
         self._steps.append(step)
