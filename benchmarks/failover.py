@@ -17,7 +17,6 @@ import importlib.util
 import logging
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 

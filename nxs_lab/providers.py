@@ -27,7 +27,8 @@ from ._boundary import status_error, translated
 from .config import ProviderConfig, Timeouts, default_timeouts, host_scope
 from .errors import InvalidResponse, ModelNotAllowed, ModelNotFound, ProviderError, ResponseTimeout
 from .models import ModelInfo, ModelKind, models_table
-from .results import ChatResult, Health, ToolCall, Usage
+from .replies import chat_result, completion_result, response_result, vectors
+from .results import ChatResult, Health
 from .servers import GENERIC, ServerAdapter, identify, models_from_openai_list
 from .streaming import AsyncChatStream, ChatStream, StreamAccumulator
 from .watchdog import shutdown_callback, socket_of, watchdog
@@ -415,34 +416,6 @@ class Provider:
         kw["messages"] = list(messages)
         return kw
 
-    def _chat_result(self, resp: Any, model: str, t0: float) -> ChatResult:
-        choices = getattr(resp, "choices", None)
-        if not choices:
-            raise InvalidResponse(
-                "the reply has no choices (not an OpenAI chat completion)", provider=self.name, base_url=self.base_url
-            )
-        choice = choices[0]
-        msg = choice.message
-        calls = tuple(
-            ToolCall(id=c.id or f"call_{i}", name=c.function.name, arguments=c.function.arguments or "")
-            for i, c in enumerate(getattr(msg, "tool_calls", None) or ())
-            if getattr(c, "function", None) is not None
-        )
-        latency = time.perf_counter() - t0
-        result = ChatResult(
-            text=msg.content or "",
-            provider=self.name,
-            model=getattr(resp, "model", None) or model,
-            finish_reason=choice.finish_reason,
-            tool_calls=calls,
-            usage=Usage.from_sdk(getattr(resp, "usage", None)),
-            latency_s=latency,
-            ttft_s=latency,
-            raw=resp,
-        )
-        log.debug("%s chat model=%s latency=%.3fs finish=%s", self.name, result.model, latency, result.finish_reason)
-        return result
-
     def chat(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatResult:
         """One chat completion. ``params`` go to the server (``max_tokens``, ``temperature``, ``tools``, …)."""
         m = self.resolve_model(model)
@@ -450,7 +423,7 @@ class Provider:
         t0 = time.perf_counter()
         with self._translated():
             resp = self._create(self.client.chat.completions, kw)
-        return self._chat_result(resp, m, t0)
+        return chat_result(resp, m, t0, self.name, self.base_url)
 
     async def achat(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatResult:
         m = await self.aresolve_model(model)
@@ -458,7 +431,7 @@ class Provider:
         t0 = time.perf_counter()
         with self._translated():
             resp = await self._acreate(self.aclient.chat.completions, kw)
-        return self._chat_result(resp, m, t0)
+        return chat_result(resp, m, t0, self.name, self.base_url)
 
     def _stream_kwargs(self, messages: Messages, model: str, params: dict[str, Any]) -> dict[str, Any]:
         kw = self._chat_kwargs(messages, model, params)
@@ -481,23 +454,6 @@ class Provider:
 
     # ------------------------------------------------------ completions, responses
 
-    def _completion_result(self, resp: Any, model: str, t0: float) -> ChatResult:
-        choices = getattr(resp, "choices", None)
-        if not choices:
-            raise InvalidResponse("the reply has no choices", provider=self.name, base_url=self.base_url)
-        latency = time.perf_counter() - t0
-        return ChatResult(
-            text=choices[0].text or "",
-            provider=self.name,
-            model=getattr(resp, "model", None) or model,
-            finish_reason=choices[0].finish_reason,
-            usage=Usage.from_sdk(getattr(resp, "usage", None)),
-            latency_s=latency,
-            ttft_s=latency,
-            endpoint="completions",
-            raw=resp,
-        )
-
     def complete(self, prompt: str, *, model: str | None = None, **params: Any) -> ChatResult:
         """A legacy text completion (``/v1/completions``)."""
         m = self.resolve_model(model)
@@ -507,7 +463,7 @@ class Provider:
         t0 = time.perf_counter()
         with self._translated():
             resp = self._create(self.client.completions, dict(kw, model=m, prompt=prompt))
-        return self._completion_result(resp, m, t0)
+        return completion_result(resp, m, t0, self.name, self.base_url)
 
     async def acomplete(self, prompt: str, *, model: str | None = None, **params: Any) -> ChatResult:
         m = await self.aresolve_model(model)
@@ -517,32 +473,7 @@ class Provider:
         t0 = time.perf_counter()
         with self._translated():
             resp = await self._acreate(self.aclient.completions, dict(kw, model=m, prompt=prompt))
-        return self._completion_result(resp, m, t0)
-
-    def _response_result(self, resp: Any, model: str, t0: float) -> ChatResult:
-        if not hasattr(resp, "output"):
-            raise InvalidResponse("the reply is not a Responses API object", provider=self.name, base_url=self.base_url)
-        latency = time.perf_counter() - t0
-        calls = tuple(
-            ToolCall(id=getattr(item, "call_id", "") or "", name=item.name, arguments=item.arguments or "")
-            for item in resp.output or ()
-            if getattr(item, "type", None) == "function_call"
-        )
-        status = getattr(resp, "status", None)
-        details = getattr(resp, "incomplete_details", None)
-        finish = "length" if status == "incomplete" and getattr(details, "reason", "") == "max_output_tokens" else status
-        return ChatResult(
-            text=resp.output_text or "",
-            provider=self.name,
-            model=getattr(resp, "model", None) or model,
-            finish_reason=finish,
-            tool_calls=calls,
-            usage=Usage.from_sdk(getattr(resp, "usage", None)),
-            latency_s=latency,
-            ttft_s=latency,
-            endpoint="responses",
-            raw=resp,
-        )
+        return completion_result(resp, m, t0, self.name, self.base_url)
 
     def respond(self, input: Any, *, model: str | None = None, **params: Any) -> ChatResult:
         """A Responses API call (``/v1/responses``: OpenAI, LM Studio). Raises
@@ -551,14 +482,14 @@ class Provider:
         t0 = time.perf_counter()
         with self._translated():
             resp = self._create(self.client.responses, dict(params, model=m, input=input))
-        return self._response_result(resp, m, t0)
+        return response_result(resp, m, t0, self.name, self.base_url)
 
     async def arespond(self, input: Any, *, model: str | None = None, **params: Any) -> ChatResult:
         m = await self.aresolve_model(model)
         t0 = time.perf_counter()
         with self._translated():
             resp = await self._acreate(self.aclient.responses, dict(params, model=m, input=input))
-        return self._response_result(resp, m, t0)
+        return response_result(resp, m, t0, self.name, self.base_url)
 
     # -------------------------------------------------------------- embeddings
 
@@ -570,23 +501,6 @@ class Provider:
             return self._pick(models, ModelKind.EMBEDDING)
         return self.resolve_model(None)
 
-    def _vectors(self, resp: Any, n: int) -> list[list[float]]:
-        data = getattr(resp, "data", None)
-        if not isinstance(data, list) or len(data) != n:
-            raise InvalidResponse(
-                f"asked for {n} embeddings, got {len(data) if isinstance(data, list) else 'none'}",
-                provider=self.name,
-                base_url=self.base_url,
-            )
-        vectors = [d.embedding for d in sorted(data, key=lambda d: d.index)]
-        if any(not isinstance(v, list) or (v and isinstance(v[0], list)) for v in vectors):
-            raise InvalidResponse(
-                "the server returned one vector per token, not one per input (no pooling?)",
-                provider=self.name,
-                base_url=self.base_url,
-            )
-        return vectors
-
     def embed(self, texts: str | Sequence[str], *, model: str | None = None) -> list[list[float]]:
         """One vector per text. A single string gives a list with one vector."""
         items = [texts] if isinstance(texts, str) else list(texts)
@@ -595,7 +509,7 @@ class Provider:
         m = self._embedding_model(model)
         with self._translated():
             resp = self._create(self.client.embeddings, dict(model=m, input=items, encoding_format="float"))
-        return self._vectors(resp, len(items))
+        return vectors(resp, len(items), self.name, self.base_url)
 
     async def aembed(self, texts: str | Sequence[str], *, model: str | None = None) -> list[list[float]]:
         items = [texts] if isinstance(texts, str) else list(texts)
@@ -611,7 +525,7 @@ class Provider:
         m = self._check_allowed(model)
         with self._translated():
             resp = await self._acreate(self.aclient.embeddings, dict(model=m, input=items, encoding_format="float"))
-        return self._vectors(resp, len(items))
+        return vectors(resp, len(items), self.name, self.base_url)
 
     # ------------------------------------------------------------------ health
 

@@ -6,7 +6,6 @@ import html
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import ipywidgets as widgets
 
