@@ -24,6 +24,7 @@ def test_chat_panel_streams_an_answer(page, lab, local_server: nx.LocalServer) -
     box.fill("Name three colours.")
     page.locator(".jp-OutputArea .widget-button:visible", has_text="Send").click()
     page.locator(".jp-OutputArea", has_text="answered by").first.wait_for(timeout=90_000)
+    page.locator(".jp-OutputArea", has_text="tokens (server tokenizer)").first.wait_for(timeout=30_000)  # the meter
     out = page.locator(".jp-OutputArea").first.inner_text()
     assert "user: Name three colours." in out and "assistant:" in out and "answered by embedded" in out
     assert "tokens (server tokenizer)" in out  # the context meter
