@@ -53,11 +53,16 @@ class _Watchdog:
         with self._cond:
             d._version += 1
             d.when = when
+            earliest = self._heap[0][0] if self._heap else float("inf")
             heapq.heappush(self._heap, (when, next(self._seq), d._version, d))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="nxs-lab-watchdog", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            # Wake the thread only for a deadline earlier than the one it sleeps towards. Re-arming a
+            # stream's deadline on every chunk moves it later: the thread finds the stale entry when it
+            # wakes anyway, and the stream never pays a thread switch per chunk.
+            if when < earliest:
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:
