@@ -17,7 +17,7 @@ from typing import Any
 import httpx2
 
 from . import errors as E
-from .overflow import parse_overflow
+from .overflow import OverflowInfo, parse_overflow
 
 __all__ = ["parse_retry_after", "status_error", "translated"]
 
@@ -64,6 +64,21 @@ def _detail(body: Any) -> str:
     return str(body)[:300]
 
 
+def _overflow(info: OverflowInfo, **kw: Any) -> E.ContextOverflow:
+    numbers = ", ".join(
+        part for part in (
+            f"{info.prompt_tokens} prompt tokens" if info.prompt_tokens is not None else "",
+            f"window {info.context_window}" if info.context_window is not None else "",
+        ) if part
+    )
+    return E.ContextOverflow(
+        "the prompt does not fit the model's context window" + (f" ({numbers})" if numbers else ""),
+        prompt_tokens=info.prompt_tokens,
+        context_window=info.context_window,
+        **kw,
+    )
+
+
 def status_error(
     status: int,
     body: Any,
@@ -95,14 +110,7 @@ def status_error(
         return E.ServerError(f"server error{where}", retry_after=parse_retry_after(headers), **kw)
     info = parse_overflow(status, body, message)
     if info is not None:
-        return E.ContextOverflow(
-            "the prompt does not fit the model's context window"
-            + (f" ({info.prompt_tokens} prompt tokens" if info.prompt_tokens is not None else " (")
-            + (f", window {info.context_window})" if info.context_window is not None else ")"),
-            prompt_tokens=info.prompt_tokens,
-            context_window=info.context_window,
-            **kw,
-        )
+        return _overflow(info, **kw)
     low = detail.lower()
     if "model" in low and any(h in low for h in ("not found", "does not exist", "unknown model", "no such")):
         return E.ModelNotFound(f"model not found{where}", **kw)
@@ -172,14 +180,7 @@ def _sdk_error(exc: BaseException, provider: str, base_url: str) -> E.ProviderEr
         # Errors reported inside a 200 stream ("error" events) and undecodable bodies.
         info = parse_overflow(None, exc.body, exc.message)
         if info is not None:
-            return E.ContextOverflow(
-                "the prompt does not fit the model's context window",
-                prompt_tokens=info.prompt_tokens,
-                context_window=info.context_window,
-                provider=provider,
-                base_url=base_url,
-                detail=_detail(exc.body),
-            )
+            return _overflow(info, provider=provider, base_url=base_url, detail=_detail(exc.body))
         return E.InvalidResponse("the server reported an error", provider=provider, base_url=base_url, detail=exc.message)
     return None
 

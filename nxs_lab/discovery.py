@@ -34,7 +34,7 @@ from typing import Any
 from ._html import rows_table
 from .config import Timeouts
 from .errors import AuthenticationFailed, ProviderError
-from .models import ModelInfo
+from .models import ModelInfo, ModelKind
 
 __all__ = ["DEFAULT_PORTS", "Endpoint", "Endpoints", "ScanRefused", "adiscover", "discover", "tailnet_peers"]
 
@@ -68,7 +68,7 @@ class Endpoint:
         """A :class:`~nxs_lab.Provider` for this endpoint (give ``api_key`` when ``auth_required``)."""
         from .providers import Provider
 
-        chat = [m.id for m in self.models if m.kind.value == "chat"]
+        chat = [m.id for m in self.models if m.kind is ModelKind.CHAT]
         kw.setdefault("model", chat[0] if chat else None)
         return Provider(name=name or f"{self.kind}@{self.host}:{self.port}", base_url=self.url, api_key=api_key, **kw)
 

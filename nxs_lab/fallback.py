@@ -273,9 +273,7 @@ class FallbackChain:
                 return await p.achat(messages, **params)
             guard = self.guard(p)
             prepared = await asyncio.to_thread(guard.prepare, messages, params)  # counting may call the server
-            kw = dict(params)
-            kw.setdefault("max_tokens", prepared.budget.max_tokens if prepared.budget else None)
-            return guard.finish(await p.achat(prepared.messages, **kw), prepared)
+            return guard.finish(await p.achat(prepared.messages, **prepared.params(params)), prepared)
 
         result, _, attempts = await self._acall("chat", one, params.get("model"))
         return dataclasses.replace(result, attempts=attempts)
@@ -377,12 +375,13 @@ class AsyncChainStream(_ChainStreamBase):
                 await asyncio.sleep(t.wait)
             t0 = time.perf_counter()
             try:
-                prepared, kw = None, dict(self.params)
+                prepared = None
                 if self.chain.fit:
-                    prepared = await asyncio.to_thread(self.chain.guard(t.provider).prepare, self._messages_for_next(), kw)
-                    kw.setdefault("max_tokens", prepared.budget.max_tokens if prepared.budget else None)
-                msgs = prepared.messages if prepared is not None else self._messages_for_next()
-                s = await t.provider.astream(msgs, **kw)
+                    guard = self.chain.guard(t.provider)
+                    prepared = await asyncio.to_thread(guard.prepare, self._messages_for_next(), self.params)
+                    s = await t.provider.astream(prepared.messages, **prepared.params(self.params))
+                else:
+                    s = await t.provider.astream(self._messages_for_next(), **self.params)
                 async for delta in s:
                     yield delta
             except StreamInterrupted as exc:

@@ -35,6 +35,7 @@ __all__ = ["Fault", "FaultServer", "fault_process"]
 class Fault(str, enum.Enum):
     OK = "ok"  # a fast, healthy OpenAI-compatible stub
     REFUSE = "refuse"  # nothing listens: connections are refused
+    BLACKHOLE = "blackhole"  # a full accept queue: a connect never completes (a filtered port)
     HANG = "hang"  # accepts, reads the request, never answers
     DRIP = "drip"  # answers 200, then sends the body one byte per `drip_interval`
     STATUS = "status"  # answers `status` with `body` and `headers` (500, 503 + Retry-After, 429, 401, 404…)
@@ -127,6 +128,7 @@ class FaultServer:
         self._server: asyncio.base_events.Server | None = None
         self._stop: asyncio.Event | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._held: list[socket.socket] = []  # BLACKHOLE's listener and the connections filling its queue
         self._lock = threading.Lock()
 
     # ---------------------------------------------------------------- lifecycle
@@ -138,6 +140,18 @@ class FaultServer:
         return f"http://{self.host}:{self.port}/v1"
 
     def start(self) -> FaultServer:
+        if self.mode is Fault.BLACKHOLE:
+            # Listen with no room in the accept queue, then fill it: the kernel drops further SYNs.
+            self._held = [socket.socket()]
+            self._held[0].bind((self.host, self.port_request))
+            self._held[0].listen(0)
+            self.port = self._held[0].getsockname()[1]
+            for _ in range(3):
+                filler = socket.socket()
+                filler.setblocking(False)
+                filler.connect_ex((self.host, self.port))
+                self._held.append(filler)
+            return self
         if self.mode is Fault.REFUSE:
             # Reserve a port number, then close it: connecting there is refused.
             s = socket.socket()
@@ -184,6 +198,9 @@ class FaultServer:
 
     def stop(self) -> None:
         """Close the listener and every connection, wake hung handlers, join the thread."""
+        for sock in self._held:
+            sock.close()
+        self._held = []
         if self._loop is not None and self._stop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:

@@ -39,6 +39,12 @@ class Prepared:
     budget: ContextBudget | None
     window_source: str
 
+    def params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The call's parameters, with the budget's output reserve as ``max_tokens`` unless one was given."""
+        kw = dict(params)
+        kw.setdefault("max_tokens", self.budget.max_tokens if self.budget else None)
+        return kw
+
 
 class ContextGuard:
     """Fits requests to ``provider``'s window and flags answers whose prompt the server cut.
@@ -96,11 +102,9 @@ class ContextGuard:
 
     def chat(self, messages: Sequence[Message], **params: Any) -> ChatResult:
         prepared = self.prepare(messages, params)
-        params.setdefault("max_tokens", prepared.budget.max_tokens if prepared.budget else None)
-        return self.finish(self.provider.chat(prepared.messages, **params), prepared)
+        return self.finish(self.provider.chat(prepared.messages, **prepared.params(params)), prepared)
 
     def stream(self, messages: Sequence[Message], **params: Any) -> tuple[ChatStream, Prepared]:
         """A stream of the fitted request; pass its ``.result`` and the :class:`Prepared` to :meth:`finish`."""
         prepared = self.prepare(messages, params)
-        params.setdefault("max_tokens", prepared.budget.max_tokens if prepared.budget else None)
-        return self.provider.stream(prepared.messages, **params), prepared
+        return self.provider.stream(prepared.messages, **prepared.params(params)), prepared

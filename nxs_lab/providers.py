@@ -403,15 +403,20 @@ class Provider:
 
     # -------------------------------------------------------------------- chat
 
+    def _params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The call's parameters without ``None`` values, with the provider's ``max_tokens`` as the default."""
+        kw = {k: v for k, v in params.items() if v is not None}
+        if "max_tokens" not in kw and self.max_tokens is not None:
+            kw["max_tokens"] = self.max_tokens
+        return kw
+
     def _chat_kwargs(self, messages: Messages, model: str, params: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)) or not messages:
             raise TypeError("messages must be a non-empty list of {'role': ..., 'content': ...} dicts")
         for i, m in enumerate(messages):
             if not isinstance(m, Mapping) or "role" not in m:
                 raise TypeError(f"messages[{i}] must be a dict with a 'role' key, got {m!r:.80}")
-        kw = {k: v for k, v in params.items() if v is not None}
-        if "max_tokens" not in kw and self.max_tokens is not None:
-            kw["max_tokens"] = self.max_tokens
+        kw = self._params(params)
         kw["model"] = model
         kw["messages"] = list(messages)
         return kw
@@ -457,9 +462,7 @@ class Provider:
     def complete(self, prompt: str, *, model: str | None = None, **params: Any) -> ChatResult:
         """A legacy text completion (``/v1/completions``)."""
         m = self.resolve_model(model)
-        kw = {k: v for k, v in params.items() if v is not None}
-        if "max_tokens" not in kw and self.max_tokens is not None:
-            kw["max_tokens"] = self.max_tokens
+        kw = self._params(params)
         t0 = time.perf_counter()
         with self._translated():
             resp = self._create(self.client.completions, dict(kw, model=m, prompt=prompt))
@@ -467,9 +470,7 @@ class Provider:
 
     async def acomplete(self, prompt: str, *, model: str | None = None, **params: Any) -> ChatResult:
         m = await self.aresolve_model(model)
-        kw = {k: v for k, v in params.items() if v is not None}
-        if "max_tokens" not in kw and self.max_tokens is not None:
-            kw["max_tokens"] = self.max_tokens
+        kw = self._params(params)
         t0 = time.perf_counter()
         with self._translated():
             resp = await self._acreate(self.aclient.completions, dict(kw, model=m, prompt=prompt))
@@ -493,13 +494,16 @@ class Provider:
 
     # -------------------------------------------------------------- embeddings
 
+    def _embedding_choice(self, models: list[ModelInfo]) -> str | None:
+        """The listed embedding model, or ``None`` when there is none (the chat model embeds then)."""
+        if any(m.kind is ModelKind.EMBEDDING for m in models):
+            return self._pick(models, ModelKind.EMBEDDING)
+        return None
+
     def _embedding_model(self, model: str | None) -> str:
         if model is not None:
             return self._check_allowed(model)
-        models = self.list_models()
-        if any(m.kind is ModelKind.EMBEDDING for m in models):
-            return self._pick(models, ModelKind.EMBEDDING)
-        return self.resolve_model(None)
+        return self._embedding_choice(self.list_models()) or self.resolve_model(None)
 
     def embed(self, texts: str | Sequence[str], *, model: str | None = None) -> list[list[float]]:
         """One vector per text. A single string gives a list with one vector."""
@@ -516,12 +520,7 @@ class Provider:
         if not items:
             return []
         if model is None:
-            models = await self.alist_models()
-            model = (
-                self._pick(models, ModelKind.EMBEDDING)
-                if any(x.kind is ModelKind.EMBEDDING for x in models)
-                else await self.aresolve_model(None)
-            )
+            model = self._embedding_choice(await self.alist_models()) or await self.aresolve_model(None)
         m = self._check_allowed(model)
         with self._translated():
             resp = await self._acreate(self.aclient.embeddings, dict(model=m, input=items, encoding_format="float"))

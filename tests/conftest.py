@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -41,18 +40,5 @@ def refused_url() -> str:
 @pytest.fixture
 def blackhole_url() -> Iterator[str]:
     """A loopback port whose accept queue is full, so a new connect never completes (SYNs are dropped)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    # Fill the accept queue: with backlog 0 Linux queues one connection; a few more make sure.
-    for _ in range(3):
-        c = socket.socket()
-        c.setblocking(False)
-        c.connect_ex(("127.0.0.1", port))
-        fillers.append(c)
-    yield f"http://127.0.0.1:{port}/v1"
-    for c in fillers:
-        c.close()
-    listener.close()
+    with FaultServer(Fault.BLACKHOLE) as hole:
+        yield hole.base_url

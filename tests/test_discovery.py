@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -36,19 +35,8 @@ def lab() -> Iterator[list[FaultServer]]:
 
 @pytest.fixture
 def blackholed() -> Iterator[tuple[str, int]]:
-    listener = socket.socket()
-    listener.bind(("127.0.0.8", 8080))
-    listener.listen(0)
-    fillers = []
-    for _ in range(3):
-        c = socket.socket()
-        c.setblocking(False)
-        c.connect_ex(("127.0.0.8", 8080))
-        fillers.append(c)
-    yield "127.0.0.8", 8080
-    for c in fillers:
-        c.close()
-    listener.close()
+    with FaultServer(Fault.BLACKHOLE, host="127.0.0.8", port_request=8080) as hole:
+        yield hole.host, hole.port
 
 
 def by_host(eps: nx.Endpoints) -> dict[str, object]:
