@@ -74,22 +74,26 @@ def main() -> None:
             t0 = time.perf_counter()
             budget.fit(msgs, c)
             cold = time.perf_counter() - t0
-            warm = statistics.median(_timed(lambda: budget.fit(msgs, c)) for _ in range(20))
+            warm = statistics.median(_timed(lambda b=budget, c=c: b.fit(msgs, c)) for _ in range(20))
             fits[name] = (cold * 1000, warm * 1000)
         grown = msgs[:-1] + [{"role": "assistant", "content": "one more"}, {"role": "user", "content": "again?"}]
-        refit = statistics.median(_timed(lambda: nx.ContextBudget(4096, 512).fit(grown, counters["GGUF vocabulary"]))
-                                  for _ in range(20))
+        refit = statistics.median(
+            _timed(lambda: nx.ContextBudget(4096, 512).fit(grown, counters["GGUF vocabulary"])) for _ in range(20)
+        )
     print()
     print("fitting a 1,000-message history into 4096 − 512 tokens:")
     for name, (cold, warm) in fits.items():
         print(f"  {name:<26} cold cache {cold:8.1f} ms   warm cache {warm:6.2f} ms")
     print(f"  GGUF, history grown by two messages: {refit * 1000:.2f} ms")
     gguf_cold, gguf_warm = fits["GGUF vocabulary"]
-    tik_err = max(abs(100 * (counters["tiktoken cl100k (anchor)"]._count(t) - truth[k]) / truth[k])
-                  for k, t in SAMPLES.items())
+    tik_err = max(
+        abs(100 * (counters["tiktoken cl100k (anchor)"]._count(t) - truth[k]) / truth[k]) for k, t in SAMPLES.items()
+    )
     verdict = "meets" if gguf_cold < 50 else "misses"
-    print(f"summary: server and GGUF counts exact (tiktoken up to {tik_err:.0f}% off); fitting 1,000 messages "
-          f"{gguf_cold:.1f} ms cold / {gguf_warm:.2f} ms warm with the GGUF counter ({verdict} the 50 ms goal)")
+    print(
+        f"summary: server and GGUF counts exact (tiktoken up to {tik_err:.0f}% off); fitting 1,000 messages "
+        f"{gguf_cold:.1f} ms cold / {gguf_warm:.2f} ms warm with the GGUF counter ({verdict} the 50 ms goal)"
+    )
 
 
 def _timed(fn) -> float:

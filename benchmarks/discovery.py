@@ -2,10 +2,10 @@
 
     .venv/bin/python benchmarks/discovery.py [--runs 5]
 
-Three stand-in servers (nxs_lab.faults, each in its own process) listen on 127.0.0.10:1234,
+Three stand-in servers (nxs_lab.testing.faults, each in its own process) listen on 127.0.0.10:1234,
 127.0.0.20:11434 and 127.0.0.30:8080; everything else in 127.0.0.0/24 is closed. The anchor is
 `nmap -sT -T4 -n` (Debian's nmap; -n or it waits on reverse DNS) on the same addresses and ports, in the
-same run; both must find the same open ports. Goal (DESIGN.md): <= 0.3 s including fingerprinting.
+same run; both must find the same open ports. Goal (benchmarks/README.md): <= 0.3 s including fingerprinting.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import subprocess
 import time
 
 import nxs_lab as nx
-from nxs_lab.faults import fault_process
+from nxs_lab.testing import fault_process
 
 PORTS = [1234, 11434, 8080, 8000, 4000]
 SERVING = [("127.0.0.10", 1234), ("127.0.0.20", 11434), ("127.0.0.30", 8080)]
@@ -27,7 +27,9 @@ SERVING = [("127.0.0.10", 1234), ("127.0.0.20", 11434), ("127.0.0.30", 8080)]
 def nmap_scan() -> set[tuple[str, int]]:
     out = subprocess.run(
         ["nmap", "-sT", "-T4", "-n", "-p", ",".join(map(str, PORTS)), "127.0.0.0/24", "-oG", "-"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     found = set()
     for line in out.splitlines():
@@ -65,15 +67,19 @@ def main() -> None:
     print(f"targets: 254 hosts x {len(PORTS)} ports; serving: {sorted(SERVING)}")
     print(f"{'nxs_lab.discover (with fingerprints)':<40} {ours_s * 1000:8.1f} ms   found {sorted(found)}")
     if theirs:
-        print(f"{'nmap -sT -T4 -n (ports only)':<40} {statistics.median(theirs) * 1000:8.1f} ms   found {sorted(nmap_found)}")
+        print(
+            f"{'nmap -sT -T4 -n (ports only)':<40} {statistics.median(theirs) * 1000:8.1f} ms   found {sorted(nmap_found)}"
+        )
         same = "same open ports" if nmap_found == found == set(SERVING) else "DIFFERENT open ports"
     else:
         print("nmap: not installed (apt-get install nmap), anchor skipped")
         same = "nmap not run"
     verdict = "meets" if ours_s <= 0.3 else "misses"
     anchor = f", nmap {statistics.median(theirs) * 1000:.0f} ms" if theirs else ""
-    print(f"summary: discover {ours_s * 1000:.0f} ms for 1,270 probes with fingerprinting{anchor}; {same}; "
-          f"{verdict} the 300 ms goal")
+    print(
+        f"summary: discover {ours_s * 1000:.0f} ms for 1,270 probes with fingerprinting{anchor}; {same}; "
+        f"{verdict} the 300 ms goal"
+    )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ The secondary is a fast stub in its own process; the primary is a closed loopbac
 stub that accepts and never answers (hung). Each contender's "extra" is its failover call minus its own
 direct call to the secondary (median), so client overheads cancel. Anchors, in the same run: the openai
 SDK with its defaults (try the primary, on error call the secondary) and LiteLLM's Router with the same
-fallback (when litellm is installed). Goals (DESIGN.md): refused <= 5 ms; hung: first call <= first-byte
+fallback (when litellm is installed). Goals (benchmarks/README.md): refused <= 5 ms; hung: first call <= first-byte
 timeout + 20 ms; breaker open <= 1 ms.
 """
 
@@ -22,8 +22,8 @@ from collections.abc import Callable
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import nxs_lab as nx  # noqa: E402
-from nxs_lab.faults import Fault, FaultServer, fault_process  # noqa: E402
+import nxs_lab as nx
+from nxs_lab.testing import Fault, FaultServer, fault_process
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 MODEL = "stub-model"
@@ -40,8 +40,10 @@ def med_ms(fn: Callable[[], object], n: int) -> float:
 
 def nxs(primary_url: str, secondary_url: str, fb: float) -> tuple[nx.Provider, nx.Provider]:
     t = nx.Timeouts(connect=0.5, first_byte=fb, idle=fb)
-    return (nx.Provider(name="primary", base_url=primary_url, model=MODEL, timeouts=t),
-            nx.Provider(name="secondary", base_url=secondary_url, model=MODEL, timeouts=t))
+    return (
+        nx.Provider(name="primary", base_url=primary_url, model=MODEL, timeouts=t),
+        nx.Provider(name="secondary", base_url=secondary_url, model=MODEL, timeouts=t),
+    )
 
 
 def bench_nxs(dead: str, hung: str, secondary: str, fb: float, n: int) -> dict[str, float]:
@@ -59,8 +61,12 @@ def bench_nxs(dead: str, hung: str, secondary: str, fb: float, n: int) -> dict[s
     hung_chain = nx.FallbackChain([p_hung, sec], breaker=lambda _: nx.CircuitBreaker(threshold=1))
     hung_chain.chat(MESSAGES)
     hung_later = med_ms(lambda: hung_chain.chat(MESSAGES), n)
-    return {"refused": refused - base, "hung (first call)": hung_first - base, "breaker open": open_ - base,
-            "hung (later calls)": hung_later - base}
+    return {
+        "refused": refused - base,
+        "hung (first call)": hung_first - base,
+        "breaker open": open_ - base,
+        "hung (later calls)": hung_later - base,
+    }
 
 
 def bench_sdk(dead: str, secondary: str, n: int) -> dict[str, float]:
@@ -91,10 +97,15 @@ def bench_litellm(dead: str, hung: str, secondary: str, fb: float, n: int) -> di
 
     def router(primary_url: str) -> Router:
         def entry(name: str, url: str) -> dict:
-            return {"model_name": name, "litellm_params": {"model": f"openai/{MODEL}", "api_base": url,
-                                                           "api_key": "bench", "timeout": fb}}
-        return Router(model_list=[entry("primary", primary_url), entry("secondary", secondary)],
-                      fallbacks=[{"primary": ["secondary"]}])
+            return {
+                "model_name": name,
+                "litellm_params": {"model": f"openai/{MODEL}", "api_base": url, "api_key": "bench", "timeout": fb},
+            }
+
+        return Router(
+            model_list=[entry("primary", primary_url), entry("secondary", secondary)],
+            fallbacks=[{"primary": ["secondary"]}],
+        )
 
     r_dead, r_hung = router(dead), router(hung)
     for _ in range(10):
@@ -135,9 +146,11 @@ def main() -> None:
     ours = rows["nxs_lab FallbackChain"]
     over = ours["hung (first call)"] - fb * 1000
     ok = ours["refused"] <= 5 and over <= 20 and ours["breaker open"] <= 1
-    print(f"summary: refused {ours['refused']:+.1f} ms (goal 5), hung first call {over:+.1f} ms past the timeout "
-          f"(goal 20), breaker open {ours['breaker open']:+.2f} ms (goal 1); openai SDK defaults refused "
-          f"+{rows['openai SDK, defaults']['refused']:.0f} ms; " + ("meets the goals" if ok else "misses a goal"))
+    print(
+        f"summary: refused {ours['refused']:+.1f} ms (goal 5), hung first call {over:+.1f} ms past the timeout "
+        f"(goal 20), breaker open {ours['breaker open']:+.2f} ms (goal 1); openai SDK defaults refused "
+        f"+{rows['openai SDK, defaults']['refused']:.0f} ms; " + ("meets the goals" if ok else "misses a goal")
+    )
 
 
 if __name__ == "__main__":

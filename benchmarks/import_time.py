@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/import_time.py [--runs 7]
 
 Each import runs in a fresh interpreter; the interpreter's own start-up is measured too and subtracted.
-Goal (DESIGN.md): `import nxs_lab` <= 0.3 s.
+Goal (benchmarks/README.md): `import nxs_lab` <= 0.3 s.
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 
     .venv/bin/python benchmarks/overhead.py [--calls 400]
 
-Contenders, called round-robin against the same loopback stub (nxs_lab.faults, mode OK) so drift
+Contenders, called round-robin against the same loopback stub (nxs_lab.testing.faults, mode OK) so drift
 hits all alike: raw httpx2 (the floor), the openai SDK (max_retries=0), nxs_lab.Provider,
 nxs_lab.FallbackChain with one provider, and litellm.completion when litellm is installed
 (`pip install litellm`; run offline with LITELLM_LOCAL_MODEL_COST_MAP=True, set here).
-Goals (DESIGN.md): Provider <= SDK + 0.3 ms; FallbackChain <= SDK + 0.5 ms.
+Goals (benchmarks/README.md): Provider <= SDK + 0.3 ms; FallbackChain <= SDK + 0.5 ms.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from collections.abc import Callable
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # offline: no price-list download
 
-import httpx2  # noqa: E402
+import httpx2
 
-import nxs_lab as nx  # noqa: E402
-from nxs_lab.faults import fault_process  # noqa: E402
+import nxs_lab as nx
+from nxs_lab.testing import fault_process
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -85,7 +85,9 @@ def main() -> None:
         if importlib.util.find_spec("litellm") is not None:
             out = subprocess.run(
                 [sys.executable, __file__, "--litellm-at", base_url, "--calls", str(args.calls)],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             )
             lite = [float(x) for x in out.stdout.split()[-2:]]
     sdk = med["openai SDK"]
@@ -95,12 +97,16 @@ def main() -> None:
     if lite is None:
         print("litellm.completion       not installed, skipped (pip install litellm)")
     else:
-        print(f"{'litellm.completion':<24} {lite[0]:>10.3f} {lite[0] - lite[1]:>+10.3f}  "
-              f"(own process, beside the SDK at {lite[1]:.3f} ms)")
+        print(
+            f"{'litellm.completion':<24} {lite[0]:>10.3f} {lite[0] - lite[1]:>+10.3f}  "
+            f"(own process, beside the SDK at {lite[1]:.3f} ms)"
+        )
     p, c = med["nxs_lab Provider"] - sdk, med["nxs_lab FallbackChain"] - sdk
     verdict = "meets" if p <= 0.3 and c <= 0.5 else "misses"
-    print(f"summary: Provider {p:+.3f} ms and FallbackChain {c:+.3f} ms over the openai SDK ({sdk:.3f} ms/call); "
-          f"{verdict} the goals (+0.3 / +0.5 ms)")
+    print(
+        f"summary: Provider {p:+.3f} ms and FallbackChain {c:+.3f} ms over the openai SDK ({sdk:.3f} ms/call); "
+        f"{verdict} the goals (+0.3 / +0.5 ms)"
+    )
 
 
 if __name__ == "__main__":

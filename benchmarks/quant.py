@@ -4,7 +4,7 @@
 
 Makes the variants of the bundled model, measures them with nx.compare_quantizations (which reads
 ``llama_perf_context`` after each of its runs), and prints the full table for this machine. Goal
-(DESIGN.md): the kit's tok/s within 10 % of llama.cpp's counters.
+(benchmarks/README.md): the kit's tok/s within 10 % of llama.cpp's counters.
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ def main() -> None:
         worst = max(worst, abs(diff))
         print(f"{m.variant.label:<8} {m.tg_tps[0]:>10.1f} {m.perf_tg_tps[0]:>16.1f} {diff:>+7.1%}")
     verdict = "meets" if worst <= 0.10 else "misses"
-    print(f"summary: the kit's generation tok/s is within {worst:.1%} of llama.cpp's own counters across "
-          f"{len(report.measures)} variants ({verdict} the 10% goal)")
+    print(
+        f"summary: the kit's generation tok/s is within {worst:.1%} of llama.cpp's own counters across "
+        f"{len(report.measures)} variants ({verdict} the 10% goal)"
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 
 "The server alone" is a raw httpx2 streaming request read up to its first content chunk; the kit is
 Provider.stream and FallbackChain.stream reading their first delta. Called in a shuffled order each round, so
-drift and position hit all alike. Goal (DESIGN.md): the kit adds <= 2 % to the server's time to first token.
+drift and position hit all alike. Goal (benchmarks/README.md): the kit adds <= 2 % to the server's time to first token.
 """
 
 from __future__ import annotations
@@ -36,9 +36,13 @@ def raw_ttft(client: httpx2.Client, url: str, model: str) -> float:
     took = None
     with client.stream("POST", url + "/chat/completions", json=payload) as r:
         for line in r.iter_lines():  # read to the end, so the server is idle for the next contender
-            if took is None and line.startswith("data: ") and line != "data: [DONE]":
-                if json.loads(line[6:])["choices"][0]["delta"].get("content"):
-                    took = time.perf_counter() - t0
+            if (
+                took is None
+                and line.startswith("data: ")
+                and line != "data: [DONE]"
+                and json.loads(line[6:])["choices"][0]["delta"].get("content")
+            ):
+                took = time.perf_counter() - t0
     if took is None:
         raise RuntimeError("the stream produced no content")
     return took
@@ -101,8 +105,10 @@ def main() -> None:
     kit = max(med["nxs_lab Provider.stream"], med["nxs_lab FallbackChain.stream"])
     worst = 100 * (kit - base) / base
     verdict = "meets" if worst <= 2 else "misses"
-    print(f"summary: time to first token {base:.1f} ms from the server alone; the kit adds {kit - base:+.2f} ms "
-          f"({worst:+.2f} %; {verdict} the 2 % goal), the openai SDK alone {med['openai SDK stream'] - base:+.2f} ms")
+    print(
+        f"summary: time to first token {base:.1f} ms from the server alone; the kit adds {kit - base:+.2f} ms "
+        f"({worst:+.2f} %; {verdict} the 2 % goal), the openai SDK alone {med['openai SDK stream'] - base:+.2f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -19,79 +19,86 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "AllProvidersFailed": "errors",
+    "AsyncContextGuard": "context.guard",
+    "AsyncProvider": "client.async_provider",
     "Attempt": "results",
     "AuthenticationFailed": "errors",
     "BadRequest": "errors",
-    "BreakerState": "breaker",
+    "BreakerState": "resilience.breaker",
     "BudgetExceeded": "errors",
-    "ChainStream": "fallback",
-    "ChatOverhead": "counting",
+    "ChainStream": "resilience.chainstream",
+    "ChatOverhead": "context.counting",
     "ChatResult": "results",
-    "ChatStream": "streaming",
-    "CircuitBreaker": "breaker",
+    "ChatStream": "client.streaming",
+    "CircuitBreaker": "resilience.breaker",
     "ConfigError": "errors",
     "ConnectTimeout": "errors",
     "ConnectionFailed": "errors",
-    "ContextBudget": "budget",
-    "ContextGuard": "guard",
+    "ContextBudget": "context.budget",
+    "ContextGuard": "context.guard",
     "ContextOverflow": "errors",
-    "CountMethod": "counting",
+    "CountMethod": "context.counting",
     "EmbeddingResult": "results",
-    "Endpoint": "discovery",
-    "Endpoints": "discovery",
-    "EstimateCounter": "counting",
-    "FallbackChain": "fallback",
-    "FitResult": "budget",
-    "GGUFCounter": "counting",
+    "Endpoint": "discovery.endpoints",
+    "Endpoints": "discovery.endpoints",
+    "EstimateCounter": "context.counting",
+    "FallbackChain": "resilience.fallback",
+    "FitResult": "context.budget",
+    "GGUFCounter": "context.counting",
     "Health": "results",
     "InvalidResponse": "errors",
     "LabConfig": "config",
     "LoadState": "models",
     "LocalServer": "local",
     "MissingDependency": "errors",
+    "ModelCatalog": "client.catalog",
     "ModelInfo": "models",
     "ModelKind": "models",
     "ModelNotAllowed": "errors",
     "ModelNotFound": "errors",
     "NxsLabError": "errors",
     "Outcome": "results",
-    "Provider": "providers",
+    "Provider": "client.provider",
     "ProviderConfig": "config",
     "ProviderError": "errors",
-    "QuantReport": "quant",
-    "QuantVariant": "quant",
+    "QuantReport": "quant.report",
+    "QuantVariant": "quant.make",
+    "QuantizeError": "errors",
     "RateLimited": "errors",
-    "Recommendation": "quant",
-    "RequestLog": "requestlog",
+    "Recommendation": "quant.memory",
+    "RequestLog": "resilience.requestlog",
     "ResponseTimeout": "errors",
-    "RetryPolicy": "retry",
-    "RunOutcome": "toolloop",
-    "ServerCounter": "counting",
+    "RetryPolicy": "resilience.retry",
+    "RunOutcome": "tools.loop",
+    "RunbookFailed": "errors",
+    "ScanRefused": "errors",
+    "ServerCounter": "context.counting",
     "ServerError": "errors",
     "ServerStartError": "errors",
     "StreamInterrupted": "errors",
-    "TiktokenCounter": "counting",
+    "TiktokenCounter": "context.counting",
     "Timeouts": "config",
-    "TokenBucket": "ratelimit",
-    "TokenCount": "counting",
-    "TokenCounter": "counting",
-    "Tool": "tools",
+    "TokenBucket": "resilience.ratelimit",
+    "TokenCount": "context.counting",
+    "TokenCounter": "context.counting",
+    "Tool": "tools.toolbox",
     "ToolCall": "results",
-    "ToolOutcome": "tools",
-    "ToolRun": "toolloop",
-    "Toolbox": "tools",
-    "TraceStep": "toolloop",
-    "Transcript": "transcript",
+    "ToolOutcome": "tools.toolbox",
+    "ToolRun": "tools.loop",
+    "ToolServerError": "errors",
+    "Toolbox": "tools.toolbox",
+    "TraceStep": "tools.loop",
+    "Transcript": "tools.transcript",
     "UnsupportedEndpoint": "errors",
     "Usage": "results",
     "bundled_model_path": "local",
-    "check_truncation": "budget",
-    "compare_quantizations": "quant",
-    "counter_for": "counting",
-    "discover": "discovery",
-    "estimate_memory": "quant",
-    "quantize": "quant",
-    "run_tools": "toolloop",
+    "check_truncation": "context.budget",
+    "compare_quantizations": "quant.measure",
+    "counter_for": "context.counting",
+    "discover": "discovery.scan",
+    "estimate_memory": "quant.memory",
+    "quantize": "quant.make",
+    "run_tools": "tools.loop",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -111,21 +118,29 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; never executed
-    from .breaker import (
-        BreakerState,
-        CircuitBreaker,
+    from .client.async_provider import (
+        AsyncProvider,
     )
-    from .budget import (
-        ContextBudget,
-        FitResult,
-        check_truncation,
+    from .client.catalog import (
+        ModelCatalog,
+    )
+    from .client.provider import (
+        Provider,
+    )
+    from .client.streaming import (
+        ChatStream,
     )
     from .config import (
         LabConfig,
         ProviderConfig,
         Timeouts,
     )
-    from .counting import (
+    from .context.budget import (
+        ContextBudget,
+        FitResult,
+        check_truncation,
+    )
+    from .context.counting import (
         ChatOverhead,
         CountMethod,
         EstimateCounter,
@@ -136,9 +151,15 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         TokenCounter,
         counter_for,
     )
-    from .discovery import (
+    from .context.guard import (
+        AsyncContextGuard,
+        ContextGuard,
+    )
+    from .discovery.endpoints import (
         Endpoint,
         Endpoints,
+    )
+    from .discovery.scan import (
         discover,
     )
     from .errors import (
@@ -147,8 +168,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         BadRequest,
         BudgetExceeded,
         ConfigError,
-        ConnectTimeout,
         ConnectionFailed,
+        ConnectTimeout,
         ContextOverflow,
         InvalidResponse,
         MissingDependency,
@@ -156,19 +177,16 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         ModelNotFound,
         NxsLabError,
         ProviderError,
+        QuantizeError,
         RateLimited,
         ResponseTimeout,
+        RunbookFailed,
+        ScanRefused,
         ServerError,
         ServerStartError,
         StreamInterrupted,
+        ToolServerError,
         UnsupportedEndpoint,
-    )
-    from .fallback import (
-        ChainStream,
-        FallbackChain,
-    )
-    from .guard import (
-        ContextGuard,
     )
     from .local import (
         LocalServer,
@@ -179,22 +197,38 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         ModelInfo,
         ModelKind,
     )
-    from .providers import (
-        Provider,
-    )
-    from .quant import (
-        QuantReport,
+    from .quant.make import (
         QuantVariant,
-        Recommendation,
-        compare_quantizations,
-        estimate_memory,
         quantize,
     )
-    from .ratelimit import (
+    from .quant.measure import (
+        compare_quantizations,
+    )
+    from .quant.memory import (
+        Recommendation,
+        estimate_memory,
+    )
+    from .quant.report import (
+        QuantReport,
+    )
+    from .resilience.breaker import (
+        BreakerState,
+        CircuitBreaker,
+    )
+    from .resilience.chainstream import (
+        ChainStream,
+    )
+    from .resilience.fallback import (
+        FallbackChain,
+    )
+    from .resilience.ratelimit import (
         TokenBucket,
     )
-    from .requestlog import (
+    from .resilience.requestlog import (
         RequestLog,
+    )
+    from .resilience.retry import (
+        RetryPolicy,
     )
     from .results import (
         Attempt,
@@ -205,23 +239,17 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         ToolCall,
         Usage,
     )
-    from .retry import (
-        RetryPolicy,
-    )
-    from .streaming import (
-        ChatStream,
-    )
-    from .toolloop import (
+    from .tools.loop import (
         RunOutcome,
         ToolRun,
         TraceStep,
         run_tools,
     )
-    from .tools import (
+    from .tools.toolbox import (
         Tool,
-        ToolOutcome,
         Toolbox,
+        ToolOutcome,
     )
-    from .transcript import (
+    from .tools.transcript import (
         Transcript,
     )

@@ -26,9 +26,12 @@ def _fmt(value: Any) -> str:
 def kv_table(title: str, items: Mapping[str, Any]) -> str:
     """A two-column table: one row per key."""
     rows = "".join(
-        f"<tr><th style='{_CELL}'>{html.escape(k)}</th><td style='{_CELL}'>{_fmt(v)}</td></tr>" for k, v in items.items()
+        f"<tr><th style='{_CELL}'>{html.escape(k)}</th><td style='{_CELL}'>{_fmt(v)}</td></tr>"
+        for k, v in items.items()
     )
-    return f"<table style='{_STYLE}'><caption style='text-align:left'><b>{html.escape(title)}</b></caption>{rows}</table>"
+    return (
+        f"<table style='{_STYLE}'><caption style='text-align:left'><b>{html.escape(title)}</b></caption>{rows}</table>"
+    )
 
 
 def rows_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

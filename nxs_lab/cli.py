@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from .defaults import DEFAULT_PORTS, DISCOVERY_CONNECT_TIMEOUT, EMBEDDED_N_CTX
 from .errors import MissingDependency, NxsLabError
 
 __all__ = ["main"]
@@ -42,7 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from .providers import Provider
+    from .client.provider import Provider
 
     key = os.environ.get(args.api_key_env) if args.api_key_env else None
     with Provider(name="cli", base_url=args.base_url, api_key=key) as p:
@@ -55,12 +56,18 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _discover(args: argparse.Namespace) -> int:
-    from .discovery import ScanRefused, discover
+    from .discovery import discover
+    from .errors import ScanRefused
 
     ports = [int(p) for p in args.ports.split(",")] if args.ports else None
     try:
-        eps = discover(args.hosts or ["127.0.0.1"], ports, timeout=args.timeout, allow_public=args.allow_public,
-                       progress=True if not args.quiet else False)
+        eps = discover(
+            args.hosts or ["127.0.0.1"],
+            ports,
+            timeout=args.timeout,
+            allow_public=args.allow_public,
+            progress=not args.quiet,
+        )
     except ScanRefused as exc:
         print(f"nxs-lab discover: {exc}", file=sys.stderr)
         return 2
@@ -77,7 +84,8 @@ def _discover(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .runbooks import RunbookFailed, parse_parameter, run_runbook
+    from .errors import RunbookFailed
+    from .runbooks import parse_parameter, run_runbook
 
     params = {name: parse_parameter(value) for name, value in args.parameter or []}
     try:
@@ -97,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the embedded server with the bundled SmolLM2 model")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need a key)")
     s.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    s.add_argument("--n-ctx", type=int, default=2048, help="context window (default 2048)")
+    s.add_argument("--n-ctx", type=int, default=EMBEDDED_N_CTX, help=f"context window (default {EMBEDDED_N_CTX})")
     s.add_argument("--api-key-env", help="environment variable holding the API key to require")
     s.add_argument("--no-embedding", action="store_true", help="serve the chat alias only")
     s.set_defaults(func=_serve)
@@ -109,8 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("discover", help="find LLM servers on this machine, the LAN or the tailnet")
     d.add_argument("hosts", nargs="*", help="names, addresses, CIDR ranges or 'tailnet' (default 127.0.0.1)")
-    d.add_argument("--ports", help="comma-separated ports (default: 1234,11434,8080,9931,8000,4000)")
-    d.add_argument("--timeout", type=float, default=0.3, help="connect timeout per port, seconds")
+    d.add_argument("--ports", help=f"comma-separated ports (default: {','.join(map(str, DEFAULT_PORTS))})")
+    d.add_argument("--timeout", type=float, default=DISCOVERY_CONNECT_TIMEOUT, help="connect timeout per port, seconds")
     d.add_argument("--allow-public", action="store_true", help="allow scanning non-private addresses")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=_discover)

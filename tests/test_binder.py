@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nxs_lab.faults import Fault, FaultServer
+from nxs_lab.testing import Fault, FaultServer
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -41,8 +42,12 @@ def _env_requirements(path: Path) -> dict[str, str | None]:
 @pytest.mark.parametrize("env_file", ["environment.yml", "binder/environment.yml"])
 def test_environment_matches_pyproject(env_file: str) -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = [*project["dependencies"], *project["optional-dependencies"]["server"],
-              *project["optional-dependencies"]["tools"]]
+    wanted = [
+        *project["dependencies"],
+        *project["optional-dependencies"]["server"],
+        *project["optional-dependencies"]["tools"],
+        *project["optional-dependencies"]["notebooks"],
+    ]
     env = _env_requirements(ROOT / env_file)
     for req in wanted:
         name, bound = _name(req)
@@ -54,10 +59,12 @@ def test_binder_files_agree_with_each_other() -> None:
     assert _env_requirements(ROOT / "environment.yml") == _env_requirements(ROOT / "binder" / "environment.yml")
 
 
+@pytest.mark.server
 def test_postbuild_runs() -> None:
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
-    out = subprocess.run(["bash", str(ROOT / "binder" / "postBuild")], capture_output=True, text=True, env=env,
-                         timeout=120, check=True)
+    out = subprocess.run(
+        ["bash", str(ROOT / "binder" / "postBuild")], capture_output=True, text=True, env=env, timeout=120, check=True
+    )
     assert "nxs_lab 0.1.0" in out.stdout and "SmolLM2" in out.stdout
 
 
@@ -66,16 +73,22 @@ def test_postbuild_runs() -> None:
 def test_start_brings_up_the_embedded_server_and_hands_over() -> None:
     port = FaultServer(Fault.REFUSE).start().port  # a free port number
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "NXS_LAB_PORT": str(port)}
-    check = ("import os, nxs_lab as nx; url = os.environ['NXS_LAB_EMBEDDED_URL']; "
-             "print('handed over', url, nx.Provider(base_url=url).health().ok)")
-    proc = subprocess.Popen(["bash", str(ROOT / "binder" / "start"), sys.executable, "-c", check], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    check = (
+        "import os, nxs_lab as nx; url = os.environ['NXS_LAB_EMBEDDED_URL']; "
+        "print('handed over', url, nx.Provider(base_url=url).health().ok)"
+    )
+    proc = subprocess.Popen(
+        ["bash", str(ROOT / "binder" / "start"), sys.executable, "-c", check],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=150)
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):  # already gone with its session
             os.killpg(proc.pid, signal.SIGTERM)  # the background nxs-lab serve; its server follows it
-        except ProcessLookupError:
-            pass  # already gone with its session
     assert proc.returncode == 0, err
     assert f"handed over http://127.0.0.1:{port}/v1 True" in out

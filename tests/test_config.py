@@ -67,13 +67,33 @@ def test_default_timeouts_follow_distance(tmp_path: Path) -> None:
     ("text", "key", "expected"),
     [
         ("[[providers]]\nname = 'x'\nbase_url = \n", "", "not valid TOML"),
-        ("[[providers]]\nname = 'x'\nbase_url = 'http://a/v1'\nprioritty = 1\n", "providers[0] ('x').prioritty", "unknown key"),
-        ("[[providers]]\nname = 'x'\nbase_url = 'http://a/v1'\npriority = 'high'\n", "providers[0] ('x').priority", "valid integer"),
+        (
+            "[[providers]]\nname = 'x'\nbase_url = 'http://a/v1'\nprioritty = 1\n",
+            "providers[0] ('x').prioritty",
+            "unknown key",
+        ),
+        (
+            "[[providers]]\nname = 'x'\nbase_url = 'http://a/v1'\npriority = 'high'\n",
+            "providers[0] ('x').priority",
+            "valid integer",
+        ),
         ("[[providers]]\nname = 'x'\nbase_url = 'ftp://a/v1'\n", "providers[0] ('x').base_url", "http:// or https://"),
         ("[[providers]]\nname = 'x'\n", "providers[0] ('x').base_url", "Field required"),
-        ("[[providers]]\nname = 'x'\nbase_url = 'http://a/v1'\ncontext_window = -5\n", "providers[0] ('x').context_window", "greater than 0"),
-        ("[[providers]]\nname = 'x'\nbase_url = 'http://a/v1'\n[providers.timeouts]\nconect = 1\n", "providers[0] ('x').timeouts.conect", "unknown key"),
-        ("[[providers]]\nname='a'\nbase_url='http://a/v1'\n[[providers]]\nname='A'\nbase_url='http://b/v1'\n", "", "used twice"),
+        (
+            "[[providers]]\nname = 'x'\nbase_url = 'http://a/v1'\ncontext_window = -5\n",
+            "providers[0] ('x').context_window",
+            "greater than 0",
+        ),
+        (
+            "[[providers]]\nname = 'x'\nbase_url = 'http://a/v1'\n[providers.timeouts]\nconect = 1\n",
+            "providers[0] ('x').timeouts.conect",
+            "unknown key",
+        ),
+        (
+            "[[providers]]\nname='a'\nbase_url='http://a/v1'\n[[providers]]\nname='A'\nbase_url='http://b/v1'\n",
+            "",
+            "used twice",
+        ),
         ("providers = 3\n", "providers", "expected an array of tables"),
         ("runs_dir = 5\n", "runs_dir", "valid string"),
     ],

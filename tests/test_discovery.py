@@ -8,12 +8,13 @@ from collections.abc import Iterator
 import pytest
 
 import nxs_lab as nx
-from nxs_lab.discovery import ScanRefused, discover
-from nxs_lab.faults import Fault, FaultServer
+from nxs_lab.discovery import discover
+from nxs_lab.errors import ScanRefused
+from nxs_lab.testing import Fault, FaultServer
 
 from .standins import LLAMACPP, LMSTUDIO, NEEDS_AUTH, OLLAMA, VLLM
 
-pytestmark = [pytest.mark.server, pytest.mark.timeout(120)]
+pytestmark = pytest.mark.timeout(120)
 
 STANDINS = [
     ("127.0.0.2", 1234, LMSTUDIO),
@@ -27,7 +28,9 @@ STANDINS = [
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[list[FaultServer]]:
-    servers = [FaultServer(Fault.OK, routes=routes, host=host, port_request=port).start() for host, port, routes in STANDINS]
+    servers = [
+        FaultServer(Fault.OK, routes=routes, host=host, port_request=port).start() for host, port, routes in STANDINS
+    ]
     yield servers
     for s in servers:
         s.stop()
@@ -44,15 +47,22 @@ def by_host(eps: nx.Endpoints) -> dict[str, object]:
 
 
 def test_finds_every_kind_and_reads_native_metadata(lab, local_server: nx.LocalServer) -> None:
-    eps = discover(["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6", "127.0.0.7"],
-                   extra_ports=[local_server.port], progress=False)
+    eps = discover(
+        ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6", "127.0.0.7"],
+        extra_ports=[local_server.port],
+        progress=False,
+    )
     found = {(e.host, e.port): e for e in eps}
     assert found[("127.0.0.1", local_server.port)].kind == "llama-cpp-python"
     lm = found[("127.0.0.2", 1234)]
     assert lm.kind == "lmstudio"
     qwen, nomic = lm.models
     assert (qwen.kind, qwen.context_window, qwen.quantization, qwen.loaded) == (
-        nx.ModelKind.CHAT, 8192, "Q4_K_M", nx.LoadState.LOADED)
+        nx.ModelKind.CHAT,
+        8192,
+        "Q4_K_M",
+        nx.LoadState.LOADED,
+    )
     assert (nomic.kind, nomic.loaded) == (nx.ModelKind.EMBEDDING, nx.LoadState.NOT_LOADED)
     ol = found[("127.0.0.3", 11434)]
     assert ol.kind == "ollama" and ol.version == "0.12.6"

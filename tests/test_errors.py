@@ -8,8 +8,8 @@ import httpx2
 import pytest
 
 import nxs_lab as nx
-from nxs_lab._boundary import parse_retry_after, status_error
-from nxs_lab.overflow import parse_overflow
+from nxs_lab.client._boundary import parse_retry_after, status_error
+from nxs_lab.context.overflow import parse_overflow
 
 
 def test_tree_is_rooted_in_one_base() -> None:
@@ -25,33 +25,54 @@ OVERFLOW_TABLE = [
     # (status, body, expected (prompt, window, shape) or None)
     (
         400,
-        {"error": {"message": "This model's maximum context length is 2048 tokens. However, you requested 3020 "
-                   "tokens (3010 in the messages, 10 in the completion). Please reduce the length of the messages or completion.",
-                   "code": "context_length_exceeded"}},
+        {
+            "error": {
+                "message": "This model's maximum context length is 2048 tokens. However, you requested 3020 "
+                "tokens (3010 in the messages, 10 in the completion). Please reduce the length of the messages or completion.",
+                "code": "context_length_exceeded",
+            }
+        },
         (3010, 2048, "openai"),
     ),
     (
         400,
-        {"error": {"message": "This model's maximum context length is 4096 tokens, however you requested 5000 tokens "
-                   "(4900 in your prompt; 100 for the completion)."}},
+        {
+            "error": {
+                "message": "This model's maximum context length is 4096 tokens, however you requested 5000 tokens "
+                "(4900 in your prompt; 100 for the completion)."
+            }
+        },
         (4900, 4096, "openai"),
     ),
     (
         400,  # vLLM
-        {"object": "error", "message": "This model's maximum context length is 8192 tokens. However, you requested "
-         "9000 tokens in the messages, Please reduce the length of the messages.", "type": "BadRequestError"},
+        {
+            "object": "error",
+            "message": "This model's maximum context length is 8192 tokens. However, you requested "
+            "9000 tokens in the messages, Please reduce the length of the messages.",
+            "type": "BadRequestError",
+        },
         (9000, 8192, "openai"),
     ),
     (
         400,  # llama.cpp llama-server
-        {"error": {"code": 400, "message": "the request exceeds the available context size, try increasing it",
-                   "type": "exceed_context_size_error", "n_prompt_tokens": 5000, "n_ctx": 4096}},
+        {
+            "error": {
+                "code": 400,
+                "message": "the request exceeds the available context size, try increasing it",
+                "type": "exceed_context_size_error",
+                "n_prompt_tokens": 5000,
+                "n_ctx": 4096,
+            }
+        },
         (5000, 4096, "llama.cpp"),
     ),
     (
         400,  # LM Studio
-        {"error": "Trying to keep the first 6000 tokens when context the overflows. However, the model is loaded "
-         "with context length of 4096 tokens, which is not enough. Try to load the model with a larger context length"},
+        {
+            "error": "Trying to keep the first 6000 tokens when context the overflows. However, the model is loaded "
+            "with context length of 4096 tokens, which is not enough. Try to load the model with a larger context length"
+        },
         (6000, 4096, "lmstudio"),
     ),
     (400, {"error": {"message": "Input is too long for requested model."}}, (None, None, "generic")),
@@ -156,8 +177,13 @@ def _counting_transport(handler):
 
 def test_model_outside_allowlist_is_refused_before_sending() -> None:
     transport, seen = _counting_transport(lambda r: httpx2.Response(200, json={"data": []}))
-    p = nx.Provider(name="cloud", base_url="https://api.example.com/v1", api_key="k", allowed_models=["kimi-k2"],
-                    transport=transport)
+    p = nx.Provider(
+        name="cloud",
+        base_url="https://api.example.com/v1",
+        api_key="k",
+        allowed_models=["kimi-k2"],
+        transport=transport,
+    )
     with pytest.raises(nx.ModelNotAllowed, match="does not allow model 'gpt-4o'"):
         p.chat([{"role": "user", "content": "hi"}], model="gpt-4o")
     with pytest.raises(nx.ModelNotAllowed):
@@ -167,8 +193,9 @@ def test_model_outside_allowlist_is_refused_before_sending() -> None:
 
 def test_html_page_with_200_is_invalid_response() -> None:
     transport, _ = _counting_transport(
-        lambda r: httpx2.Response(200, text="<html><body>captive portal</body></html>",
-                                  headers={"content-type": "text/html"})
+        lambda r: httpx2.Response(
+            200, text="<html><body>captive portal</body></html>", headers={"content-type": "text/html"}
+        )
     )
     p = nx.Provider(name="portal", base_url="http://127.0.0.1:9/v1", transport=transport, model="m")
     with pytest.raises(nx.InvalidResponse, match="did not return JSON"):
@@ -178,10 +205,13 @@ def test_html_page_with_200_is_invalid_response() -> None:
 
 
 def test_detect_model_skips_embedding_models() -> None:
-    payload = {"object": "list", "data": [
-        {"id": "text-embedding-nomic-embed-text-v1.5", "object": "model"},
-        {"id": "qwen2.5-7b-instruct", "object": "model"},
-    ]}
+    payload = {
+        "object": "list",
+        "data": [
+            {"id": "text-embedding-nomic-embed-text-v1.5", "object": "model"},
+            {"id": "qwen2.5-7b-instruct", "object": "model"},
+        ],
+    }
     transport, _ = _counting_transport(lambda r: httpx2.Response(200, json=payload))
     p = nx.Provider(name="lm", base_url="http://127.0.0.1:1234/v1", transport=transport)
     assert p.detect_model() == "qwen2.5-7b-instruct"

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import pytest
 
 import nxs_lab as nx
-from nxs_lab.faults import Fault, FaultServer
+from nxs_lab.testing import Fault, FaultServer
 
-pytestmark = [pytest.mark.server, pytest.mark.timeout(60)]
+pytestmark = pytest.mark.timeout(60)
 
 USER = [{"role": "user", "content": "Say one word."}]
 SHORT = nx.Timeouts(connect=0.5, first_byte=1.0, idle=0.5, total=2.0)
@@ -43,15 +43,32 @@ FAULTS = [
     (dict(mode=Fault.STATUS, status=500), "ServerError", nx.Outcome.FAILED),
     (dict(mode=Fault.STATUS, status=503, headers={"retry-after": "120"}), "ServerError", nx.Outcome.FAILED),
     (dict(mode=Fault.STATUS, status=429, headers={"retry-after": "90"}), "RateLimited", nx.Outcome.FAILED),
-    (dict(mode=Fault.STATUS, status=401, body={"error": {"message": "Invalid API key"}}), "AuthenticationFailed",
-     nx.Outcome.SKIPPED_AUTH),
-    (dict(mode=Fault.STATUS, status=404, body={"error": {"message": "model 'stub-model' not found"}}), "ModelNotFound",
-     nx.Outcome.FAILED),
+    (
+        dict(mode=Fault.STATUS, status=401, body={"error": {"message": "Invalid API key"}}),
+        "AuthenticationFailed",
+        nx.Outcome.SKIPPED_AUTH,
+    ),
+    (
+        dict(mode=Fault.STATUS, status=404, body={"error": {"message": "model 'stub-model' not found"}}),
+        "ModelNotFound",
+        nx.Outcome.FAILED,
+    ),
     (dict(mode=Fault.MALFORMED_JSON), "InvalidResponse", nx.Outcome.FAILED),
     (dict(mode=Fault.HTML_200), "InvalidResponse", nx.Outcome.FAILED),
-    (dict(mode=Fault.STATUS, status=400, body={"error": {"message": "This model's maximum context length is 512 "
-     "tokens. However, you requested 900 tokens (890 in the messages, 10 in the completion)."}}), "ContextOverflow",
-     nx.Outcome.FAILED),
+    (
+        dict(
+            mode=Fault.STATUS,
+            status=400,
+            body={
+                "error": {
+                    "message": "This model's maximum context length is 512 "
+                    "tokens. However, you requested 900 tokens (890 in the messages, 10 in the completion)."
+                }
+            },
+        ),
+        "ContextOverflow",
+        nx.Outcome.FAILED,
+    ),
 ]
 
 
@@ -108,7 +125,9 @@ def test_open_breaker_skips_a_dead_primary(embedded: nx.Provider) -> None:
 def test_breaker_probe_lets_a_recovered_primary_back(embedded: nx.Provider) -> None:
     clock = [0.0]
     with FaultServer(Fault.FLAKY, status=500, fail_times=3) as flaky:
-        chain = chain_with(flaky, embedded, breaker=lambda name: nx.CircuitBreaker(threshold=3, cooldown=10, clock=lambda: clock[0]))
+        chain = chain_with(
+            flaky, embedded, breaker=lambda name: nx.CircuitBreaker(threshold=3, cooldown=10, clock=lambda: clock[0])
+        )
         for _ in range(3):
             assert chain.chat(USER, max_tokens=2).provider == "embedded"
         assert chain.breakers["primary"].state is nx.BreakerState.OPEN
@@ -120,10 +139,12 @@ def test_breaker_probe_lets_a_recovered_primary_back(embedded: nx.Provider) -> N
 
 def test_every_provider_failing_is_one_clear_error() -> None:
     with FaultServer(Fault.REFUSE) as a, FaultServer(Fault.STATUS, status=502) as b:
-        chain = nx.FallbackChain([
-            nx.Provider(name="a", base_url=a.base_url, model="m", timeouts=SHORT),
-            nx.Provider(name="b", base_url=b.base_url, model="m", timeouts=SHORT),
-        ])
+        chain = nx.FallbackChain(
+            [
+                nx.Provider(name="a", base_url=a.base_url, model="m", timeouts=SHORT),
+                nx.Provider(name="b", base_url=b.base_url, model="m", timeouts=SHORT),
+            ]
+        )
         with pytest.raises(nx.AllProvidersFailed) as info:
             chain.chat(USER)
     assert [x.error for x in info.value.attempts] == ["ConnectionFailed", "ServerError"]
@@ -132,6 +153,7 @@ def test_every_provider_failing_is_one_clear_error() -> None:
 
 
 # ------------------------------------------------------------------------- streams
+
 
 def test_stream_fails_over_before_the_first_token(embedded: nx.Provider) -> None:
     with FaultServer(Fault.STATUS, status=500) as broken:
@@ -194,6 +216,7 @@ def test_async_stream_fails_over(embedded: nx.Provider) -> None:
 
 # --------------------------------------------------------------------- embeddings
 
+
 def test_embed_fails_over(embedded: nx.Provider) -> None:
     with FaultServer(Fault.REFUSE) as dead:
         primary = nx.Provider(name="primary", base_url=dead.base_url, model="m", timeouts=SHORT)
@@ -203,6 +226,7 @@ def test_embed_fails_over(embedded: nx.Provider) -> None:
 
 
 # ---------------------------------------------------------------------- concurrency
+
 
 def _open_fds() -> int:
     gc.collect()  # count what is really held open, not what is waiting for the collector
@@ -231,6 +255,7 @@ def test_200_concurrent_calls_with_the_primary_down(embedded: nx.Provider) -> No
 
 # ------------------------------------------------------------------ rate limit, log
 
+
 def test_local_rate_limit_moves_on_instead_of_waiting(embedded: nx.Provider) -> None:
     with FaultServer(Fault.OK) as ok:
         primary = nx.Provider(name="primary", base_url=ok.base_url, model="stub-model", timeouts=SHORT)
@@ -250,7 +275,11 @@ def test_request_log_lines(embedded: nx.Provider, tmp_path) -> None:
         chain.chat(USER, max_tokens=2)
         lines = log.read()
     assert [(x["provider"], x["outcome"]) for x in lines] == [
-        ("primary", "failed"), ("embedded", "ok"), ("primary", "skipped: breaker open"), ("embedded", "ok")]
+        ("primary", "failed"),
+        ("embedded", "ok"),
+        ("primary", "skipped: breaker open"),
+        ("embedded", "ok"),
+    ]
     assert lines[1]["model"] == embedded.model and lines[1]["completion_tokens"] >= 1
     assert all("content" not in x for x in lines)  # content only when asked for
     raw = path.read_text().splitlines()
@@ -268,10 +297,12 @@ def test_request_log_with_content_and_a_torn_last_line(embedded: nx.Provider, tm
 
 
 def test_from_config_orders_by_priority(local_server: nx.LocalServer) -> None:
-    cfg = nx.LabConfig(providers=[
-        nx.ProviderConfig(name="cloud", base_url="https://api.example.com/v1", priority=3),
-        nx.ProviderConfig(name="local", base_url=local_server.base_url, priority=1),
-    ])
+    cfg = nx.LabConfig(
+        providers=[
+            nx.ProviderConfig(name="cloud", base_url="https://api.example.com/v1", priority=3),
+            nx.ProviderConfig(name="local", base_url=local_server.base_url, priority=1),
+        ]
+    )
     chain = nx.FallbackChain.from_config(cfg)
     assert [p.name for p in chain.providers] == ["local", "cloud"]
     assert "local[closed]" in repr(chain) and "<table" in chain._repr_html_()

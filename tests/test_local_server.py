@@ -16,8 +16,6 @@ import pytest
 
 import nxs_lab as nx
 
-pytestmark = pytest.mark.server
-
 USER = [{"role": "user", "content": "Name three colours."}]
 
 
@@ -94,14 +92,14 @@ def test_overflow_maps_to_context_overflow_with_numbers(provider: nx.Provider) -
     assert err.status == 400 and err.provider == "local"
 
 
-def test_async_twins(provider: nx.Provider) -> None:
+def test_async_provider(provider: nx.Provider) -> None:
     async def run() -> tuple[nx.ChatResult, list[str], nx.ChatResult, list[list[float]], nx.Health]:
-        r = await provider.achat(USER, max_tokens=8)
-        s = await provider.astream(USER, max_tokens=8)
-        deltas = [d async for d in s]
-        vec = await provider.aembed(["x", "y"])
-        health = await provider.ahealth()
-        await provider.aclose()
+        async with provider.to_async() as ap:
+            r = await ap.chat(USER, max_tokens=8)
+            s = await ap.stream(USER, max_tokens=8)
+            deltas = [d async for d in s]
+            vec = await ap.embed(["x", "y"])
+            health = await ap.health()
         assert s.result is not None
         return r, deltas, s.result, vec, health
 
@@ -119,6 +117,7 @@ def test_health(provider: nx.Provider, refused_url: str) -> None:
     assert not bad.ok and "refused" in bad.error
 
 
+@pytest.mark.server
 def test_server_with_a_key_requires_it(tmp_path) -> None:
     secret = "test-key-" + os.urandom(8).hex()
     with nx.LocalServer(api_key=secret, embedding=False, n_ctx=512) as srv:
@@ -134,6 +133,7 @@ def test_server_with_a_key_requires_it(tmp_path) -> None:
             assert secret not in text
 
 
+@pytest.mark.server
 def test_stops_cleanly_and_leaves_no_process() -> None:
     srv = nx.LocalServer(embedding=False, n_ctx=256)
     with srv:
@@ -146,6 +146,7 @@ def test_stops_cleanly_and_leaves_no_process() -> None:
     assert not nx.Provider(name="after", base_url=url).health().ok
 
 
+@pytest.mark.server
 def test_server_exits_when_its_parent_dies() -> None:
     code = textwrap.dedent(
         """
@@ -170,6 +171,7 @@ def test_server_exits_when_its_parent_dies() -> None:
         pytest.fail(f"server {pid} outlived its parent")
 
 
+@pytest.mark.server
 def test_startup_failure_carries_the_server_log(tmp_path) -> None:
     bogus = tmp_path / "not-a-model.gguf"
     bogus.write_bytes(b"this is not a GGUF file")
@@ -189,7 +191,7 @@ def test_non_loopback_bind_generates_a_key_and_warns() -> None:
     assert srv.api_key.get_secret_value() not in repr(srv)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with pytest.raises(nx.ServerStartError, match="cannot bind 192.0.2.1"):
+        with pytest.raises(nx.ServerStartError, match=r"cannot bind 192\.0\.2\.1"):
             srv.start()
     assert any("other machines can reach it" in str(w.message) for w in caught)
 

@@ -113,8 +113,12 @@ def test_quant_panel(tmp_path: Path) -> None:
 
 def test_runbook_with_two_types_and_one_repetition(tmp_path: Path) -> None:
     nb = Path(__file__).parent.parent / "notebooks" / "05_quantization.ipynb"
-    result = run_runbook(nb, {"quant_types": ["Q8_0", "Q2_K"], "repetitions": 1, "ram_gb": 1.0,
-                              "out_dir": str(tmp_path / "variants")}, runs_dir=tmp_path / "runs", progress=False)
+    result = run_runbook(
+        nb,
+        {"quant_types": ["Q8_0", "Q2_K"], "repetitions": 1, "ram_gb": 1.0, "out_dir": str(tmp_path / "variants")},
+        runs_dir=tmp_path / "runs",
+        progress=False,
+    )
     cells = json.loads(result.output_path.read_text())["cells"]
     text = json.dumps([c.get("outputs", []) for c in cells])
     assert "Q2_K" in text and "image/png" in text and "recommended" in text

@@ -12,7 +12,8 @@ import pytest
 
 import nxs_lab as nx
 from nxs_lab.cli import main
-from nxs_lab.runbooks import RunbookFailed, run_runbook
+from nxs_lab.errors import RunbookFailed
+from nxs_lab.runbooks import run_runbook
 
 pytestmark = pytest.mark.server
 

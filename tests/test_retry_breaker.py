@@ -6,11 +6,11 @@ import pytest
 
 import nxs_lab as nx
 from nxs_lab import errors as E
-from nxs_lab.retry import Action, counts_against_breaker, decide, opens_at_once
+from nxs_lab.resilience.retry import Action, counts_against_breaker, decide, opens_at_once
 
 
 def err(cls, *a, **kw):
-    return cls("x", provider="p", base_url="http://h/v1", *a, **kw)
+    return cls("x", *a, provider="p", base_url="http://h/v1", **kw)
 
 
 POLICY = nx.RetryPolicy(max_retries=1, max_retry_after=2.0)
@@ -42,7 +42,9 @@ TABLE = [
 ]
 
 
-@pytest.mark.parametrize(("exc", "tries", "action"), TABLE, ids=[f"{type(t[0]).__name__}-{i}" for i, t in enumerate(TABLE)])
+@pytest.mark.parametrize(
+    ("exc", "tries", "action"), TABLE, ids=[f"{type(t[0]).__name__}-{i}" for i, t in enumerate(TABLE)]
+)
 def test_decision_table(exc, tries, action) -> None:
     d = decide(exc, tries, POLICY)
     assert d.action is action

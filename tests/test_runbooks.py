@@ -29,15 +29,29 @@ def keyed_server() -> Iterator[tuple[nx.LocalServer, str]]:
 def _params(srv: nx.LocalServer, tmp: Path) -> dict[str, dict[str, object]]:
     url = srv.base_url
     return {
-        "00_quickstart.ipynb": {"base_url": url, "api_key_env": KEY_VAR, "prompt": "Say two words.", "max_tokens": 8,
-                                "embed_texts": ["one", "two"]},
+        "00_quickstart.ipynb": {
+            "base_url": url,
+            "api_key_env": KEY_VAR,
+            "prompt": "Say two words.",
+            "max_tokens": 8,
+            "embed_texts": ["one", "two"],
+        },
         "01_discovery.ipynb": {"hosts": ["127.0.0.1"], "ports": [srv.port], "timeout": 0.5, "start_embedded": False},
-        "02_fallback_drill.ipynb": {"secondary_url": url, "api_key_env": KEY_VAR, "calls": 2,
-                                    "scenarios": ["healthy", "primary down"], "max_tokens": 4},
+        "02_fallback_drill.ipynb": {
+            "secondary_url": url,
+            "api_key_env": KEY_VAR,
+            "calls": 2,
+            "scenarios": ["healthy", "primary down"],
+            "max_tokens": 4,
+        },
         "03_context_budget.ipynb": {"base_url": url, "api_key_env": KEY_VAR, "history_turns": 12, "fit_max_tokens": 16},
         "04_tool_calling.ipynb": {"base_url": url, "api_key_env": KEY_VAR, "max_rounds": 1, "max_tokens": 32},
-        "05_quantization.ipynb": {"quant_types": ["Q8_0"], "repetitions": 1, "ram_gb": 2,
-                                  "out_dir": str(tmp / "variants")},
+        "05_quantization.ipynb": {
+            "quant_types": ["Q8_0"],
+            "repetitions": 1,
+            "ram_gb": 2,
+            "out_dir": str(tmp / "variants"),
+        },
         "demo.ipynb": {"base_url": url, "api_key_env": KEY_VAR},
     }
 
@@ -46,11 +60,21 @@ def test_every_runbook_is_covered(keyed_server, tmp_path: Path) -> None:
     assert set(_params(keyed_server[0], tmp_path)) == {p.name for p in NOTEBOOKS.glob("*.ipynb")}
 
 
-@pytest.mark.parametrize("name", ["00_quickstart.ipynb", "01_discovery.ipynb", "02_fallback_drill.ipynb",
-                                  "03_context_budget.ipynb", "04_tool_calling.ipynb", "05_quantization.ipynb",
-                                  "demo.ipynb"])
-def test_runbook_runs_and_keeps_no_secret(name: str, keyed_server, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "name",
+    [
+        "00_quickstart.ipynb",
+        "01_discovery.ipynb",
+        "02_fallback_drill.ipynb",
+        "03_context_budget.ipynb",
+        "04_tool_calling.ipynb",
+        "05_quantization.ipynb",
+        "demo.ipynb",
+    ],
+)
+def test_runbook_runs_and_keeps_no_secret(
+    name: str, keyed_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     srv, key = keyed_server
     monkeypatch.setenv(KEY_VAR, key)
     args = ["run", str(NOTEBOOKS / name), "--runs-dir", str(tmp_path / "runs"), "-q"]

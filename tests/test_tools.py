@@ -15,10 +15,8 @@ import pytest
 from pydantic import BaseModel
 
 import nxs_lab as nx
-from nxs_lab.faults import Fault, FaultServer
-from nxs_lab.toolloop import RunOutcome, run_tools
-from nxs_lab.tools import Toolbox
-from nxs_lab.transcript import Transcript
+from nxs_lab.testing import Fault, FaultServer
+from nxs_lab.tools import RunOutcome, Toolbox, Transcript, run_tools
 
 NOTES = {"rivers": "The Nile is the longest river.", "cats": "Cats sleep 16 hours a day."}
 
@@ -55,8 +53,15 @@ def test_schemas_are_derived_from_signatures() -> None:
     tb = Toolbox()
 
     @tb.tool
-    def weather(place: Place, unit: Unit = Unit.C, days: int = 1, detailed: bool = False,
-                tags: list[str] | None = None, mode: Literal["fast", "slow"] = "fast", ratio: float = 0.5) -> dict:
+    def weather(
+        place: Place,
+        unit: Unit = Unit.C,
+        days: int = 1,
+        detailed: bool = False,
+        tags: list[str] | None = None,
+        mode: Literal["fast", "slow"] = "fast",
+        ratio: float = 0.5,
+    ) -> dict:
         """Forecast for a place.
 
         Args:
@@ -80,7 +85,8 @@ def test_schemas_are_derived_from_signatures() -> None:
 
 def test_bad_tool_definitions_are_refused() -> None:
     tb = Toolbox()
-    def untyped(x):  # noqa: ANN001 - the point of the test
+
+    def untyped(x):
         return x
 
     with pytest.raises(TypeError, match="needs a type hint"):
@@ -153,9 +159,15 @@ def test_raising_slow_and_async_tools() -> None:
 def test_loop_against_the_embedded_server_with_a_forced_call(provider: nx.Provider) -> None:
     tb, seen = make_toolbox()
     steps: list = []
-    run = run_tools(provider, [{"role": "user", "content": "What do my notes say about rivers?"}], tb,
-                    max_rounds=3, tool_choice={"type": "function", "function": {"name": "search_memory"}},
-                    max_tokens=48, on_step=steps.append)
+    run = run_tools(
+        provider,
+        [{"role": "user", "content": "What do my notes say about rivers?"}],
+        tb,
+        max_rounds=3,
+        tool_choice={"type": "function", "function": {"name": "search_memory"}},
+        max_tokens=48,
+        on_step=steps.append,
+    )
     assert run.outcome in (RunOutcome.ANSWERED, RunOutcome.MAX_ROUNDS) and 1 <= run.rounds <= 3
     assert steps == run.trace and run.trace[0].kind == "model"
     tool_steps = run.tool_steps
@@ -169,19 +181,39 @@ def test_loop_against_the_embedded_server_with_a_forced_call(provider: nx.Provid
 
 
 def _stub_with_calls(calls: list[tuple[str, str]]) -> dict:
-    return {"/v1/chat/completions": {
-        "id": "x", "object": "chat.completion", "created": 0, "model": "stub-model",
-        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
-            "role": "assistant", "content": None,
-            "tool_calls": [{"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": a}}
-                           for i, (n, a) in enumerate(calls)]}}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}}
+    return {
+        "/v1/chat/completions": {
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "stub-model",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "tool_calls",
+                    "message": {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": a}}
+                            for i, (n, a) in enumerate(calls)
+                        ],
+                    },
+                }
+            ],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+        }
+    }
 
 
 def test_every_bad_input_path_in_the_loop_ends_within_max_rounds() -> None:
     tb, seen = make_toolbox()
-    bad = [("rm_rf", "{}"), ("search_memory", '{"query": "riv'), ("search_memory", '{"limit": "x"}'),
-           ("search_memory", '{"query": "rivers"}')]
+    bad = [
+        ("rm_rf", "{}"),
+        ("search_memory", '{"query": "riv'),
+        ("search_memory", '{"limit": "x"}'),
+        ("search_memory", '{"query": "rivers"}'),
+    ]
     with FaultServer(Fault.OK, routes=_stub_with_calls(bad)) as stub:  # a model that never stops calling
         p = nx.Provider(name="stub", base_url=stub.base_url, model="stub-model")
         run = run_tools(p, [{"role": "user", "content": "go"}], tb, max_rounds=2)

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 import nxs_lab as nx
-from nxs_lab.faults import Fault, FaultServer
-from nxs_lab.transcript import Transcript
+from nxs_lab.testing import Fault, FaultServer
+from nxs_lab.tools import Transcript
 from nxs_lab.ui import ChatPanel, ToolPanel
 
 from .test_tools import make_toolbox
 
-pytestmark = [pytest.mark.server, pytest.mark.timeout(120)]
+pytestmark = pytest.mark.timeout(120)
 
 
 def test_chat_streams_into_the_panel_and_the_transcript(local_server: nx.LocalServer, tmp_path: Path) -> None:
@@ -27,7 +27,9 @@ def test_chat_streams_into_the_panel_and_the_transcript(local_server: nx.LocalSe
     assert roles == ["system", "user", "assistant"] and panel.messages[-1]["content"]
     assert "answered by <b>local</b>" in panel.answered_by.value
     assert "nxs-assistant" in panel.conversation.value and panel.input.value == ""
-    assert 0 < panel.meter.value <= panel.meter.max == local_server.n_ctx and "server tokenizer" in panel.meter_label.value
+    assert (
+        0 < panel.meter.value <= panel.meter.max == local_server.n_ctx and "server tokenizer" in panel.meter_label.value
+    )
     assert [m["role"] for m in Transcript.load(path).messages] == roles  # every message was on disk
 
 
@@ -62,9 +64,15 @@ def test_empty_message_and_use_from_discovery(local_server: nx.LocalServer) -> N
 
 
 def test_tool_panel_runs_the_loop_and_shows_the_trace(provider: nx.Provider) -> None:
-    tb, seen = make_toolbox()
-    panel = ToolPanel(provider, tb, prompt="What do my notes say about rivers?", max_rounds=2,
-                      force_first="search_memory", max_tokens=48)
+    tb, _seen = make_toolbox()
+    panel = ToolPanel(
+        provider,
+        tb,
+        prompt="What do my notes say about rivers?",
+        max_rounds=2,
+        force_first="search_memory",
+        max_tokens=48,
+    )
     assert "search_memory" in panel.tools.value
     panel.run_button.click()
     panel.wait(120)

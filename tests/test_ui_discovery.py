@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 import nxs_lab as nx
-from nxs_lab.faults import Fault, FaultServer
+from nxs_lab.testing import Fault, FaultServer
 from nxs_lab.ui import DiscoveryPanel
 
 from .standins import LMSTUDIO
 
-pytestmark = [pytest.mark.server, pytest.mark.timeout(60)]
+pytestmark = pytest.mark.timeout(60)
 
 
 def test_scan_click_shows_rows_and_use_yields_a_provider(local_server: nx.LocalServer) -> None:

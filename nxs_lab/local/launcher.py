@@ -27,18 +27,6 @@ from typing import Any
 from nxs_lab.local.protocol import KEY_ENV
 
 
-def _ftype_names() -> dict[int, str]:
-    import llama_cpp
-
-    out = {}
-    for name in dir(llama_cpp):
-        if name.startswith("LLAMA_FTYPE_MOSTLY_"):
-            out[int(getattr(llama_cpp, name))] = name.removeprefix("LLAMA_FTYPE_MOSTLY_")
-        elif name == "LLAMA_FTYPE_ALL_F32":
-            out[int(getattr(llama_cpp, name))] = "F32"
-    return out
-
-
 def _build(spec: dict[str, Any]) -> Any:
     import llama_cpp
 
@@ -66,7 +54,7 @@ class KitProxy:
                 self.loaded[s["alias"]] = _build(s)
 
     def __call__(self, model: str | None = None) -> Any:
-        alias = model if model in self.specs else self.default
+        alias = model if model is not None and model in self.specs else self.default
         if alias not in self.loaded:
             self.loaded[alias] = _build(self.specs[alias])
         return self.loaded[alias]
@@ -83,7 +71,8 @@ class KitProxy:
         self.loaded.clear()
 
     def describe(self) -> list[dict[str, Any]]:
-        names = _ftype_names()
+        from nxs_lab.quant.gguf import file_type_name
+
         out = []
         for alias, s in self.specs.items():
             info: dict[str, Any] = {
@@ -98,7 +87,7 @@ class KitProxy:
             if llama is not None:
                 ftype = llama.metadata.get("general.file_type")
                 if ftype is not None and ftype.isdigit():
-                    info["quantization"] = names.get(int(ftype), ftype)
+                    info["quantization"] = file_type_name(int(ftype))
                 arch = llama.metadata.get("general.architecture", "")
                 trained = llama.metadata.get(f"{arch}.context_length", "")
                 if trained.isdigit():
@@ -123,6 +112,10 @@ def main(argv: list[str]) -> int:
     from llama_cpp.server import app as app_module
     from llama_cpp.server.settings import ModelSettings, ServerSettings
 
+    if not hasattr(app_module, "_llama_proxy"):
+        raise SystemExit(
+            "this llama-cpp-python has no llama_cpp.server.app._llama_proxy: the embedded server supports 0.3.x"
+        )
     first = spec["models"][0]
     server_settings = ServerSettings(host=spec["host"], port=spec["port"], api_key=os.environ.get(KEY_ENV) or None)
     # create_app wants a model; a vocabulary-only load is cheap, and is replaced below.
@@ -133,7 +126,9 @@ def main(argv: list[str]) -> int:
     if app_module._llama_proxy is not None:
         app_module._llama_proxy.free()
     proxy = KitProxy(spec["models"])
-    app_module._llama_proxy = proxy  # get_llama_proxy() reads this module global per request
+    # get_llama_proxy() reads this module global per request, and the streaming paths call it directly, so a
+    # FastAPI dependency override would not reach them. A private name: checked above, and the version is pinned.
+    app_module._llama_proxy = proxy  # type: ignore[assignment]
 
     from fastapi import Depends
 

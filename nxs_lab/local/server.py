@@ -11,7 +11,6 @@ address needs an API key (one is generated if none is given) and warns.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import secrets
@@ -32,6 +31,8 @@ import httpx2
 from pydantic import SecretStr
 
 from .._html import kv_table
+from .._net import is_loopback
+from ..defaults import EMBEDDED_N_CTX
 from ..errors import ServerStartError
 from .bundled import BUNDLED_CHAT_ALIAS, BUNDLED_EMBED_ALIAS, bundled_model_path
 from .protocol import KEY_ENV
@@ -46,18 +47,9 @@ class ModelSpec:
     alias: str
     path: str
     kind: str = "chat"  # chat | embedding
-    n_ctx: int = 2048
+    n_ctx: int = EMBEDDED_N_CTX
     chat_format: str = "chatml-function-calling"
     preload: bool = True
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _stop_process(proc: subprocess.Popen[bytes] | None) -> None:
@@ -97,7 +89,7 @@ class LocalServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        n_ctx: int = 2048,
+        n_ctx: int = EMBEDDED_N_CTX,
         api_key: str | SecretStr | None = None,
         model_path: str | os.PathLike[str] | None = None,
         chat_alias: str = BUNDLED_CHAT_ALIAS,
@@ -113,7 +105,7 @@ class LocalServer:
         self.n_ctx = n_ctx
         self.startup_timeout = startup_timeout
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
-        if not _is_loopback(host) and not key:
+        if not is_loopback(host) and not key:
             key = secrets.token_urlsafe(24)
             self._generated_key = True
         else:
@@ -188,51 +180,23 @@ class LocalServer:
         """Start the server and wait until it answers ``/v1/models``."""
         if self.running:
             return self
-        if not _is_loopback(self.host):
+        if not is_loopback(self.host):
             warnings.warn(
                 f"the embedded server binds {self.host}: other machines can reach it. "
-                + ("An API key was generated (LocalServer.api_key)." if self._generated_key else "It requires the API key."),
+                + (
+                    "An API key was generated (LocalServer.api_key)."
+                    if self._generated_key
+                    else "It requires the API key."
+                ),
                 stacklevel=2,
             )
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self.requested_port))
-            sock.listen(2048)  # bursts of concurrent clients must queue, not see dropped SYNs
-        except OSError as exc:
-            sock.close()
-            raise ServerStartError(f"cannot bind {self.host}:{self.requested_port}: {exc.strerror}") from exc
-        sock.set_inheritable(True)
+        sock = self._listen()
         self.port = sock.getsockname()[1]
         self._tmp = tempfile.TemporaryDirectory(prefix="nxs-lab-server-")
         spec_path = Path(self._tmp.name) / "spec.json"
-        spec = {
-            "host": self.host,
-            "port": self.port,
-            "fd": sock.fileno(),
-            "parent_pid": os.getpid(),
-            "models": [
-                {
-                    "alias": s.alias,
-                    "path": s.path,
-                    "kind": s.kind,
-                    "n_ctx": s.n_ctx,
-                    "chat_format": s.chat_format,
-                    "preload": s.preload,
-                    "n_threads": self._threads,
-                }
-                for s in self.specs
-            ],
-        }
-        spec_path.write_text(json.dumps(spec), encoding="utf-8")
-        env = {k: v for k, v in os.environ.items() if k != KEY_ENV}
-        if self.api_key is not None:
-            env[KEY_ENV] = self.api_key.get_secret_value()
-        # The stock server's settings read these from the environment; keep them out.
-        for var in ("CONFIG_FILE", "MODEL", "HOST", "PORT", "API_KEY"):
-            env.pop(var, None)
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        spec_path.write_text(json.dumps(self._launch_spec(sock.fileno())), encoding="utf-8")
+        log_path = Path(self._tmp.name) / "server.log"
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "nxs_lab.local.launcher", str(spec_path)],
@@ -240,7 +204,7 @@ class LocalServer:
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 pass_fds=(sock.fileno(),),
-                env=env,
+                env=self._child_env(),
                 start_new_session=True,
             )
         finally:
@@ -252,6 +216,46 @@ class LocalServer:
             self.stop()
             raise
         return self
+
+    def _listen(self) -> socket.socket:
+        """The listening socket, made here so the port is known before the child starts (nothing races for it)."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.requested_port))
+            sock.listen(2048)  # bursts of concurrent clients must queue, not see dropped SYNs
+        except OSError as exc:
+            sock.close()
+            raise ServerStartError(f"cannot bind {self.host}:{self.requested_port}: {exc.strerror}") from exc
+        sock.set_inheritable(True)
+        return sock
+
+    def _launch_spec(self, fd: int) -> dict[str, Any]:
+        """What the launcher process builds: the socket it inherits and every model alias."""
+        models = [
+            {
+                "alias": s.alias,
+                "path": s.path,
+                "kind": s.kind,
+                "n_ctx": s.n_ctx,
+                "chat_format": s.chat_format,
+                "preload": s.preload,
+                "n_threads": self._threads,
+            }
+            for s in self.specs
+        ]
+        return {"host": self.host, "port": self.port, "fd": fd, "parent_pid": os.getpid(), "models": models}
+
+    def _child_env(self) -> dict[str, str]:
+        """The launcher's environment: the key (never on the command line), and none of the stock server's
+        settings variables, which it would otherwise read."""
+        env = {k: v for k, v in os.environ.items() if k != KEY_ENV}
+        if self.api_key is not None:
+            env[KEY_ENV] = self.api_key.get_secret_value()
+        for var in ("CONFIG_FILE", "MODEL", "HOST", "PORT", "API_KEY"):
+            env.pop(var, None)
+        return env
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
@@ -303,7 +307,7 @@ class LocalServer:
 
     def provider(self, name: str = "local", **kw: Any) -> Any:
         """A :class:`~nxs_lab.Provider` for this server (its chat alias, its key)."""
-        from ..providers import Provider
+        from ..client.provider import Provider
 
         kw.setdefault("model", self.chat_alias)
         kw.setdefault("context_window", self.n_ctx)

@@ -29,7 +29,6 @@ class ServerAdapter:
 
     kind = "generic"
     label = "OpenAI-compatible"
-    default_ports: tuple[int, ...] = ()
 
     def probe(self, http: NativeHTTP) -> tuple[bool, str | None]:
         return True, None

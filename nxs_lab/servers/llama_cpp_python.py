@@ -14,13 +14,14 @@ from .generic import models_from_openai_list
 class LlamaCppPython(ServerAdapter):
     kind = "llama-cpp-python"
     label = "llama-cpp-python server"
-    default_ports = (8000,)
 
     def probe(self, http: NativeHTTP) -> tuple[bool, str | None]:
         spec = self._try(http.get_json, "/openapi.json")
         if isinstance(spec, dict):
             info = spec.get("info") or {}
-            if "llama.cpp Python" in str(info.get("title", "")) or "/extras/tokenize/count" in (spec.get("paths") or {}):
+            if "llama.cpp Python" in str(info.get("title", "")) or "/extras/tokenize/count" in (
+                spec.get("paths") or {}
+            ):
                 return True, info.get("version")
         return False, None
 

@@ -10,7 +10,6 @@ from .generic import models_from_openai_list
 class LlamaCpp(ServerAdapter):
     kind = "llama.cpp"
     label = "llama.cpp server"
-    default_ports = (8080, 9931)
 
     def probe(self, http: NativeHTTP) -> tuple[bool, str | None]:
         props = self._try(http.get_json, "/props")
@@ -23,11 +22,17 @@ class LlamaCpp(ServerAdapter):
         n_ctx = (props.get("default_generation_settings") or {}).get("n_ctx")
         out = []
         for m in models_from_openai_list(http.get_json("/v1/models"), server_kind=self.kind):
-            out.append(ModelInfo(
-                id=m.id, kind=m.kind, context_window=n_ctx if isinstance(n_ctx, int) else m.context_window,
-                loaded=LoadState.LOADED, server_kind=self.kind, owned_by=m.owned_by,
-                extra={**m.extra, "model_path": props.get("model_path"), "total_slots": props.get("total_slots")},
-            ))
+            out.append(
+                ModelInfo(
+                    id=m.id,
+                    kind=m.kind,
+                    context_window=n_ctx if isinstance(n_ctx, int) else m.context_window,
+                    loaded=LoadState.LOADED,
+                    server_kind=self.kind,
+                    owned_by=m.owned_by,
+                    extra={**m.extra, "model_path": props.get("model_path"), "total_slots": props.get("total_slots")},
+                )
+            )
         return out
 
     def count_tokens(self, http: NativeHTTP, model: str, text: str) -> int | None:

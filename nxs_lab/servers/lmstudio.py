@@ -7,13 +7,17 @@ from typing import Any
 from ..models import LoadState, ModelInfo, ModelKind
 from .base import NativeHTTP, ServerAdapter
 
-_KIND = {"llm": ModelKind.CHAT, "vlm": ModelKind.VLM, "embeddings": ModelKind.EMBEDDING, "embedding": ModelKind.EMBEDDING}
+_KIND = {
+    "llm": ModelKind.CHAT,
+    "vlm": ModelKind.VLM,
+    "embeddings": ModelKind.EMBEDDING,
+    "embedding": ModelKind.EMBEDDING,
+}
 
 
 class LMStudio(ServerAdapter):
     kind = "lmstudio"
     label = "LM Studio"
-    default_ports = (1234,)
 
     def probe(self, http: NativeHTTP) -> tuple[bool, str | None]:
         payload = self._try(http.get_json, "/api/v0/models")

@@ -17,7 +17,6 @@ from .base import NativeHTTP, ServerAdapter
 class Ollama(ServerAdapter):
     kind = "ollama"
     label = "Ollama"
-    default_ports = (11434,)
 
     def probe(self, http: NativeHTTP) -> tuple[bool, str | None]:
         payload = self._try(http.get_json, "/api/version")
@@ -40,7 +39,9 @@ class Ollama(ServerAdapter):
 
     def models(self, http: NativeHTTP) -> list[ModelInfo]:
         tags = http.get_json("/api/tags").get("models", [])
-        running = {m.get("name") or m.get("model"): m for m in (self._try(http.get_json, "/api/ps") or {}).get("models", [])}
+        running = {
+            m.get("name") or m.get("model"): m for m in (self._try(http.get_json, "/api/ps") or {}).get("models", [])
+        }
         out = []
         for t in tags:
             name = t.get("name") or t.get("model")
@@ -50,18 +51,29 @@ class Ollama(ServerAdapter):
             run = running.get(name)
             trained = self.trained_window(show)
             window = run.get("context_length") if run and isinstance(run.get("context_length"), int) else trained
-            kind = ModelKind.EMBEDDING if "embedding" in caps else ModelKind.VLM if "vision" in caps else (
-                ModelKind.CHAT if caps else ModelKind.UNKNOWN)
-            out.append(ModelInfo(
-                id=name,
-                kind=kind,
-                context_window=window,
-                quantization=details.get("quantization_level"),
-                size_bytes=t.get("size"),
-                loaded=LoadState.LOADED if run else LoadState.NOT_LOADED,
-                capabilities=caps,
-                server_kind="ollama",
-                extra={"family": details.get("family"), "parameter_size": details.get("parameter_size"),
-                       "trained_context_length": trained, "window_source": "running" if run else "trained"},
-            ))
+            kind = (
+                ModelKind.EMBEDDING
+                if "embedding" in caps
+                else ModelKind.VLM
+                if "vision" in caps
+                else (ModelKind.CHAT if caps else ModelKind.UNKNOWN)
+            )
+            out.append(
+                ModelInfo(
+                    id=name,
+                    kind=kind,
+                    context_window=window,
+                    quantization=details.get("quantization_level"),
+                    size_bytes=t.get("size"),
+                    loaded=LoadState.LOADED if run else LoadState.NOT_LOADED,
+                    capabilities=caps,
+                    server_kind="ollama",
+                    extra={
+                        "family": details.get("family"),
+                        "parameter_size": details.get("parameter_size"),
+                        "trained_context_length": trained,
+                        "window_source": "running" if run else "trained",
+                    },
+                )
+            )
         return out

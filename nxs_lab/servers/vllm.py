@@ -10,7 +10,6 @@ from .generic import models_from_openai_list
 class VLLM(ServerAdapter):
     kind = "vllm"
     label = "vLLM"
-    default_ports = (8000,)
 
     def probe(self, http: NativeHTTP) -> tuple[bool, str | None]:
         listed = self._try(http.get_json, "/v1/models")
@@ -22,8 +21,15 @@ class VLLM(ServerAdapter):
 
     def models(self, http: NativeHTTP) -> list[ModelInfo]:
         return [
-            ModelInfo(id=m.id, kind=m.kind, context_window=m.context_window, loaded=LoadState.LOADED,
-                      server_kind=self.kind, owned_by=m.owned_by, extra=m.extra)
+            ModelInfo(
+                id=m.id,
+                kind=m.kind,
+                context_window=m.context_window,
+                loaded=LoadState.LOADED,
+                server_kind=self.kind,
+                owned_by=m.owned_by,
+                extra=m.extra,
+            )
             for m in models_from_openai_list(http.get_json("/v1/models"), server_kind=self.kind)
         ]
 

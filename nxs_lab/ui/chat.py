@@ -18,12 +18,12 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ._base import Panel
-from ..counting import TokenCounter, counter_for
+from ..client.provider import Provider
+from ..context.counting import TokenCounter, counter_for
 from ..errors import NxsLabError
-from ..fallback import FallbackChain
-from ..providers import Provider
-from ..transcript import Transcript
+from ..resilience.fallback import FallbackChain
+from ..tools.transcript import Transcript
+from ._base import Panel
 
 __all__ = ["ChatPanel"]
 
@@ -56,7 +56,9 @@ class ChatPanel(Panel):
             self._append({"role": "system", "content": system})
         self.choice = widgets.Dropdown(description="provider", layout=widgets.Layout(width="420px"))
         self._refresh_choices()
-        self.input = widgets.Textarea(placeholder="Type a message…", layout=widgets.Layout(width="520px", height="70px"))
+        self.input = widgets.Textarea(
+            placeholder="Type a message…", layout=widgets.Layout(width="520px", height="70px")
+        )
         self.send_button = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
         self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
         self.clear_button = widgets.Button(description="Clear", icon="trash")
@@ -64,11 +66,17 @@ class ChatPanel(Panel):
         self.answered_by = widgets.HTML()
         self.meter = widgets.FloatProgress(value=0, min=0, max=1, description="context")
         self.meter_label = widgets.HTML()
-        self.widget = widgets.VBox([
-            widgets.HTML("<b>Chat</b>"), self.choice, self.conversation, self.input,
-            widgets.HBox([self.send_button, self.stop_button, self.clear_button]),
-            self.answered_by, widgets.HBox([self.meter, self.meter_label]),
-        ])
+        self.widget = widgets.VBox(
+            [
+                widgets.HTML("<b>Chat</b>"),
+                self.choice,
+                self.conversation,
+                self.input,
+                widgets.HBox([self.send_button, self.stop_button, self.clear_button]),
+                self.answered_by,
+                widgets.HBox([self.meter, self.meter_label]),
+            ]
+        )
         self.widget.add_class("nxs-chat-panel")
         self._stop = threading.Event()
         self._partial = ""
@@ -79,7 +87,6 @@ class ChatPanel(Panel):
         self.stop_button.on_click(lambda _b: self.stop())
         self.clear_button.on_click(lambda _b: self.clear())
         self._render()
-
 
     # -------------------------------------------------------------- providers
 
@@ -123,7 +130,6 @@ class ChatPanel(Panel):
         self.send_button.disabled, self.stop_button.disabled = True, False
         self._background(self._stream, self.target, wait=wait)
 
-
     def stop(self) -> None:
         self._stop.set()
 
@@ -152,7 +158,9 @@ class ChatPanel(Panel):
             partial = getattr(exc, "partial_text", "") or self._partial
             if partial:
                 self._append({"role": "assistant", "content": partial, "interrupted": True})
-            self.answered_by.value = f"<span style='color:#b00020'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>"
+            self.answered_by.value = (
+                f"<span style='color:#b00020'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>"
+            )
         else:
             result = getattr(stream, "result", None)
             self.last_result = result
@@ -174,10 +182,15 @@ class ChatPanel(Panel):
     @staticmethod
     def _describe(result: Any) -> str:
         hops = [a for a in result.attempts if a.provider != result.provider]
-        via = "".join(f" · {html.escape(a.provider)}: {html.escape(a.outcome.value)}"
-                      + (f" ({html.escape(a.error)})" if a.error else "") for a in hops)
-        return (f"answered by <b>{html.escape(result.provider)}</b> ({html.escape(result.model)}) in "
-                f"{result.latency_s:.2f} s" + (f"; failovers:{via}" if hops else ""))
+        via = "".join(
+            f" · {html.escape(a.provider)}: {html.escape(a.outcome.value)}"
+            + (f" ({html.escape(a.error)})" if a.error else "")
+            for a in hops
+        )
+        return (
+            f"answered by <b>{html.escape(result.provider)}</b> ({html.escape(result.model)}) in "
+            f"{result.latency_s:.2f} s" + (f"; failovers:{via}" if hops else "")
+        )
 
     def _update_meter(self, target: Provider | FallbackChain) -> None:
         provider = self._providers[0] if isinstance(target, FallbackChain) else target
@@ -206,6 +219,8 @@ class ChatPanel(Panel):
             mark = " <i>(stopped)</i>" if m.get("stopped") else " <i>(interrupted)</i>" if m.get("interrupted") else ""
             parts.append(f"<div class='nxs-msg nxs-{who}'><b>{who}</b>: {text}{mark}</div>")
         if self._partial:
-            parts.append(f"<div class='nxs-msg nxs-assistant nxs-streaming'><b>assistant</b>: "
-                         f"{html.escape(self._partial)}▌</div>")
+            parts.append(
+                f"<div class='nxs-msg nxs-assistant nxs-streaming'><b>assistant</b>: "
+                f"{html.escape(self._partial)}▌</div>"
+            )
         self.conversation.value = "".join(parts) or "<i>no messages yet</i>"

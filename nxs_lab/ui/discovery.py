@@ -16,10 +16,11 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ._base import Panel
-from ..discovery import DEFAULT_PORTS, Endpoints, ScanRefused, discover
+from ..client.provider import Provider
+from ..defaults import DEFAULT_PORTS, DISCOVERY_CONNECT_TIMEOUT
+from ..discovery import Endpoints, discover
 from ..errors import NxsLabError
-from ..providers import Provider
+from ._base import Panel
 
 __all__ = ["DiscoveryPanel"]
 
@@ -31,13 +32,18 @@ class DiscoveryPanel(Panel):
         self,
         hosts: str = "127.0.0.1",
         ports: str | None = None,
-        timeout: float = 0.3,
+        timeout: float = DISCOVERY_CONNECT_TIMEOUT,
         on_select: Callable[[Provider], Any] | None = None,
     ) -> None:
-        self.hosts = widgets.Text(value=hosts, description="hosts", placeholder="127.0.0.1, 192.168.1.0/24, tailnet",
-                                  layout=widgets.Layout(width="420px"))
-        self.ports = widgets.Text(value=ports or ",".join(map(str, DEFAULT_PORTS)), description="ports",
-                                  layout=widgets.Layout(width="420px"))
+        self.hosts = widgets.Text(
+            value=hosts,
+            description="hosts",
+            placeholder="127.0.0.1, 192.168.1.0/24, tailnet",
+            layout=widgets.Layout(width="420px"),
+        )
+        self.ports = widgets.Text(
+            value=ports or ",".join(map(str, DEFAULT_PORTS)), description="ports", layout=widgets.Layout(width="420px")
+        )
         self.timeout = widgets.BoundedFloatText(value=timeout, min=0.05, max=10, step=0.05, description="timeout s")
         self.scan_button = widgets.Button(description="Scan", button_style="primary", icon="search")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="probes")
@@ -45,11 +51,18 @@ class DiscoveryPanel(Panel):
         self.table = widgets.HTML(value="")
         self.choice = widgets.Dropdown(options=[], description="endpoint", layout=widgets.Layout(width="420px"))
         self.use_button = widgets.Button(description="Use", icon="check", disabled=True)
-        self.widget = widgets.VBox([
-            widgets.HTML("<b>Discovery</b>: find OpenAI-compatible servers"),
-            self.hosts, self.ports, widgets.HBox([self.timeout, self.scan_button]), self.progress, self.status,
-            self.table, widgets.HBox([self.choice, self.use_button]),
-        ])
+        self.widget = widgets.VBox(
+            [
+                widgets.HTML("<b>Discovery</b>: find OpenAI-compatible servers"),
+                self.hosts,
+                self.ports,
+                widgets.HBox([self.timeout, self.scan_button]),
+                self.progress,
+                self.status,
+                self.table,
+                widgets.HBox([self.choice, self.use_button]),
+            ]
+        )
         self.widget.add_class("nxs-discovery-panel")
         self.endpoints: Endpoints | None = None
         self.provider: Provider | None = None
@@ -57,7 +70,6 @@ class DiscoveryPanel(Panel):
         self._callbacks: list[Callable[[Provider], Any]] = [on_select] if on_select else []
         self.scan_button.on_click(lambda _b: self.scan())
         self.use_button.on_click(lambda _b: self.use())
-
 
     def on_select(self, callback: Callable[[Provider], Any]) -> None:
         self._callbacks.append(callback)
@@ -99,7 +111,6 @@ class DiscoveryPanel(Panel):
         self._set_status(f"scanning {', '.join(hosts)} on {len(ports)} port(s)…")
         self._background(self._run, hosts, ports, self.timeout.value, wait=wait)
 
-
     def _progress(self, done: int, total: int) -> None:
         if total != self.progress.max:
             self.progress.max = total
@@ -110,7 +121,7 @@ class DiscoveryPanel(Panel):
     def _run(self, hosts: list[str], ports: list[int], timeout: float) -> None:
         try:
             eps = discover(hosts, ports, timeout=timeout, progress=self._progress)
-        except (ScanRefused, NxsLabError, OSError) as exc:
+        except (NxsLabError, OSError) as exc:
             self.error = exc
             self._set_status(f"{type(exc).__name__}: {exc}", ok=False)
         else:
@@ -119,8 +130,9 @@ class DiscoveryPanel(Panel):
             self.choice.options = [(f"{e.label} · {e.url}", i) for i, e in enumerate(eps)]
             self.choice.value = 0 if eps else None  # the first endpoint, ready for "Use"
             self.use_button.disabled = not eps
-            self._set_status(f"found {len(eps)} endpoint(s) in {eps.seconds:.2f} s" +
-                             "".join(f"; {n}" for n in eps.notes))
+            self._set_status(
+                f"found {len(eps)} endpoint(s) in {eps.seconds:.2f} s" + "".join(f"; {n}" for n in eps.notes)
+            )
         finally:
             self.scan_button.disabled = False
 
@@ -131,8 +143,9 @@ class DiscoveryPanel(Panel):
             return None
         ep = self.endpoints[self.choice.value]
         if ep.auth_required:
-            self._set_status(f"{ep.url} needs an API key: build nx.Provider(base_url=..., api_key=...) for it",
-                             ok=False)
+            self._set_status(
+                f"{ep.url} needs an API key: build nx.Provider(base_url=..., api_key=...) for it", ok=False
+            )
             return None
         self.provider = ep.provider()
         for cb in self._callbacks:

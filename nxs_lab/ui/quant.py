@@ -9,9 +9,9 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from ._base import Panel
 from ..errors import NxsLabError
 from ..quant import QUANT_TYPES, QuantReport, QuantVariant, available_memory_mb, compare_quantizations, quantize
+from ._base import Panel
 
 __all__ = ["QuantPanel"]
 
@@ -19,32 +19,45 @@ __all__ = ["QuantPanel"]
 class QuantPanel(Panel):
     """Make and measure variants of ``source`` (a GGUF path); ``report`` holds the last :class:`QuantReport`."""
 
-    def __init__(self, source: str | os.PathLike[str], *, out_dir: str | os.PathLike[str] | None = None,
-                 types: tuple[str, ...] = ("Q8_0", "Q4_K_M"), repetitions: int = 2) -> None:
+    def __init__(
+        self,
+        source: str | os.PathLike[str],
+        *,
+        out_dir: str | os.PathLike[str] | None = None,
+        types: tuple[str, ...] = ("Q8_0", "Q4_K_M"),
+        repetitions: int = 2,
+    ) -> None:
         self.source = Path(source)
         self.out_dir = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="nxs-quant-"))
-        self.types = widgets.SelectMultiple(options=list(QUANT_TYPES), value=tuple(types), description="variants",
-                                            rows=len(QUANT_TYPES))
+        self.types = widgets.SelectMultiple(
+            options=list(QUANT_TYPES), value=tuple(types), description="variants", rows=len(QUANT_TYPES)
+        )
         self.repetitions = widgets.BoundedIntText(value=repetitions, min=1, max=20, description="repetitions")
-        self.ram = widgets.BoundedFloatText(value=round(available_memory_mb() / 1024, 1), min=0.1, max=4096,
-                                            step=0.5, description="RAM GB")
+        self.ram = widgets.BoundedFloatText(
+            value=round(available_memory_mb() / 1024, 1), min=0.1, max=4096, step=0.5, description="RAM GB"
+        )
         self.run_button = widgets.Button(description="Measure", button_style="primary", icon="tachometer")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="progress")
         self.status = widgets.HTML()
         self.table = widgets.HTML()
         self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="700px"))
         self.recommendation = widgets.HTML()
-        self.widget = widgets.VBox([
-            widgets.HTML(f"<b>Quantization</b> of {html.escape(self.source.name)} (the reference)"),
-            widgets.HBox([self.types, widgets.VBox([self.repetitions, self.ram, self.run_button])]),
-            self.progress, self.status, self.table, self.plot, self.recommendation,
-        ])
+        self.widget = widgets.VBox(
+            [
+                widgets.HTML(f"<b>Quantization</b> of {html.escape(self.source.name)} (the reference)"),
+                widgets.HBox([self.types, widgets.VBox([self.repetitions, self.ram, self.run_button])]),
+                self.progress,
+                self.status,
+                self.table,
+                self.plot,
+                self.recommendation,
+            ]
+        )
         self.widget.add_class("nxs-quant-panel")
         self.report: QuantReport | None = None
         self.error: BaseException | None = None
         self.run_button.on_click(lambda _b: self.start())
         self.ram.observe(lambda _c: self._show_recommendation(), names="value")
-
 
     def start(self, wait: bool = False) -> None:
         if self.busy:
@@ -55,7 +68,6 @@ class QuantPanel(Panel):
         self.error = None
         self.run_button.disabled = True
         self._background(self._run, list(self.types.value), self.repetitions.value, wait=wait)
-
 
     def _run(self, types: list[str], reps: int) -> None:
         steps = len(types) * 2 + 1
@@ -78,7 +90,9 @@ class QuantPanel(Panel):
             self.status.value = f"measured {len(variants)} variant(s)"
         except (NxsLabError, ValueError, OSError) as exc:
             self.error = exc
-            self.status.value = f"<span style='color:#b00020'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>"
+            self.status.value = (
+                f"<span style='color:#b00020'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>"
+            )
         finally:
             self.run_button.disabled = False
 

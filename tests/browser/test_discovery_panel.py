@@ -12,11 +12,14 @@ pytestmark = [pytest.mark.server, pytest.mark.browser, pytest.mark.timeout(240)]
 
 
 def test_scan_in_the_browser_shows_the_embedded_server(page, lab, local_server: nx.LocalServer) -> None:
-    nb = lab.write_notebook("discovery_panel.ipynb", [
-        "from nxs_lab.ui import DiscoveryPanel\n"
-        f"panel = DiscoveryPanel(hosts='127.0.0.1', ports='{local_server.port}')\n"
-        "panel",
-    ])
+    nb = lab.write_notebook(
+        "discovery_panel.ipynb",
+        [
+            "from nxs_lab.ui import DiscoveryPanel\n"
+            f"panel = DiscoveryPanel(hosts='127.0.0.1', ports='{local_server.port}')\n"
+            "panel",
+        ],
+    )
     open_and_run_all(page, lab, nb)
     scan = page.locator(".jp-OutputArea .widget-button:visible", has_text="Scan")
     scan.wait_for(timeout=90_000)

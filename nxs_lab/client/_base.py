@@ -1,0 +1,239 @@
+"""What a provider is, apart from I/O: its settings, its catalogue, and every decision made before a request.
+
+:class:`~nxs_lab.Provider` and :class:`~nxs_lab.AsyncProvider` both derive from
+:class:`BaseProvider` (as httpx's ``Client``/``AsyncClient`` share ``BaseClient``), so what is
+sent, which model is chosen and how a reply is read cannot drift between them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import httpx2
+from pydantic import SecretStr
+
+from .._net import redact_url
+from ..config import ProviderConfig, Timeouts
+from ..defaults import LOCAL_BASE_URL
+from ..errors import ResponseTimeout
+from ..results import Health
+from ._boundary import translated
+from ._native import NativeHTTPClient
+from .catalog import ModelCatalog
+
+__all__ = ["NO_KEY", "BaseProvider", "Messages"]
+
+Messages = Sequence[Mapping[str, Any]]
+# Local servers ignore the key, but the SDK insists on one. Not secret, not a real key.
+NO_KEY = "nxs-lab-no-key"
+
+
+def _config(
+    config: ProviderConfig | None,
+    name: str,
+    base_url: str,
+    api_key: str | SecretStr | None,
+    model: str | None,
+    fields: dict[str, Any],
+) -> ProviderConfig:
+    if config is not None:
+        given = {k: v for k, v in fields.items() if v is not None}
+        if given:
+            raise TypeError(f"give a ProviderConfig or keyword settings, not both (got {sorted(given)})")
+        # The key itself, not the name of a variable holding it: a provider never reads the environment later.
+        return config.model_copy(
+            update={"api_key": config.resolved_api_key(), "api_key_env": None, "timeouts": config.resolved_timeouts()}
+        )
+    # Validated like a config entry, so code and files fail the same way.
+    key = api_key if isinstance(api_key, SecretStr) or api_key is None else SecretStr(api_key)
+    allowed = fields.pop("allowed_models")
+    cfg = ProviderConfig(
+        name=name,
+        base_url=base_url,
+        api_key=key,
+        model=model,
+        allowed_models=tuple(allowed) if allowed is not None else None,
+        **{k: v for k, v in fields.items() if v is not None},
+    )
+    return cfg.model_copy(update={"timeouts": cfg.resolved_timeouts()})
+
+
+class BaseProvider:
+    """Settings, catalogue and request building shared by the sync and async providers.
+
+    Args:
+        name: what results and errors call this provider.
+        base_url: the API root, usually ending in ``/v1``.
+        api_key: a key (kept as ``SecretStr``; never shown), or ``None`` for local servers.
+        model: the model to use; ``None`` detects the first loaded chat model the server lists.
+        config: all of the above as one :class:`~nxs_lab.ProviderConfig` instead of keywords.
+        timeouts: connect / first-byte / idle / total seconds; default by distance (loopback, LAN, internet).
+        allowed_models: when given, any other model is refused before a request is sent.
+        context_window, max_tokens, reserve: the budget this provider's requests must fit.
+        catalog: share another provider's :class:`ModelCatalog` (its probes and caches).
+    """
+
+    def __init__(
+        self,
+        name: str = "default",
+        base_url: str = LOCAL_BASE_URL,
+        api_key: str | SecretStr | None = None,
+        model: str | None = None,
+        *,
+        config: ProviderConfig | None = None,
+        timeouts: Timeouts | None = None,
+        allowed_models: Iterable[str] | None = None,
+        context_window: int | None = None,
+        max_tokens: int | None = None,
+        reserve: int | None = None,
+        catalog: ModelCatalog | None = None,
+        native_transport: httpx2.BaseTransport | None = None,
+    ) -> None:
+        fields = dict(
+            timeouts=timeouts,
+            allowed_models=allowed_models,
+            context_window=context_window,
+            max_tokens=max_tokens,
+            reserve=reserve,
+        )
+        self.config = catalog.config if catalog is not None else _config(config, name, base_url, api_key, model, fields)
+        # A shared catalogue belongs to the provider that made it: only the owner closes it.
+        self._owns_catalog = catalog is None
+        self.catalog = catalog or ModelCatalog(self.config, NativeHTTPClient(self.config, native_transport))
+
+    @classmethod
+    def from_config(cls, cfg: ProviderConfig, **kw: Any) -> Any:
+        """Build from a :class:`ProviderConfig` (resolving ``api_key_env``)."""
+        return cls(config=cfg, **kw)
+
+    # ---------------------------------------------------------------- settings
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def base_url(self) -> str:
+        return self.config.base_url
+
+    @property
+    def model(self) -> str | None:
+        """The configured (or, once detected, the detected) model; ``None`` until then."""
+        return self.config.model
+
+    @model.setter
+    def model(self, value: str | None) -> None:
+        self.config.model = value
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return self.config.resolved_timeouts()
+
+    @property
+    def allowed_models(self) -> tuple[str, ...] | None:
+        return self.config.allowed_models
+
+    @property
+    def context_window(self) -> int | None:
+        return self.config.context_window
+
+    @property
+    def max_tokens(self) -> int | None:
+        return self.config.max_tokens
+
+    @property
+    def reserve(self) -> int:
+        return self.config.reserve
+
+    @property
+    def has_api_key(self) -> bool:
+        return self.config.api_key is not None
+
+    def _sdk_key(self) -> str:
+        return self.config.api_key.get_secret_value() if self.config.api_key is not None else NO_KEY
+
+    # ------------------------------------------------------------------ display
+
+    def __repr__(self) -> str:
+        key = "SecretStr('**********')" if self.has_api_key else "None"
+        return (
+            f"{type(self).__name__}(name={self.name!r}, base_url={redact_url(self.base_url)!r}, "
+            f"model={self.model!r}, api_key={key})"
+        )
+
+    def _repr_html_(self) -> str:
+        from .._html import kv_table
+
+        t = self.timeouts
+        return kv_table(
+            f"provider {self.name}",
+            {
+                "base_url": redact_url(self.base_url),
+                "model": self.model or "(auto-detect)",
+                "api key": "set (hidden)" if self.has_api_key else "none",
+                "timeouts": f"connect {t.connect}s, first byte {t.first_byte}s, idle {t.idle}s",
+                "allowed models": ", ".join(self.allowed_models) if self.allowed_models is not None else "any",
+            },
+        )
+
+    # ------------------------------------------------------- request building
+
+    def _close_catalog(self) -> None:
+        if self._owns_catalog:
+            self.catalog.close()
+
+    def _translated(self) -> Any:
+        return translated(self.name, self.base_url)
+
+    def _total_timeout(self) -> ResponseTimeout:
+        return ResponseTimeout(
+            f"no complete reply within the total timeout ({self.timeouts.total:g} s)",
+            provider=self.name,
+            base_url=self.base_url,
+        )
+
+    def _params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The call's parameters without ``None`` values, with the provider's ``max_tokens`` as the default."""
+        kw = {k: v for k, v in params.items() if v is not None}
+        if "max_tokens" not in kw and self.max_tokens is not None:
+            kw["max_tokens"] = self.max_tokens
+        return kw
+
+    def _chat_kwargs(self, messages: Messages, model: str, params: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)) or not messages:
+            raise TypeError("messages must be a non-empty list of {'role': ..., 'content': ...} dicts")
+        for i, m in enumerate(messages):
+            if not isinstance(m, Mapping) or "role" not in m:
+                raise TypeError(f"messages[{i}] must be a dict with a 'role' key, got {m!r:.80}")
+        kw = self._params(params)
+        kw["model"] = model
+        kw["messages"] = list(messages)
+        return kw
+
+    def _stream_kwargs(self, messages: Messages, model: str, params: dict[str, Any]) -> dict[str, Any]:
+        kw = self._chat_kwargs(messages, model, params)
+        kw["stream"] = True
+        kw.setdefault("stream_options", {"include_usage": True})
+        return kw
+
+    @staticmethod
+    def _embed_items(texts: str | Sequence[str]) -> list[str]:
+        return [texts] if isinstance(texts, str) else list(texts)
+
+    def _health(self, t0: float, n: int | None, error: Exception | None) -> Health:
+        url = redact_url(self.base_url)
+        if error is not None:
+            return Health(False, self.name, url, time.perf_counter() - t0, error=str(error))
+        return Health(True, self.name, url, time.perf_counter() - t0, models=n or 0)
+
+    # ------------------------------------------------------------- the catalogue
+
+    @property
+    def server_kind(self) -> str:
+        return self.catalog.server_kind
+
+    @property
+    def server_version(self) -> str | None:
+        return self.catalog.server_version

@@ -1,0 +1,212 @@
+"""The one place where openai-SDK and httpx2 errors become the kit's own.
+
+``with translated(provider_name, base_url): ...`` re-raises the most specific
+:mod:`nxs_lab.errors` class ``from`` the original error. It works around
+``await`` too, so sync and async code share it. The SDK is imported only when
+an exception actually needs translating, keeping ``import nxs_lab`` light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx2
+
+from .. import errors as E
+from ..context.overflow import OverflowInfo, parse_overflow
+
+__all__ = ["parse_retry_after", "status_error", "translated"]
+
+_NOT_FOUND_HINTS = ("model", "not found", "does not exist", "no such")
+
+
+def parse_retry_after(headers: Any, now: float | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` / ``Retry-After`` (seconds or HTTP date), else ``None``.
+
+    ``now`` (a UNIX time) is injectable so the HTTP-date form is testable with a frozen clock.
+    """
+    if headers is None:
+        return None
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms is not None:
+        try:
+            return max(0.0, float(raw_ms) / 1000.0)
+        except ValueError:
+            pass  # fall through to Retry-After: a bad ms header must not hide a good one
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass  # not a number: try the HTTP-date form below
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    import time
+
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _detail(body: Any) -> str:
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            return str(inner.get("message") or inner.get("detail") or json.dumps(inner)[:300])
+        return str(inner)[:300]
+    if body is None:
+        return ""
+    return str(body)[:300]
+
+
+def _overflow(info: OverflowInfo, **kw: Any) -> E.ContextOverflow:
+    numbers = ", ".join(
+        part
+        for part in (
+            f"{info.prompt_tokens} prompt tokens" if info.prompt_tokens is not None else "",
+            f"window {info.context_window}" if info.context_window is not None else "",
+        )
+        if part
+    )
+    return E.ContextOverflow(
+        "the prompt does not fit the model's context window" + (f" ({numbers})" if numbers else ""),
+        prompt_tokens=info.prompt_tokens,
+        context_window=info.context_window,
+        **kw,
+    )
+
+
+def status_error(
+    status: int,
+    body: Any,
+    headers: Any,
+    *,
+    provider: str,
+    base_url: str,
+    path: str = "",
+    message: str = "",
+) -> E.ProviderError:
+    """Map an HTTP error status and body to the most specific :class:`ProviderError`."""
+    request_id = headers.get("x-request-id") if headers is not None else None
+    detail = _detail(body)
+    kw: dict[str, Any] = dict(provider=provider, base_url=base_url, status=status, request_id=request_id, detail=detail)
+    where = f" on {path}" if path else ""
+    if status in (401, 403):
+        what = "rejected the API key" if status == 401 else "denied access"
+        return E.AuthenticationFailed(f"the server {what}{where}", **kw)
+    if status == 429:
+        return E.RateLimited(f"rate limited{where}", retry_after=parse_retry_after(headers), **kw)
+    if status == 404:
+        low = detail.lower()
+        if path.endswith("/responses"):
+            return E.UnsupportedEndpoint("this server has no Responses API (/v1/responses)", **kw)
+        if any(h in low for h in _NOT_FOUND_HINTS) and "model" in low:
+            return E.ModelNotFound(f"model not found{where}", **kw)
+        return E.UnsupportedEndpoint(f"the server has no endpoint{where or ' at this path'}", **kw)
+    if status >= 500:
+        return E.ServerError(f"server error{where}", retry_after=parse_retry_after(headers), **kw)
+    info = parse_overflow(status, body, message)
+    if info is not None:
+        return _overflow(info, **kw)
+    low = detail.lower()
+    if "model" in low and any(h in low for h in ("not found", "does not exist", "unknown model", "no such")):
+        return E.ModelNotFound(f"model not found{where}", **kw)
+    return E.BadRequest(f"the server rejected the request{where}", **kw)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and its causes (async transports hide the OSError a level or two down)."""
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in out and len(out) < 8:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+def _transport_error(exc: BaseException, provider: str, base_url: str) -> E.ProviderError | None:
+    kw: dict[str, Any] = dict(provider=provider, base_url=base_url)
+    if isinstance(exc, httpx2.ConnectTimeout):
+        return E.ConnectTimeout("connect timed out", **kw)
+    if isinstance(exc, httpx2.PoolTimeout):
+        return E.ResponseTimeout("no free connection in the client's own pool in time", **kw)
+    if isinstance(exc, (httpx2.ReadTimeout, httpx2.WriteTimeout, httpx2.TimeoutException)):
+        return E.ResponseTimeout("no response within the read timeout", **kw)
+    if isinstance(exc, httpx2.ConnectError):
+        text = " ".join(str(e).lower() + " " + type(e).__name__.lower() for e in _chain(exc))
+        if any(w in text for w in ("name or service", "nodename", "name resolution", "getaddrinfo", "gaierror")):
+            return E.ConnectionFailed("the host name does not resolve", detail=str(exc), **kw)
+        if "refused" in text or "errno 111" in text:
+            return E.ConnectionFailed("connection refused", **kw)
+        return E.ConnectionFailed("could not connect", detail=str(exc), **kw)
+    if isinstance(exc, (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError, httpx2.CloseError)):
+        return E.ConnectionFailed("the connection broke", detail=str(exc), **kw)
+    if isinstance(exc, httpx2.TransportError):
+        return E.ConnectionFailed("transport error", detail=str(exc), **kw)
+    return None
+
+
+def _sdk_error(exc: BaseException, provider: str, base_url: str) -> E.ProviderError | None:
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        path = exc.request.url.path if getattr(exc, "request", None) is not None else ""
+        return status_error(
+            exc.status_code,
+            exc.body,
+            exc.response.headers,
+            provider=provider,
+            base_url=base_url,
+            path=path,
+            message=exc.message,
+        )
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        cause = exc.__cause__
+        while cause is not None and not isinstance(cause, httpx2.HTTPError):
+            cause = cause.__cause__
+        if cause is not None:
+            mapped = _transport_error(cause, provider, base_url)
+            if mapped is not None:
+                return mapped
+        if isinstance(exc, openai.APITimeoutError):
+            return E.ResponseTimeout("request timed out", provider=provider, base_url=base_url)
+        return E.ConnectionFailed("connection error", provider=provider, base_url=base_url)
+    if isinstance(exc, openai.APIResponseValidationError):
+        return E.InvalidResponse("the reply does not match the OpenAI schema", provider=provider, base_url=base_url)
+    if isinstance(exc, openai.APIError):
+        # Errors reported inside a 200 stream ("error" events) and undecodable bodies.
+        info = parse_overflow(None, exc.body, exc.message)
+        if info is not None:
+            return _overflow(info, provider=provider, base_url=base_url, detail=_detail(exc.body))
+        return E.InvalidResponse(
+            "the server reported an error", provider=provider, base_url=base_url, detail=exc.message
+        )
+    return None
+
+
+@contextlib.contextmanager
+def translated(provider: str, base_url: str) -> Iterator[None]:
+    """Re-raise SDK / transport / decoding errors as the kit's :class:`ProviderError` tree."""
+    try:
+        yield
+    except E.NxsLabError:
+        raise
+    except httpx2.HTTPError as exc:
+        mapped = _transport_error(exc, provider, base_url)
+        if mapped is None:
+            raise
+        raise mapped from exc
+    except json.JSONDecodeError as exc:
+        raise E.InvalidResponse("the reply is not valid JSON", provider=provider, base_url=base_url) from exc
+    except Exception as exc:
+        if type(exc).__module__.split(".")[0] != "openai":
+            raise
+        mapped = _sdk_error(exc, provider, base_url)
+        if mapped is None:
+            raise
+        raise mapped from exc

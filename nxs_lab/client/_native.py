@@ -1,0 +1,103 @@
+"""JSON over HTTP to a server's native endpoints (``/api/v0/models``, ``/props``, ``/tokenize`` …).
+
+The server adapters read model metadata through this; the openai SDK is not involved. It is
+synchronous on purpose: adapters are written once, and the async provider runs them on a thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx2
+
+from ..config import ProviderConfig, Timeouts
+from ..errors import InvalidResponse
+from ._boundary import status_error, translated
+
+__all__ = ["NativeHTTPClient", "auth_headers", "httpx_timeout", "url_for"]
+
+
+def httpx_timeout(t: Timeouts) -> httpx2.Timeout:
+    # Waiting for a slot in our own pool is queueing, not a sign the server is down: give it first_byte.
+    return httpx2.Timeout(connect=t.connect, read=t.first_byte, write=t.first_byte, pool=t.first_byte)
+
+
+def auth_headers(config: ProviderConfig) -> dict[str, str]:
+    if config.api_key is None:
+        return {}
+    return {"Authorization": f"Bearer {config.api_key.get_secret_value()}"}
+
+
+def url_for(base_url: str, path: str) -> str:
+    """``path`` relative to the server root if it starts with ``/``, else to ``base_url``."""
+    if path.startswith("/"):
+        parts = urlsplit(base_url)
+        return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    return f"{base_url}/{path}"
+
+
+def decode_json(resp: httpx2.Response, path: str, config: ProviderConfig) -> Any:
+    """The reply's JSON, or the kit's error for a failed or non-JSON reply."""
+    body: Any
+    try:
+        body = resp.json()
+    except ValueError:
+        body = resp.text[:500]
+        if resp.is_success:
+            raise InvalidResponse(
+                f"{path} did not return JSON (content-type {resp.headers.get('content-type', '?')})",
+                provider=config.name,
+                base_url=config.base_url,
+                status=resp.status_code,
+            ) from None
+    if not resp.is_success:
+        raise status_error(
+            resp.status_code, body, resp.headers, provider=config.name, base_url=config.base_url, path=path
+        )
+    return body
+
+
+class NativeHTTPClient:
+    """``get_json`` / ``post_json`` against one server, on a connection pool opened on first use.
+
+    ``close()`` releases the pool; a later call opens a new one, so a client shared by a provider
+    and its async twin stays usable whichever of them closes first.
+    """
+
+    def __init__(self, config: ProviderConfig, transport: httpx2.BaseTransport | None = None) -> None:
+        self.config = config
+        self._transport = transport
+        self._http: httpx2.Client | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def http(self) -> httpx2.Client:
+        with self._lock:
+            if self._http is None:
+                self._http = httpx2.Client(
+                    timeout=httpx_timeout(self.config.resolved_timeouts()),
+                    transport=self._transport,
+                    limits=httpx2.Limits(max_connections=16, max_keepalive_connections=4),
+                )
+            return self._http
+
+    def get_json(self, path: str) -> Any:
+        return self._request("GET", path)
+
+    def post_json(self, path: str, payload: Any) -> Any:
+        return self._request("POST", path, payload)
+
+    def _request(self, method: str, path: str, payload: Any = None) -> Any:
+        with translated(self.config.name, self.config.base_url):
+            resp = self.http.request(
+                method, url_for(self.config.base_url, path), json=payload, headers=auth_headers(self.config)
+            )
+        return decode_json(resp, path, self.config)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._http is not None:
+                self._http.close()
+            self._http = None

@@ -1,0 +1,108 @@
+"""OpenAI-SDK replies turned into the kit's result objects; a reply that is not what it claims is refused.
+
+Pure functions of the SDK object (no I/O), shared by the sync and async calls of :class:`~nxs_lab.Provider`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from ..errors import InvalidResponse
+from ..results import ChatResult, ToolCall, Usage
+
+__all__ = ["chat_result", "completion_result", "response_result", "vectors"]
+
+log = logging.getLogger("nxs_lab.provider")
+
+
+def chat_result(resp: Any, model: str, t0: float, provider: str, base_url: str) -> ChatResult:
+    choices = getattr(resp, "choices", None)
+    if not choices:
+        raise InvalidResponse(
+            "the reply has no choices (not an OpenAI chat completion)", provider=provider, base_url=base_url
+        )
+    choice = choices[0]
+    msg = choice.message
+    calls = tuple(
+        ToolCall(id=c.id or f"call_{i}", name=c.function.name, arguments=c.function.arguments or "")
+        for i, c in enumerate(getattr(msg, "tool_calls", None) or ())
+        if getattr(c, "function", None) is not None
+    )
+    latency = time.perf_counter() - t0
+    result = ChatResult(
+        text=msg.content or "",
+        provider=provider,
+        model=getattr(resp, "model", None) or model,
+        finish_reason=choice.finish_reason,
+        tool_calls=calls,
+        usage=Usage.from_sdk(getattr(resp, "usage", None)),
+        latency_s=latency,
+        ttft_s=latency,
+        raw=resp,
+    )
+    log.debug("%s chat model=%s latency=%.3fs finish=%s", provider, result.model, latency, result.finish_reason)
+    return result
+
+
+def completion_result(resp: Any, model: str, t0: float, provider: str, base_url: str) -> ChatResult:
+    choices = getattr(resp, "choices", None)
+    if not choices:
+        raise InvalidResponse("the reply has no choices", provider=provider, base_url=base_url)
+    latency = time.perf_counter() - t0
+    return ChatResult(
+        text=choices[0].text or "",
+        provider=provider,
+        model=getattr(resp, "model", None) or model,
+        finish_reason=choices[0].finish_reason,
+        usage=Usage.from_sdk(getattr(resp, "usage", None)),
+        latency_s=latency,
+        ttft_s=latency,
+        endpoint="completions",
+        raw=resp,
+    )
+
+
+def response_result(resp: Any, model: str, t0: float, provider: str, base_url: str) -> ChatResult:
+    if not hasattr(resp, "output"):
+        raise InvalidResponse("the reply is not a Responses API object", provider=provider, base_url=base_url)
+    latency = time.perf_counter() - t0
+    calls = tuple(
+        ToolCall(id=getattr(item, "call_id", "") or "", name=item.name, arguments=item.arguments or "")
+        for item in resp.output or ()
+        if getattr(item, "type", None) == "function_call"
+    )
+    status = getattr(resp, "status", None)
+    details = getattr(resp, "incomplete_details", None)
+    finish = "length" if status == "incomplete" and getattr(details, "reason", "") == "max_output_tokens" else status
+    return ChatResult(
+        text=resp.output_text or "",
+        provider=provider,
+        model=getattr(resp, "model", None) or model,
+        finish_reason=finish,
+        tool_calls=calls,
+        usage=Usage.from_sdk(getattr(resp, "usage", None)),
+        latency_s=latency,
+        ttft_s=latency,
+        endpoint="responses",
+        raw=resp,
+    )
+
+
+def vectors(resp: Any, n: int, provider: str, base_url: str) -> list[list[float]]:
+    data = getattr(resp, "data", None)
+    if not isinstance(data, list) or len(data) != n:
+        raise InvalidResponse(
+            f"asked for {n} embeddings, got {len(data) if isinstance(data, list) else 'none'}",
+            provider=provider,
+            base_url=base_url,
+        )
+    out = [d.embedding for d in sorted(data, key=lambda d: d.index)]
+    if any(not isinstance(v, list) or (v and isinstance(v[0], list)) for v in out):
+        raise InvalidResponse(
+            "the server returned one vector per token, not one per input (no pooling?)",
+            provider=provider,
+            base_url=base_url,
+        )
+    return out

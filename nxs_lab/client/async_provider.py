@@ -1,0 +1,198 @@
+"""AsyncProvider: one OpenAI-compatible endpoint, called with ``await``.
+
+    >>> async with nx.AsyncProvider(name="lmstudio", base_url="http://127.0.0.1:1234/v1") as p:   # doctest: +SKIP
+    ...     r = await p.chat([{"role": "user", "content": "Say hi"}])
+    ...     async for delta in await p.stream([{"role": "user", "content": "Count to 5"}]):
+    ...         print(delta, end="")
+
+It shares every decision with :class:`~nxs_lab.Provider` (their common base) and reads the
+server's models through the same :class:`~nxs_lab.client.catalog.ModelCatalog`, run on a worker
+thread so the event loop never blocks; ``provider.to_async()`` gives one sharing the catalogue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+
+from ..errors import ProviderError
+from ..models import ModelInfo
+from ..results import ChatResult, Health
+from ._base import BaseProvider, Messages
+from ._native import auth_headers, decode_json, httpx_timeout, url_for
+from ._replies import chat_result, completion_result, response_result, vectors
+from .streaming import AsyncChatStream, StreamAccumulator
+
+if TYPE_CHECKING:
+    from .provider import Provider
+
+__all__ = ["AsyncProvider"]
+
+
+class AsyncProvider(BaseProvider):
+    """One OpenAI-compatible endpoint for asyncio (the arguments are :class:`~nxs_lab.Provider`'s).
+
+    ``transport``: an ``httpx2.AsyncBaseTransport`` to use instead of the network for the SDK's calls.
+    """
+
+    def __init__(self, *args: Any, transport: httpx2.AsyncBaseTransport | None = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._transport = transport
+        self._http: httpx2.AsyncClient | None = None
+        self._client: Any = None
+
+    # --------------------------------------------------------------- lifecycle
+
+    @property
+    def http(self) -> httpx2.AsyncClient:
+        if self._http is None:
+            self._http = httpx2.AsyncClient(
+                timeout=httpx_timeout(self.timeouts),
+                transport=self._transport,
+                limits=httpx2.Limits(max_connections=64, max_keepalive_connections=32),
+            )
+        return self._http
+
+    @property
+    def client(self) -> Any:
+        """The underlying ``openai.AsyncOpenAI`` client (``max_retries=0``)."""
+        if self._client is None:
+            import openai
+
+            self._client = openai.AsyncOpenAI(
+                base_url=self.base_url,
+                api_key=self._sdk_key(),
+                max_retries=0,
+                timeout=httpx_timeout(self.timeouts),
+                http_client=self.http,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        """Release every connection this provider holds. It can be used again afterwards."""
+        if self._http is not None:
+            await self._http.aclose()
+        self._http = None
+        self._client = None
+        self._close_catalog()
+
+    async def __aenter__(self) -> AsyncProvider:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def to_sync(self, *, transport: httpx2.BaseTransport | None = None) -> Provider:
+        """The same endpoint for plain calls, sharing settings and catalogue (the caller closes it)."""
+        from .provider import Provider
+
+        return Provider(catalog=self.catalog, transport=transport)
+
+    async def _create(self, resource: Any, kw: dict[str, Any]) -> Any:
+        total = self.timeouts.total
+        if total is None:
+            return await resource.create(**kw)
+        try:
+            async with asyncio.timeout(total):
+                return await resource.create(**kw)
+        except TimeoutError:
+            raise self._total_timeout() from None
+
+    # ------------------------------------------------------------ native HTTP
+
+    async def get_json(self, path: str) -> Any:
+        """GET ``path`` (relative to the server root if it starts with ``/``, else to ``base_url``)."""
+        return await self._request("GET", path)
+
+    async def post_json(self, path: str, payload: Any) -> Any:
+        return await self._request("POST", path, payload)
+
+    async def _request(self, method: str, path: str, payload: Any = None) -> Any:
+        with self._translated():
+            resp = await self.http.request(
+                method, url_for(self.base_url, path), json=payload, headers=auth_headers(self.config)
+            )
+        return decode_json(resp, path, self.config)
+
+    # ------------------------------------------------------------------ models
+
+    async def list_models(self, *, refresh: bool = False) -> list[ModelInfo]:
+        """The models the server lists (through the same adapter as the sync provider). Cached."""
+        return await asyncio.to_thread(self.catalog.list_models, refresh=refresh)
+
+    async def detect_model(self) -> str:
+        return await asyncio.to_thread(self.catalog.detect_model)
+
+    async def detect_embedding_model(self) -> str:
+        return await asyncio.to_thread(self.catalog.detect_embedding_model)
+
+    async def resolve_model(self, model: str | None = None) -> str:
+        """The model a call will use; no thread and no request when it is given or configured."""
+        known = self.catalog.known(model)
+        return known if known is not None else await asyncio.to_thread(self.catalog.resolve, model)
+
+    async def context_window_info(self, model: str | None = None) -> tuple[int | None, str]:
+        return await asyncio.to_thread(self.catalog.context_window_info, model)
+
+    async def count_tokens(self, text: str, model: str | None = None) -> int | None:
+        return await asyncio.to_thread(self.catalog.count_tokens, text, model)
+
+    # ------------------------------------------------------------------- calls
+
+    async def chat(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatResult:
+        """One chat completion. ``params`` go to the server (``max_tokens``, ``temperature``, ``tools``, …)."""
+        m = await self.resolve_model(model)
+        kw = self._chat_kwargs(messages, m, params)
+        t0 = time.perf_counter()
+        with self._translated():
+            resp = await self._create(self.client.chat.completions, kw)
+        return chat_result(resp, m, t0, self.name, self.base_url)
+
+    async def stream(self, messages: Messages, *, model: str | None = None, **params: Any) -> AsyncChatStream:
+        """Stream a chat: ``async for`` over the returned stream for text deltas, then read ``.result``."""
+        m = await self.resolve_model(model)
+        kw = self._stream_kwargs(messages, m, params)
+        acc = StreamAccumulator(self.name, m, time.perf_counter())
+        return AsyncChatStream(lambda: self.client.chat.completions.create(**kw), acc, self.base_url, self.timeouts)
+
+    async def complete(self, prompt: str, *, model: str | None = None, **params: Any) -> ChatResult:
+        """A legacy text completion (``/v1/completions``)."""
+        m = await self.resolve_model(model)
+        t0 = time.perf_counter()
+        with self._translated():
+            resp = await self._create(self.client.completions, dict(self._params(params), model=m, prompt=prompt))
+        return completion_result(resp, m, t0, self.name, self.base_url)
+
+    async def respond(self, input: Any, *, model: str | None = None, **params: Any) -> ChatResult:
+        """A Responses API call (``/v1/responses``)."""
+        m = await self.resolve_model(model)
+        t0 = time.perf_counter()
+        with self._translated():
+            resp = await self._create(self.client.responses, dict(params, model=m, input=input))
+        return response_result(resp, m, t0, self.name, self.base_url)
+
+    async def embed(self, texts: str | Sequence[str], *, model: str | None = None) -> list[list[float]]:
+        """One vector per text. A single string gives a list with one vector."""
+        items = self._embed_items(texts)
+        if not items:
+            return []
+        if model is not None:
+            m = self.catalog.check_allowed(model)
+        else:
+            m = await asyncio.to_thread(self.catalog.embedding_model)
+        with self._translated():
+            resp = await self._create(self.client.embeddings, dict(model=m, input=items, encoding_format="float"))
+        return vectors(resp, len(items), self.name, self.base_url)
+
+    async def health(self) -> Health:
+        """Whether the server lists its models, and how fast. An endpoint failure is reported, not raised."""
+        t0 = time.perf_counter()
+        try:
+            n = len(await self.list_models(refresh=True))
+        except ProviderError as exc:
+            return self._health(t0, None, exc)
+        return self._health(t0, n, None)

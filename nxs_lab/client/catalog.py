@@ -1,0 +1,148 @@
+"""ModelCatalog: what one server serves, read once through the adapter for its kind.
+
+The server's kind (LM Studio, Ollama, llama.cpp …) is found by probing its native endpoints
+once; its models, their windows and its tokenizer are then read through that kind's adapter.
+:class:`~nxs_lab.Provider` and :class:`~nxs_lab.AsyncProvider` share one catalogue, so a
+provider and its async twin always detect the same model (they used to disagree).
+
+    >>> cat = provider.catalog                                  # doctest: +SKIP
+    >>> cat.server_kind, cat.detect_model(), cat.context_window_info()   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from .._net import Scope, url_scope
+from ..config import ProviderConfig
+from ..errors import ModelNotAllowed, ModelNotFound
+from ..models import LoadState, ModelInfo, ModelKind
+from ..servers import GENERIC, NativeHTTP, ServerAdapter, identify
+
+__all__ = ["ModelCatalog", "pick_model"]
+
+
+def pick_model(models: list[ModelInfo], kind: ModelKind, config: ProviderConfig) -> str:
+    """The first loaded model of ``kind`` in the allowlist, else the first one listed; a vision-language model
+    counts as a chat model (it chats, and a loaded one must not make the server load a second model)."""
+    kinds = {kind, ModelKind.VLM} if kind is ModelKind.CHAT else {kind}
+    allowed = [m for m in models if config.allowed_models is None or m.id in config.allowed_models]
+    for m in allowed:
+        if m.kind in kinds and m.loaded is not LoadState.NOT_LOADED:
+            return m.id
+    for m in allowed:
+        if m.kind in kinds:
+            return m.id
+    raise ModelNotFound(
+        f"the server lists no {kind.value} model"
+        + (" in the allowlist" if config.allowed_models is not None else "")
+        + f" (it lists: {', '.join(m.id for m in models) or 'nothing'})",
+        provider=config.name,
+        base_url=config.base_url,
+    )
+
+
+class ModelCatalog:
+    """The models of one server, its kind, windows and token counts; cached, thread-safe.
+
+    Args:
+        config: the provider's settings (name, base_url, model, allowlist, configured window).
+        http: JSON over HTTP to the server's native endpoints.
+    """
+
+    def __init__(self, config: ProviderConfig, http: NativeHTTP) -> None:
+        self.config = config
+        self.http = http
+        self._lock = threading.RLock()
+        self._server: ServerAdapter | None = None
+        self.server_version: str | None = None
+        self._models: list[ModelInfo] | None = None
+
+    # ------------------------------------------------------------------ the server
+
+    @property
+    def server(self) -> ServerAdapter:
+        """The adapter for this server's kind, found by probing its native endpoints once.
+
+        Public (cloud) hosts are not probed: they are OpenAI-compatible and nothing more is asked of them.
+        """
+        with self._lock:
+            if self._server is None:
+                if url_scope(self.config.base_url) is Scope.PUBLIC:
+                    self._server, self.server_version = GENERIC, None
+                else:
+                    self._server, self.server_version = identify(self.http)
+            return self._server
+
+    @property
+    def server_kind(self) -> str:
+        return self.server.kind
+
+    # ------------------------------------------------------------------ models
+
+    def list_models(self, *, refresh: bool = False) -> list[ModelInfo]:
+        """The models the server lists, normalized from its native endpoints. Cached until ``refresh=True``."""
+        with self._lock:
+            if self._models is None or refresh:
+                self._models = self.server.models(self.http)
+            return list(self._models)
+
+    def detect_model(self) -> str:
+        """The first loaded chat (or vision-language) model the server lists; embedding models are skipped."""
+        return pick_model(self.list_models(), ModelKind.CHAT, self.config)
+
+    def detect_embedding_model(self) -> str:
+        return pick_model(self.list_models(), ModelKind.EMBEDDING, self.config)
+
+    def embedding_model(self) -> str:
+        """The listed embedding model, or the chat model when the server lists none (it then embeds)."""
+        models = self.list_models()
+        if any(m.kind is ModelKind.EMBEDDING for m in models):
+            return pick_model(models, ModelKind.EMBEDDING, self.config)
+        return self.resolve(None)
+
+    def check_allowed(self, model: str) -> str:
+        allowed = self.config.allowed_models
+        if allowed is not None and model not in allowed:
+            raise ModelNotAllowed(self.config.name, model, tuple(allowed))
+        return model
+
+    def known(self, model: str | None) -> str | None:
+        """The model a call will use when that needs no request (given or configured), else ``None``."""
+        chosen = model or self.config.model
+        return self.check_allowed(chosen) if chosen is not None else None
+
+    def resolve(self, model: str | None = None) -> str:
+        """The model a call will use: the argument, the configured one, or the detected one (remembered)."""
+        chosen = self.known(model)
+        if chosen is not None:
+            return chosen
+        with self._lock:
+            if self.config.model is None:
+                self.config.model = self.detect_model()
+        return self.check_allowed(self.config.model)
+
+    # ------------------------------------------------------------ windows, tokens
+
+    def context_window_info(self, model: str | None = None) -> tuple[int | None, str]:
+        """The window for ``model`` and where the number came from: ``config``, ``server:<kind>`` or ``unknown``."""
+        if self.config.context_window is not None:
+            return self.config.context_window, "config"
+        window = self.server.context_window(self.http, self.resolve(model))
+        if window is not None:
+            return window, f"server:{self.server.kind}"
+        return None, "unknown"
+
+    def count_tokens(self, text: str, model: str | None = None) -> int | None:
+        """Tokens in ``text`` by the server's own tokenizer, or ``None`` when it has none."""
+        return self.server.count_tokens(self.http, self.resolve(model), text)
+
+    def __repr__(self) -> str:
+        kind = self._server.kind if self._server is not None else "not probed"
+        return f"ModelCatalog({self.config.name!r}, {kind}, {len(self._models or [])} models cached)"
+
+    def close(self) -> None:
+        close: Any = getattr(self.http, "close", None)
+        if close is not None:
+            close()

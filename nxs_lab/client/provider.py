@@ -1,0 +1,204 @@
+"""Provider: one OpenAI-compatible endpoint, local or cloud, called synchronously.
+
+Switching from a cloud model to a local one is a change of ``base_url``::
+
+    >>> import nxs_lab as nx
+    >>> p = nx.Provider(name="lmstudio", base_url="http://127.0.0.1:1234/v1")   # doctest: +SKIP
+    >>> p.chat([{"role": "user", "content": "Say hi"}]).text                     # doctest: +SKIP
+
+The openai SDK client is built with ``max_retries=0``: retry and fallback
+policy belongs to the kit (see ``FallbackChain``), not to the SDK, or retries
+multiply. The SDK is imported on first use, not at ``import nxs_lab``.
+:class:`~nxs_lab.AsyncProvider` is the same endpoint for ``await``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+
+from ..errors import ProviderError
+from ..models import ModelInfo
+from ..results import ChatResult, Health
+from ._base import BaseProvider, Messages
+from ._native import httpx_timeout
+from ._replies import chat_result, completion_result, response_result, vectors
+from ._watchdog import shutdown_callback, socket_of, watchdog
+from .streaming import ChatStream, StreamAccumulator
+
+if TYPE_CHECKING:
+    from .async_provider import AsyncProvider
+
+__all__ = ["Provider"]
+
+
+class Provider(BaseProvider):
+    """One OpenAI-compatible endpoint (see :class:`~nxs_lab.client._base.BaseProvider` for the arguments).
+
+    ``transport``: an httpx2 transport to use instead of the network (e.g. ``httpx2.MockTransport``
+    when only the transport is under test); it carries the SDK's calls and the native ones.
+    """
+
+    def __init__(self, *args: Any, transport: httpx2.BaseTransport | None = None, **kw: Any) -> None:
+        kw.setdefault("native_transport", transport)
+        super().__init__(*args, **kw)
+        self._transport = transport
+        self._http: httpx2.Client | None = None
+        self._client: Any = None
+
+    # --------------------------------------------------------------- lifecycle
+
+    @property
+    def http(self) -> httpx2.Client:
+        """The HTTP client the SDK calls go through."""
+        if self._http is None:
+            self._http = httpx2.Client(
+                timeout=httpx_timeout(self.timeouts),
+                transport=self._transport,
+                limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20),
+            )
+        return self._http
+
+    @property
+    def client(self) -> Any:
+        """The underlying ``openai.OpenAI`` client (``max_retries=0``)."""
+        if self._client is None:
+            import openai
+
+            self._client = openai.OpenAI(
+                base_url=self.base_url,
+                api_key=self._sdk_key(),
+                max_retries=0,
+                timeout=httpx_timeout(self.timeouts),
+                http_client=self.http,
+            )
+        return self._client
+
+    def close(self) -> None:
+        """Release every connection this provider holds. It can be used again afterwards."""
+        if self._http is not None:
+            self._http.close()
+        self._http = None
+        self._client = None
+        self._close_catalog()
+
+    def __enter__(self) -> Provider:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def to_async(self, *, transport: httpx2.AsyncBaseTransport | None = None) -> AsyncProvider:
+        """The same endpoint for ``await``, sharing this provider's settings and catalogue (the caller closes it)."""
+        from .async_provider import AsyncProvider
+
+        return AsyncProvider(catalog=self.catalog, transport=transport)
+
+    def _create(self, resource: Any, kw: dict[str, Any]) -> Any:
+        """``resource.create(**kw)``, with ``timeouts.total`` enforced on the whole reply when set."""
+        total = self.timeouts.total
+        if total is None:
+            return resource.create(**kw)
+        deadline = time.monotonic() + total
+        with resource.with_streaming_response.create(**kw) as raw:
+            guard = watchdog.deadline(shutdown_callback(socket_of(raw.http_response)))
+            guard.set(deadline)
+            try:
+                return raw.parse()
+            except Exception as exc:
+                if guard.fired:
+                    raise self._total_timeout() from exc
+                raise
+            finally:
+                guard.cancel()
+
+    # ------------------------------------------------------------ native HTTP
+
+    def get_json(self, path: str) -> Any:
+        """GET ``path`` (relative to the server root if it starts with ``/``, else to ``base_url``)."""
+        return self.catalog.http.get_json(path)
+
+    def post_json(self, path: str, payload: Any) -> Any:
+        return self.catalog.http.post_json(path, payload)
+
+    # ------------------------------------------------------------------ models
+
+    def list_models(self, *, refresh: bool = False) -> list[ModelInfo]:
+        """The models the server lists, normalized from its native endpoints. Cached until ``refresh=True``."""
+        return self.catalog.list_models(refresh=refresh)
+
+    def detect_model(self) -> str:
+        """The first loaded chat (or vision-language) model the server lists (embedding models are skipped)."""
+        return self.catalog.detect_model()
+
+    def detect_embedding_model(self) -> str:
+        return self.catalog.detect_embedding_model()
+
+    def resolve_model(self, model: str | None = None) -> str:
+        """The model a call will use: the argument, the configured one, or the detected one."""
+        return self.catalog.resolve(model)
+
+    def context_window_info(self, model: str | None = None) -> tuple[int | None, str]:
+        """The window for ``model`` and where the number came from: ``config``, ``server:<kind>`` or ``unknown``."""
+        return self.catalog.context_window_info(model)
+
+    def count_tokens(self, text: str, model: str | None = None) -> int | None:
+        """Tokens in ``text`` by the server's own tokenizer, or ``None`` when it has none."""
+        return self.catalog.count_tokens(text, model)
+
+    # ------------------------------------------------------------------- calls
+
+    def chat(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatResult:
+        """One chat completion. ``params`` go to the server (``max_tokens``, ``temperature``, ``tools``, …)."""
+        m = self.resolve_model(model)
+        kw = self._chat_kwargs(messages, m, params)
+        t0 = time.perf_counter()
+        with self._translated():
+            resp = self._create(self.client.chat.completions, kw)
+        return chat_result(resp, m, t0, self.name, self.base_url)
+
+    def stream(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatStream:
+        """Stream a chat: iterate the returned :class:`ChatStream` for text deltas, then read ``.result``."""
+        m = self.resolve_model(model)
+        kw = self._stream_kwargs(messages, m, params)
+        acc = StreamAccumulator(self.name, m, time.perf_counter())
+        return ChatStream(lambda: self.client.chat.completions.create(**kw), acc, self.base_url, self.timeouts)
+
+    def complete(self, prompt: str, *, model: str | None = None, **params: Any) -> ChatResult:
+        """A legacy text completion (``/v1/completions``)."""
+        m = self.resolve_model(model)
+        t0 = time.perf_counter()
+        with self._translated():
+            resp = self._create(self.client.completions, dict(self._params(params), model=m, prompt=prompt))
+        return completion_result(resp, m, t0, self.name, self.base_url)
+
+    def respond(self, input: Any, *, model: str | None = None, **params: Any) -> ChatResult:
+        """A Responses API call (``/v1/responses``: OpenAI, LM Studio). Raises
+        :class:`~nxs_lab.errors.UnsupportedEndpoint` where the server has none."""
+        m = self.resolve_model(model)
+        t0 = time.perf_counter()
+        with self._translated():
+            resp = self._create(self.client.responses, dict(params, model=m, input=input))
+        return response_result(resp, m, t0, self.name, self.base_url)
+
+    def embed(self, texts: str | Sequence[str], *, model: str | None = None) -> list[list[float]]:
+        """One vector per text. A single string gives a list with one vector."""
+        items = self._embed_items(texts)
+        if not items:
+            return []
+        m = self.catalog.check_allowed(model) if model is not None else self.catalog.embedding_model()
+        with self._translated():
+            resp = self._create(self.client.embeddings, dict(model=m, input=items, encoding_format="float"))
+        return vectors(resp, len(items), self.name, self.base_url)
+
+    def health(self) -> Health:
+        """Whether the server lists its models, and how fast. An endpoint failure is reported, not raised."""
+        t0 = time.perf_counter()
+        try:
+            n = len(self.list_models(refresh=True))
+        except ProviderError as exc:
+            return self._health(t0, None, exc)
+        return self._health(t0, n, None)

@@ -1,0 +1,190 @@
+"""ContextBudget: keep every prompt inside a model's window, and notice when a server cuts one anyway.
+
+    >>> b = ContextBudget(context_window=8192, max_tokens=4096, reserve=512)
+    >>> b.max_input_tokens
+    3584
+
+:meth:`ContextBudget.fit` keeps the leading system prompt(s) and the latest
+user turn (with anything after it), then adds whole earlier turns from newest
+to oldest while they fit. A turn is a user message and everything up to the
+next one, so an assistant's tool call is never separated from its tool
+results. Dropped turns can be summarized into one message instead of lost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .._html import kv_table, rows_table
+from ..errors import BudgetExceeded
+from ..results import ChatResult
+from .counting import TokenCount, TokenCounter
+
+__all__ = ["ContextBudget", "FitResult", "check_truncation"]
+
+Message = Mapping[str, Any]
+Summarizer = Callable[[list[Message]], str]
+
+
+@dataclass(frozen=True, slots=True)
+class FitResult:
+    """What :meth:`ContextBudget.fit` sent: the messages, what it dropped, and the count with its method."""
+
+    messages: list[Message]
+    dropped: list[Message]
+    count: TokenCount
+    budget: ContextBudget
+    summarized: bool = False
+
+    @property
+    def tokens(self) -> int:
+        return self.count.tokens
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "kept messages": len(self.messages),
+            "dropped messages": len(self.dropped),
+            "summarized": self.summarized,
+            "input tokens": self.count.tokens,
+            "max input tokens": self.budget.max_input_tokens,
+            "count": self.count.label(),
+        }
+
+    def _repr_html_(self) -> str:
+        rows = [[i, m.get("role"), str(m.get("content") or "")[:80], "kept"] for i, m in enumerate(self.messages)]
+        rows += [["-", m.get("role"), str(m.get("content") or "")[:80], "dropped"] for m in self.dropped]
+        return kv_table("fit", self.as_row()) + rows_table("messages", ["#", "role", "content", "status"], rows)
+
+
+@dataclass(frozen=True, slots=True)
+class ContextBudget:
+    """Tokens available for input: ``context_window − max_tokens − reserve``."""
+
+    context_window: int
+    max_tokens: int
+    reserve: int = 0
+
+    def __post_init__(self) -> None:
+        if self.context_window <= 0 or self.max_tokens < 0 or self.reserve < 0:
+            raise ValueError("context_window must be > 0, max_tokens and reserve >= 0")
+        if self.max_input_tokens <= 0:
+            raise ValueError(
+                f"no room for input: window {self.context_window} − max_tokens {self.max_tokens} "
+                f"− reserve {self.reserve} = {self.max_input_tokens}"
+            )
+
+    @property
+    def max_input_tokens(self) -> int:
+        return self.context_window - self.max_tokens - self.reserve
+
+    def arithmetic(self) -> str:
+        return (
+            f"{self.context_window} window − {self.max_tokens} max_tokens − {self.reserve} reserve "
+            f"= {self.max_input_tokens} input tokens"
+        )
+
+    def _repr_html_(self) -> str:
+        return kv_table(
+            "context budget",
+            {
+                "context window": self.context_window,
+                "max tokens (output)": self.max_tokens,
+                "reserve": self.reserve,
+                "max input tokens": self.max_input_tokens,
+            },
+        )
+
+    def fit(
+        self,
+        messages: Sequence[Message],
+        counter: TokenCounter,
+        *,
+        strategy: str = "drop",
+        summarizer: Summarizer | None = None,
+    ) -> FitResult:
+        """Fit ``messages`` into :attr:`max_input_tokens`.
+
+        ``strategy="drop"`` drops the oldest turns; ``"summarize"`` replaces them with one
+        message written by ``summarizer(dropped_messages)`` (dropping more if even that does not fit).
+        Raises :class:`~nxs_lab.errors.BudgetExceeded` when the system prompt plus the latest
+        user turn alone do not fit.
+        """
+        if strategy not in ("drop", "summarize"):
+            raise ValueError(f"strategy must be 'drop' or 'summarize', got {strategy!r}")
+        if strategy == "summarize" and summarizer is None:
+            raise ValueError("strategy='summarize' needs a summarizer(messages) -> str")
+        msgs = list(messages)
+        head, turns, tail = _partition(msgs)
+        limit = self.max_input_tokens
+        pinned = counter.count_messages(head + tail)
+        if pinned.tokens > limit:
+            raise BudgetExceeded(pinned.tokens, limit, self.arithmetic())
+        used = pinned.tokens
+        keep_from = len(turns)
+        for i in range(len(turns) - 1, -1, -1):
+            cost = sum(counter.message_tokens(m)[0] for m in turns[i])
+            if used + cost > limit:
+                break
+            used += cost
+            keep_from = i
+        dropped = [m for t in turns[:keep_from] for m in t]
+        kept_turns = [m for t in turns[keep_from:] for m in t]
+        summarized = False
+        if dropped and strategy == "summarize":
+            assert summarizer is not None
+            summary = {"role": "system", "content": "Summary of the earlier conversation: " + summarizer(dropped)}
+            while True:
+                candidate = head + [summary] + kept_turns + tail
+                if counter.count_messages(candidate).tokens <= limit:
+                    msgs_out, summarized = candidate, True
+                    break
+                if not kept_turns:  # the summary itself does not fit: fall back to plain dropping
+                    msgs_out = head + tail
+                    break
+                n_first = _first_turn_len(kept_turns)
+                dropped += kept_turns[:n_first]
+                kept_turns = kept_turns[n_first:]
+        else:
+            msgs_out = head + kept_turns + tail
+        return FitResult(msgs_out, dropped, counter.count_messages(msgs_out), self, summarized)
+
+
+def _first_turn_len(messages: list[Message]) -> int:
+    for i in range(1, len(messages)):
+        if messages[i].get("role") == "user":
+            return i
+    return len(messages)
+
+
+def _partition(msgs: list[Message]) -> tuple[list[Message], list[list[Message]], list[Message]]:
+    """(leading system messages, earlier turns oldest first, the latest user turn and what follows)."""
+    n_head = 0
+    while n_head < len(msgs) and msgs[n_head].get("role") in ("system", "developer"):
+        n_head += 1
+    last_user = max((i for i, m in enumerate(msgs) if m.get("role") == "user" and i >= n_head), default=None)
+    if last_user is None:
+        return msgs[:n_head], [], msgs[n_head:]
+    middle = msgs[n_head:last_user]
+    turns: list[list[Message]] = []
+    for m in middle:
+        if m.get("role") == "user" or not turns:
+            turns.append([m])
+        else:
+            turns[-1].append(m)  # assistant replies, tool calls and their results stay with their turn
+    return msgs[:n_head], turns, msgs[last_user:]
+
+
+def check_truncation(result: ChatResult, sent: TokenCount) -> ChatResult:
+    """Flag ``result`` when the server counted fewer prompt tokens than were sent (beyond the count's error).
+
+    Ollama answers an over-long prompt with a 200 after silently dropping its front; the
+    only trace is a low ``usage.prompt_tokens``. A flagged result has ``prompt_truncated=True``.
+    """
+    got = result.usage.prompt_tokens
+    if got is None:
+        return dataclasses.replace(result, prompt_tokens_sent=sent.tokens)
+    truncated = got < sent.tokens - sent.error
+    return dataclasses.replace(result, prompt_tokens_sent=sent.tokens, prompt_truncated=truncated)

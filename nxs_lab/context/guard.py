@@ -1,0 +1,135 @@
+"""ContextGuard: one provider's requests fitted to its own window, and its answers checked for silent truncation.
+
+    >>> guard = ContextGuard(provider, calibrate=True)          # doctest: +SKIP
+    >>> r = guard.chat(long_history, max_tokens=256)            # doctest: +SKIP
+    >>> r.dropped_messages, r.prompt_tokens_sent, r.prompt_truncated   # doctest: +SKIP
+
+A :class:`~nxs_lab.FallbackChain` built with ``fit=True`` keeps one guard per
+provider, so a fallback to a smaller model gets a trimmed payload and one to a
+larger model gets the full history back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..results import ChatResult
+from .budget import ContextBudget, Summarizer, check_truncation
+from .counting import TokenCount, TokenCounter, counter_for
+
+if TYPE_CHECKING:
+    from ..client import AsyncChatStream, AsyncProvider, BaseProvider, ChatStream, Provider
+
+__all__ = ["AsyncContextGuard", "ContextGuard", "Prepared"]
+
+Message = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Messages ready for one provider: fitted (or as given when its window is unknown)."""
+
+    messages: list[Message]
+    count: TokenCount | None
+    dropped: int
+    budget: ContextBudget | None
+    window_source: str
+
+    def params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The call's parameters, with the budget's output reserve as ``max_tokens`` unless one was given."""
+        kw = dict(params)
+        kw.setdefault("max_tokens", self.budget.max_tokens if self.budget else None)
+        return kw
+
+
+class _GuardBase:
+    """Budget, fitting and the truncation check: everything a guard decides, without I/O of its own."""
+
+    def __init__(
+        self,
+        provider: BaseProvider,
+        *,
+        counter: TokenCounter | None = None,
+        calibrate: bool = False,
+        default_max_tokens: int = 512,
+        strategy: str = "drop",
+        summarizer: Summarizer | None = None,
+    ) -> None:
+        self.provider = provider
+        self._counter = counter
+        self._calibrate = calibrate
+        self.default_max_tokens = default_max_tokens
+        self.strategy = strategy
+        self.summarizer = summarizer
+
+    @property
+    def counter(self) -> TokenCounter:
+        if self._counter is None:
+            self._counter = counter_for(self.provider, calibrate=self._calibrate)
+        return self._counter
+
+    def budget(self, max_tokens: int | None = None, model: str | None = None) -> tuple[ContextBudget | None, str]:
+        window, source = self.provider.catalog.context_window_info(model)
+        if window is None:
+            return None, source
+        out = max_tokens or self.provider.max_tokens or min(self.default_max_tokens, window // 4)
+        return ContextBudget(window, out, self.provider.reserve), source
+
+    def prepare(self, messages: Sequence[Message], params: Mapping[str, Any]) -> Prepared:
+        """The request fitted to the window (may ask the server for its window and token counts)."""
+        budget, source = self.budget(params.get("max_tokens"), params.get("model"))
+        if budget is None:
+            # Unknown window: nothing to fit to. Still count, so truncation can be caught.
+            return Prepared(list(messages), self.counter.count_messages(messages), 0, None, source)
+        fit = budget.fit(messages, self.counter, strategy=self.strategy, summarizer=self.summarizer)
+        return Prepared(fit.messages, fit.count, len(fit.dropped), budget, source)
+
+    def finish(self, result: ChatResult, prepared: Prepared) -> ChatResult:
+        if prepared.count is not None:
+            result = check_truncation(result, prepared.count)
+        return dataclasses.replace(result, dropped_messages=prepared.dropped)
+
+
+class ContextGuard(_GuardBase):
+    """Fits requests to ``provider``'s window and flags answers whose prompt the server cut.
+
+    Args:
+        counter: the token counter (default: the best available, see :func:`~nxs_lab.context.counting.counter_for`).
+        calibrate: measure the chat template's overhead against the server first (four tiny requests).
+        default_max_tokens: the output reserve when a call gives no ``max_tokens`` (capped at a quarter
+            of the window).
+        strategy, summarizer: passed to :meth:`ContextBudget.fit`.
+    """
+
+    provider: Provider
+
+    def chat(self, messages: Sequence[Message], **params: Any) -> ChatResult:
+        prepared = self.prepare(messages, params)
+        return self.finish(self.provider.chat(prepared.messages, **prepared.params(params)), prepared)
+
+    def stream(self, messages: Sequence[Message], **params: Any) -> tuple[ChatStream, Prepared]:
+        """A stream of the fitted request; pass its ``.result`` and the :class:`Prepared` to :meth:`finish`."""
+        prepared = self.prepare(messages, params)
+        return self.provider.stream(prepared.messages, **prepared.params(params)), prepared
+
+
+class AsyncContextGuard(_GuardBase):
+    """:class:`ContextGuard` for an :class:`~nxs_lab.AsyncProvider`: fitting (which may count through the
+    server) runs on a worker thread, the call itself on the event loop."""
+
+    provider: AsyncProvider
+
+    async def aprepare(self, messages: Sequence[Message], params: Mapping[str, Any]) -> Prepared:
+        return await asyncio.to_thread(self.prepare, messages, params)
+
+    async def chat(self, messages: Sequence[Message], **params: Any) -> ChatResult:
+        prepared = await self.aprepare(messages, params)
+        return self.finish(await self.provider.chat(prepared.messages, **prepared.params(params)), prepared)
+
+    async def stream(self, messages: Sequence[Message], **params: Any) -> tuple[AsyncChatStream, Prepared]:
+        prepared = await self.aprepare(messages, params)
+        return await self.provider.stream(prepared.messages, **prepared.params(params)), prepared

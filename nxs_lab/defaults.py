@@ -1,0 +1,44 @@
+"""Every default the kit uses, in one place, each with the reason it has that value.
+
+Modules import these names instead of repeating the numbers, so a default changes here or nowhere.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DEFAULT_PORTS",
+    "DISCOVERY_CONNECT_TIMEOUT",
+    "EMBEDDED_N_CTX",
+    "LOCAL_BASE_URL",
+    "SERVER_PORTS",
+    "TOOL_TIMEOUT",
+]
+
+# The port each server kind listens on out of the box (their own documentation's defaults).
+# llama.cpp's llama-server moved from 8080 to 9931 in newer builds; vLLM and llama-cpp-python share 8000;
+# 4000 is a LiteLLM proxy, which has no adapter of its own but answers as a generic OpenAI-compatible server.
+SERVER_PORTS: dict[str, tuple[int, ...]] = {
+    "lmstudio": (1234,),
+    "ollama": (11434,),
+    "llama.cpp": (8080, 9931),
+    "llama-cpp-python": (8000,),
+    "vllm": (8000,),
+    "litellm": (4000,),
+}
+# What discovery scans when no ports are given: every kind's port, once, in the order above.
+DEFAULT_PORTS: tuple[int, ...] = tuple(dict.fromkeys(p for ports in SERVER_PORTS.values() for p in ports))
+
+# Where a Provider points when nothing is said: LM Studio's default address, the most common local server.
+LOCAL_BASE_URL = "http://127.0.0.1:1234/v1"
+
+# A connect on loopback or a LAN is answered (accepted or refused) within milliseconds; 0.3 s leaves room for a
+# busy Wi-Fi hop while a /24 scan of silent (filtered) hosts still ends in about a second.
+DISCOVERY_CONNECT_TIMEOUT = 0.3
+
+# A tool is a local Python function or an MCP call: 30 s covers a slow web or database lookup, and a tool that
+# takes longer is more likely stuck than working; the model gets a "timed out" tool message and can go on.
+TOOL_TIMEOUT = 30.0
+
+# The embedded SmolLM2 model was trained with 8192 tokens; 2048 keeps its KV cache at ~45 MB (a 4 GB laptop can
+# spare it) while holding a few turns of chat and the tool-calling prompts.
+EMBEDDED_N_CTX = 2048

@@ -1,0 +1,143 @@
+"""Find the LLM servers that are up, and what they serve.
+
+    >>> eps = nx.discover()              # loopback, the known ports  # doctest: +SKIP
+    >>> eps = nx.discover(["127.0.0.1", "192.168.1.0/24", "tailnet"])   # doctest: +SKIP
+    >>> eps.to_dataframe(); eps[0].provider()                       # doctest: +SKIP
+
+Hosts × ports are probed with non-blocking TCP connects under a concurrency
+bound (a closed port costs a refusal, a filtered one at most ``timeout``); the
+open ones are fingerprinted through :mod:`nxs_lab.servers` (one adapter per
+server kind, native endpoints first). By default only loopback, private
+(RFC 1918, link-local) and Tailscale (100.64.0.0/10, fd7a:115c:a1e0::/48)
+addresses are scanned; anything else needs ``allow_public=True``. Discovery
+never sends an API key: an endpoint that wants one is reported as needing auth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import ipaddress
+import resource
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from .._net import Scope, address_scope
+from ..config import Timeouts
+from ..defaults import DEFAULT_PORTS, DISCOVERY_CONNECT_TIMEOUT
+from ..errors import AuthenticationFailed, ProviderError, ScanRefused
+from ..models import ModelInfo
+from ._connect import Progress, connect_scan
+from ._targets import expand_hosts
+from .endpoints import Endpoint, Endpoints
+
+__all__ = ["adiscover", "discover"]
+
+
+def _fingerprint(addr: str, port: int, connect_s: float, timeout: float) -> Endpoint | None:
+    from ..client.provider import Provider
+    from ..servers import identify
+
+    host = f"[{addr}]" if ":" in addr else addr
+    url = f"http://{host}:{port}/v1"
+    t = Timeouts(connect=timeout, first_byte=max(2.0, timeout * 4), idle=max(2.0, timeout * 4))
+    with Provider(name="discovery", base_url=url, timeouts=t) as p:  # no key: discovery never sends one
+        try:
+            p.get_json("/v1/models")
+        except AuthenticationFailed:
+            return Endpoint(url, addr, port, "unknown", "needs auth", None, connect_s, True, False)
+        except ProviderError:
+            return None  # open, but not an OpenAI-compatible server
+        adapter, version = identify(p)
+        models: tuple[ModelInfo, ...] = ()
+        error = None
+        try:
+            models = tuple(adapter.models(p))
+        except ProviderError as exc:
+            error = f"models: {exc.message}"
+    exposed = address_scope(ipaddress.ip_address(addr)) is not Scope.LOOPBACK
+    return Endpoint(url, addr, port, adapter.kind, adapter.label, version, connect_s, False, exposed, models, error)
+
+
+async def adiscover(
+    hosts: Sequence[str] = ("127.0.0.1",),
+    ports: Sequence[int] | None = None,
+    *,
+    timeout: float = DISCOVERY_CONNECT_TIMEOUT,  # noqa: ASYNC109 - per probe, not for the whole call
+    concurrency: int = 512,
+    allow_public: bool = False,
+    max_addresses: int = 1024,
+    progress: bool | Progress | None = None,
+    extra_ports: Sequence[int] = (),
+) -> Endpoints:
+    """Async :func:`discover`: probe ``hosts`` × ``ports`` and fingerprint what answers."""
+    t_start = time.perf_counter()
+    notes: list[str] = []
+    addrs = await expand_hosts(list(hosts), allow_public, max_addresses, notes)
+    port_list = list(dict.fromkeys([*(ports if ports is not None else DEFAULT_PORTS), *extra_ports]))
+    for p in port_list:
+        if not 0 < int(p) < 65536:
+            raise ScanRefused(f"ports: {p} is not a TCP port")
+    targets = [(a, p) for a in addrs for p in port_list]
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = max(1, min(concurrency, soft - 64))  # never run the process out of file descriptors
+    user_report: Progress | None = progress if callable(progress) else None
+    bar = None
+    if progress is True or (progress is None and len(targets) > 256):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(targets), desc="scan", leave=False)
+
+    def report(done: int, total: int) -> None:
+        if bar is not None:
+            bar.update(done - bar.n)
+        if user_report is not None:
+            user_report(done, total)
+
+    try:
+        opened = await asyncio.to_thread(connect_scan, targets, timeout, limit, report)
+    finally:
+        if bar is not None:
+            bar.close()
+    open_ports = [(a, p, s) for (a, p), s in sorted(opened.items())]
+    loop = asyncio.get_running_loop()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(16, max(1, len(open_ports)))) as pool:
+        found = await asyncio.gather(
+            *(loop.run_in_executor(pool, _fingerprint, a, p, s, timeout) for a, p, s in open_ports)
+        )
+    endpoints = sorted((e for e in found if e is not None), key=lambda e: (ipaddress.ip_address(e.host), e.port))
+    others = len(open_ports) - len(endpoints)
+    if others:
+        notes.append(f"{others} open port(s) did not answer as an OpenAI-compatible server")
+    return Endpoints(endpoints, notes, len(targets), time.perf_counter() - t_start)
+
+
+def discover(
+    hosts: Sequence[str] = ("127.0.0.1",),
+    ports: Sequence[int] | None = None,
+    **kw: Any,
+) -> Endpoints:
+    """Probe ``hosts`` (names, addresses, CIDR ranges, ``"tailnet"``) × ``ports`` (default: the known LLM ports).
+
+    Works inside Jupyter too: when an event loop is already running, the scan runs on a thread of its own.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(adiscover(hosts, ports, **kw))
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = asyncio.run(adiscover(hosts, ports, **kw))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
+            box["error"] = exc
+
+    t = threading.Thread(target=run, name="nxs-lab-discover")
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]

@@ -1,0 +1,147 @@
+"""One call's path through a fallback chain: which provider to try next, when to wait, what each try came to.
+
+:meth:`Run.schedule` is the whole fallback order as a generator of :class:`Try`; sync and async callers
+drive the same schedule, so the policy lives in one place. Every decision comes from
+:func:`~nxs_lab.resilience.retry.decide` (a pure table).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AllProvidersFailed
+from ..results import Attempt, Outcome
+from .retry import Action, Decision, counts_against_breaker, decide, opens_at_once
+
+if TYPE_CHECKING:
+    from ..client import Provider
+    from .fallback import FallbackChain
+
+__all__ = ["Run", "Try"]
+
+_OUTCOME = {
+    Action.NEXT: Outcome.FAILED,
+    Action.RETRY: Outcome.RETRIED,
+    Action.SKIP: Outcome.SKIPPED_AUTH,
+    Action.STOP: Outcome.STOPPED,
+}
+
+
+@dataclasses.dataclass(slots=True)
+class Try:
+    """One try the schedule hands out: wait ``wait`` seconds, call ``provider``, report the decision."""
+
+    provider: Provider
+    tries: int
+    wait: float
+    decision: Decision | None = None
+
+
+class Run:
+    """The bookkeeping of one call through the chain: candidates, attempts, breakers, log.
+
+    :meth:`schedule` is the whole fallback order as a generator of :class:`Try`; sync and
+    async callers drive the same schedule, so the policy lives in one place.
+    """
+
+    def __init__(self, chain: FallbackChain, op: str, model: str | None) -> None:
+        self.chain = chain
+        self.op = op
+        self.model = model
+        self.t_call = time.perf_counter()
+        self.attempts: list[Attempt] = []
+        self.last_error: BaseException | None = None
+
+    def _since(self, t: float) -> float:
+        return t - self.t_call
+
+    def candidates(self) -> Iterator[Provider]:
+        for p in self.chain.providers:
+            now = time.perf_counter()
+            if not self.chain.breakers[p.name].allow():
+                self._add(
+                    Attempt(
+                        p.name,
+                        Outcome.SKIPPED_OPEN,
+                        self._since(now),
+                        0.0,
+                        detail=f"retry in {self.chain.breakers[p.name].retry_in():.2f} s",
+                    )
+                )
+                continue
+            yield p
+
+    def schedule(self) -> Iterator[Try]:
+        for p in self.candidates():
+            tries, delay = 0, 0.0
+            while True:
+                tries += 1
+                wait = self.rate_wait(p)
+                if wait is None:
+                    break
+                t = Try(p, tries, delay + wait)
+                yield t  # the caller calls the provider; on failure it sets t.decision
+                if t.decision is None or t.decision.action is not Action.RETRY:
+                    break
+                delay = t.decision.delay
+
+    def rate_wait(self, p: Provider) -> float | None:
+        """Seconds to wait for the provider's rate limit, or ``None`` to move on (wait too long)."""
+        bucket = self.chain.rate_limits.get(p.name)
+        if bucket is None or bucket.try_acquire():
+            return 0.0
+        wait = bucket.wait_time()
+        if wait > self.chain.max_rate_wait:
+            self.chain.breakers[p.name].release()
+            now = time.perf_counter()
+            self._add(Attempt(p.name, Outcome.SKIPPED_RATE, self._since(now), 0.0, detail=f"next slot in {wait:.2f} s"))
+            return None
+        return wait
+
+    def failed(self, p: Provider, exc: BaseException, tries: int, t0: float) -> Decision:
+        """Record a failure; raise at once when the decision is STOP."""
+        t1 = time.perf_counter()
+        d = decide(exc, tries, self.chain.policy)
+        breaker = self.chain.breakers[p.name]
+        if counts_against_breaker(exc):
+            breaker.record_failure(open_now=opens_at_once(exc))
+        else:
+            breaker.release()
+        self._add(
+            Attempt(
+                p.name,
+                _OUTCOME[d.action],
+                self._since(t0),
+                t1 - t0,
+                error=type(exc).__name__,
+                status=getattr(exc, "status", None),
+                detail=d.reason,
+            )
+        )
+        self.last_error = exc
+        if d.action is Action.STOP:
+            exc.attempts = tuple(self.attempts)  # type: ignore[attr-defined]
+            raise exc
+        return d
+
+    def succeeded(self, p: Provider, t0: float, result: Any = None) -> tuple[Attempt, ...]:
+        t1 = time.perf_counter()
+        self.chain.breakers[p.name].record_success()
+        self._add(Attempt(p.name, Outcome.OK, self._since(t0), t1 - t0), result)
+        return tuple(self.attempts)
+
+    def exhausted(self) -> AllProvidersFailed:
+        return AllProvidersFailed(tuple(self.attempts), self.last_error)
+
+    def _add(self, attempt: Attempt, result: Any = None) -> None:
+        self.attempts.append(attempt)
+        log = self.chain.log
+        if log is not None:
+            event = {"op": self.op, **attempt.as_row(), "model": getattr(result, "model", None) or self.model}
+            usage = getattr(result, "usage", None)
+            if usage is not None:
+                event.update(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
+            log.record(event, content=getattr(result, "text", None))

@@ -1,0 +1,144 @@
+"""Streams through a fallback chain: deltas from the first provider that streams, failing over before the first
+token and, after it, either raising :class:`~nxs_lab.errors.StreamInterrupted` or resuming on the next provider."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..errors import StreamInterrupted
+from ..results import Attempt, ChatResult, Outcome
+from ._schedule import Run
+
+if TYPE_CHECKING:
+    from ..client import Provider
+    from .fallback import FallbackChain, Messages
+
+__all__ = ["CONTINUE_PROMPT", "AsyncChainStream", "ChainStream"]
+
+CONTINUE_PROMPT = "Continue exactly where your previous message stopped, without repeating it."
+
+
+class _ChainStreamBase:
+    def __init__(self, chain: FallbackChain, messages: Messages, params: dict[str, Any]) -> None:
+        self.chain = chain
+        self.messages = list(messages)
+        self.params = params
+        self.result: ChatResult | None = None
+        self.prefix = ""  # text delivered by providers that broke mid-stream (resume mode)
+        self.resumed_from: list[str] = []
+
+    @property
+    def attempts(self) -> tuple[Attempt, ...]:
+        return self.result.attempts if self.result is not None else ()
+
+    def _messages_for_next(self) -> list[Mapping[str, Any]]:
+        if not self.prefix:
+            return self.messages
+        return [
+            *self.messages,
+            {"role": "assistant", "content": self.prefix},
+            {"role": "user", "content": CONTINUE_PROMPT},
+        ]
+
+    def _on_interrupt(self, run: Run, p: Provider, exc: StreamInterrupted, tries: int, t0: float) -> None:
+        """Resume mode: keep the partial text and move on; otherwise STOP (raises)."""
+        if not self.chain.resume_streams:
+            run.failed(p, exc, tries, t0)
+            return
+        self.chain.breakers[p.name].record_failure(open_now=False)
+        run._add(
+            Attempt(
+                p.name,
+                Outcome.FAILED,
+                t0 - run.t_call,
+                time.perf_counter() - t0,
+                error=type(exc).__name__,
+                status=exc.status,
+                detail=f"resuming after {len(exc.partial_text)} chars",
+            )
+        )
+        run.last_error = exc
+        self.prefix += exc.partial_text
+        self.resumed_from.append(p.name)
+
+    def _final(self, result: ChatResult, attempts: tuple[Attempt, ...]) -> ChatResult:
+        if self.prefix:
+            result = dataclasses.replace(result, text=self.prefix + result.text)
+        self.result = dataclasses.replace(result, attempts=attempts)
+        return self.result
+
+
+class ChainStream(_ChainStreamBase):
+    """Deltas from the first provider that streams; ``.result`` (with ``.attempts``) after the end."""
+
+    def __iter__(self) -> Iterator[str]:
+        run = Run(self.chain, "stream", self.params.get("model"))
+        for t in run.schedule():
+            if t.wait:
+                self.chain._sleep(t.wait)
+            t0 = time.perf_counter()
+            try:
+                if self.chain.fit:
+                    s, prepared = self.chain.guard(t.provider).stream(self._messages_for_next(), **self.params)
+                else:
+                    s, prepared = t.provider.stream(self._messages_for_next(), **self.params), None
+                yield from s
+            except StreamInterrupted as exc:
+                self._on_interrupt(run, t.provider, exc, t.tries, t0)
+                continue
+            except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
+                t.decision = run.failed(t.provider, exc, t.tries, t0)
+                continue
+            assert s.result is not None
+            result = self.chain.guard(t.provider).finish(s.result, prepared) if prepared is not None else s.result
+            self._final(result, run.succeeded(t.provider, t0, result))
+            return
+        raise run.exhausted()
+
+    def collect(self) -> ChatResult:
+        for _ in self:
+            pass
+        assert self.result is not None
+        return self.result
+
+
+class AsyncChainStream(_ChainStreamBase):
+    """The async twin of :class:`ChainStream`."""
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        run = Run(self.chain, "stream", self.params.get("model"))
+        for t in run.schedule():
+            if t.wait:
+                await asyncio.sleep(t.wait)
+            t0 = time.perf_counter()
+            try:
+                if self.chain.fit:
+                    s, prepared = await self.chain.aguard(t.provider).stream(self._messages_for_next(), **self.params)
+                else:
+                    s, prepared = (
+                        await self.chain.aprovider(t.provider).stream(self._messages_for_next(), **self.params),
+                        None,
+                    )
+                async for delta in s:
+                    yield delta
+            except StreamInterrupted as exc:
+                self._on_interrupt(run, t.provider, exc, t.tries, t0)
+                continue
+            except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
+                t.decision = run.failed(t.provider, exc, t.tries, t0)
+                continue
+            assert s.result is not None
+            result = self.chain.aguard(t.provider).finish(s.result, prepared) if prepared is not None else s.result
+            self._final(result, run.succeeded(t.provider, t0, result))
+            return
+        raise run.exhausted()
+
+    async def collect(self) -> ChatResult:
+        async for _ in self:
+            pass
+        assert self.result is not None
+        return self.result

@@ -1,0 +1,227 @@
+"""FallbackChain: try providers in priority order until one answers, in milliseconds.
+
+    >>> chain = nx.FallbackChain([lmstudio, tailnet_box, kimi])          # doctest: +SKIP
+    >>> r = chain.chat([{"role": "user", "content": "hi"}])              # doctest: +SKIP
+    >>> r.provider, [a.outcome for a in r.attempts]                      # doctest: +SKIP
+
+What happens after each failure is :func:`nxs_lab.resilience.retry.decide`'s call (a pure
+table); each provider has a :class:`~nxs_lab.resilience.breaker.CircuitBreaker`, so a dead
+primary costs one refused connection and then nothing until its cooldown ends.
+A stream that fails before its first token fails over unseen; one that fails
+after raises :class:`~nxs_lab.errors.StreamInterrupted` with the partial text,
+or, with ``resume_streams=True``, continues on the next provider from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from .._html import rows_table
+from ..client import AsyncProvider, Provider
+from ..config import LabConfig
+from ..context.guard import AsyncContextGuard, ContextGuard
+from ..results import Attempt, ChatResult, EmbeddingResult
+from ._schedule import Run
+from .breaker import CircuitBreaker
+from .chainstream import AsyncChainStream, ChainStream
+from .ratelimit import TokenBucket
+from .requestlog import RequestLog
+from .retry import RetryPolicy
+
+__all__ = ["FallbackChain"]
+
+Messages = Sequence[Mapping[str, Any]]
+DEFAULT_POLICY = RetryPolicy()  # frozen: one shared default is safe
+
+
+class FallbackChain:
+    """Providers in priority order, each behind its own circuit breaker.
+
+    Args:
+        providers: tried in this order.
+        policy: retry patience per provider (see :class:`~nxs_lab.resilience.retry.RetryPolicy`).
+        breaker: makes each provider's breaker from its name (e.g. to inject a clock).
+        rate_limits: optional ``{provider name: TokenBucket}``.
+        max_rate_wait: the longest wait for a rate-limit slot before moving on (seconds).
+        log: an optional :class:`~nxs_lab.resilience.requestlog.RequestLog`.
+        resume_streams: continue a stream broken after its first token on the next provider,
+            with the partial text as an assistant prefix (default: raise ``StreamInterrupted``).
+        fit: refit each request to each provider's own window before sending it, and flag
+            answers whose prompt the server cut (see :class:`~nxs_lab.context.guard.ContextGuard`).
+        guard_options: passed to each provider's ``ContextGuard`` (``calibrate``, ``strategy``, …).
+    """
+
+    def __init__(
+        self,
+        providers: Iterable[Provider],
+        *,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        breaker: Callable[[str], CircuitBreaker] | None = None,
+        rate_limits: Mapping[str, TokenBucket] | None = None,
+        max_rate_wait: float = 0.25,
+        log: RequestLog | None = None,
+        resume_streams: bool = False,
+        fit: bool = False,
+        guard_options: Mapping[str, Any] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.providers = list(providers)
+        if not self.providers:
+            raise ValueError("a FallbackChain needs at least one provider")
+        names = [p.name for p in self.providers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"provider names must be unique in a chain, got {names}")
+        self.policy = policy
+        make = breaker or (lambda _name: CircuitBreaker())
+        self.breakers: dict[str, CircuitBreaker] = {p.name: make(p.name) for p in self.providers}
+        self.rate_limits = dict(rate_limits or {})
+        unknown = set(self.rate_limits) - set(names)
+        if unknown:
+            raise ValueError(f"rate_limits name providers not in the chain: {sorted(unknown)}")
+        self.max_rate_wait = max_rate_wait
+        self.log = log
+        self.resume_streams = resume_streams
+        self.fit = fit
+        self._guard_options = dict(guard_options or {})
+        self._guards: dict[str, ContextGuard] = {}
+        self._aguards: dict[str, AsyncContextGuard] = {}
+        self._aproviders: dict[str, AsyncProvider] = {}
+        self._sleep = sleep
+
+    def guard(self, p: Provider) -> ContextGuard:
+        """The provider's :class:`ContextGuard` (made on first use)."""
+        if p.name not in self._guards:
+            self._guards[p.name] = ContextGuard(p, **self._guard_options)
+        return self._guards[p.name]
+
+    def aprovider(self, p: Provider) -> AsyncProvider:
+        """``p``'s async twin, sharing its catalogue (made on first async call; closed by :meth:`aclose`)."""
+        if p.name not in self._aproviders:
+            self._aproviders[p.name] = p.to_async()
+        return self._aproviders[p.name]
+
+    def aguard(self, p: Provider) -> AsyncContextGuard:
+        """The :class:`AsyncContextGuard` of ``p``'s async twin (made on first use)."""
+        if p.name not in self._aguards:
+            self._aguards[p.name] = AsyncContextGuard(self.aprovider(p), **self._guard_options)
+        return self._aguards[p.name]
+
+    @classmethod
+    def from_config(cls, cfg: LabConfig, **kw: Any) -> FallbackChain:
+        """A chain of the configured providers, lowest ``priority`` first."""
+        return cls([Provider.from_config(p) for p in cfg.by_priority()], **kw)
+
+    def provider(self, name: str) -> Provider:
+        for p in self.providers:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def state(self) -> list[dict[str, Any]]:
+        """Each provider's breaker, in chain order."""
+        return [
+            {"provider": p.name, "base_url": p.base_url, **self.breakers[p.name].snapshot()} for p in self.providers
+        ]
+
+    def _repr_html_(self) -> str:
+        rows = self.state()
+        return rows_table("fallback chain", list(rows[0]), [list(r.values()) for r in rows])
+
+    def __repr__(self) -> str:
+        return (
+            "FallbackChain("
+            + " → ".join(f"{p.name}[{self.breakers[p.name].state.value}]" for p in self.providers)
+            + ")"
+        )
+
+    def close(self) -> None:
+        """Release the providers' connections (the sync ones; use :meth:`aclose` after async calls)."""
+        for p in self.providers:
+            p.close()
+
+    async def aclose(self) -> None:
+        """Release every connection: the async twins made for async calls, and the providers."""
+        for ap in self._aproviders.values():
+            await ap.aclose()
+        self.close()
+
+    def __enter__(self) -> FallbackChain:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> FallbackChain:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ calls
+
+    def _call(self, op: str, fn: Callable[[Provider], Any], model: str | None) -> tuple[Any, str, tuple[Attempt, ...]]:
+        run = Run(self, op, model)
+        for t in run.schedule():
+            if t.wait:
+                self._sleep(t.wait)
+            t0 = time.perf_counter()
+            try:
+                result = fn(t.provider)
+            except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
+                t.decision = run.failed(t.provider, exc, t.tries, t0)
+                continue
+            return result, t.provider.name, run.succeeded(t.provider, t0, result)
+        raise run.exhausted()
+
+    async def _acall(
+        self, op: str, fn: Callable[[Provider], Any], model: str | None
+    ) -> tuple[Any, str, tuple[Attempt, ...]]:
+        run = Run(self, op, model)
+        for t in run.schedule():
+            if t.wait:
+                await asyncio.sleep(t.wait)
+            t0 = time.perf_counter()
+            try:
+                result = await fn(t.provider)
+            except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
+                t.decision = run.failed(t.provider, exc, t.tries, t0)
+                continue
+            return result, t.provider.name, run.succeeded(t.provider, t0, result)
+        raise run.exhausted()
+
+    def chat(self, messages: Messages, **params: Any) -> ChatResult:
+        """The first provider's answer that succeeds; ``result.attempts`` says what happened before it."""
+
+        def one(p: Provider) -> ChatResult:
+            return self.guard(p).chat(messages, **params) if self.fit else p.chat(messages, **params)
+
+        result, _, attempts = self._call("chat", one, params.get("model"))
+        return dataclasses.replace(result, attempts=attempts)
+
+    async def achat(self, messages: Messages, **params: Any) -> ChatResult:
+        async def one(p: Provider) -> ChatResult:
+            return await (self.aguard(p) if self.fit else self.aprovider(p)).chat(messages, **params)
+
+        result, _, attempts = await self._acall("chat", one, params.get("model"))
+        return dataclasses.replace(result, attempts=attempts)
+
+    def embed(self, texts: str | Sequence[str], **params: Any) -> EmbeddingResult:
+        vectors, name, attempts = self._call("embed", lambda p: p.embed(texts, **params), params.get("model"))
+        return EmbeddingResult(vectors, name, attempts)
+
+    async def aembed(self, texts: str | Sequence[str], **params: Any) -> EmbeddingResult:
+        vectors, name, attempts = await self._acall(
+            "embed", lambda p: self.aprovider(p).embed(texts, **params), params.get("model")
+        )
+        return EmbeddingResult(vectors, name, attempts)
+
+    def stream(self, messages: Messages, **params: Any) -> ChainStream:
+        """Iterate for text deltas from whichever provider answers; ``.result`` at the end."""
+        return ChainStream(self, messages, params)
+
+    def astream(self, messages: Messages, **params: Any) -> AsyncChainStream:
+        return AsyncChainStream(self, messages, params)

@@ -1,0 +1,420 @@
+"""A kit of real misbehaving servers on loopback, for tests, drills and benchmarks.
+
+Each :class:`FaultServer` is a real HTTP server on ``127.0.0.1`` (a free port),
+run by an asyncio loop in one background thread, that misbehaves in one chosen
+way. It speaks just enough of the OpenAI API (``/v1/models``,
+``/v1/chat/completions`` with and without ``stream``, ``/v1/embeddings``) for
+the ``OK`` mode to be a fast healthy stub::
+
+    >>> from nxs_lab.testing.faults import Fault, FaultServer
+    >>> with FaultServer(Fault.HANG) as hung:           # doctest: +SKIP
+    ...     Provider(name="hung", base_url=hung.base_url).chat(...)   # ResponseTimeout
+
+Stopping it closes every connection, wakes every hung handler and joins the
+thread: nothing leaks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Fault", "FaultServer", "FaultSpec", "fault_process"]
+
+
+class Fault(str, enum.Enum):
+    OK = "ok"  # a fast, healthy OpenAI-compatible stub
+    REFUSE = "refuse"  # nothing listens: connections are refused
+    BLACKHOLE = "blackhole"  # a full accept queue: a connect never completes (a filtered port)
+    HANG = "hang"  # accepts, reads the request, never answers
+    DRIP = "drip"  # answers 200, then sends the body one byte per `drip_interval`
+    STATUS = "status"  # answers `status` with `body` and `headers` (500, 503 + Retry-After, 429, 401, 404…)
+    MALFORMED_JSON = "malformed-json"  # 200 with a body that is not JSON
+    HTML_200 = "html-200"  # 200 with an HTML page (a captive portal, a proxy's login page)
+    SSE_CUT = "sse-cut"  # streams `cut_after` chunks, then drops the connection
+    FLAKY = "flaky"  # answers `status` for the first `fail_times` requests, then behaves like OK
+
+
+_MODEL = "stub-model"
+
+
+def _completion(model: str, text: str = "stub answer", prompt_tokens: int = 5) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 2, "total_tokens": prompt_tokens + 2},
+    }
+
+
+def _chunk(model: str, content: str | None, finish: str | None = None) -> bytes:
+    delta = {"content": content} if content is not None else {}
+    payload = {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+def _response(
+    status: int,
+    body: bytes,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+    keep_alive: bool = False,
+) -> bytes:
+    reason = {
+        200: "OK",
+        400: "Bad Request",
+        401: "Unauthorized",
+        404: "Not Found",
+        429: "Too Many Requests",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+    }.get(status, "Status")
+    head = [
+        f"HTTP/1.1 {status} {reason}",
+        f"content-type: {content_type}",
+        f"content-length: {len(body)}",
+        "connection: " + ("keep-alive" if keep_alive else "close"),
+    ]
+    head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSpec:
+    """How a :class:`FaultServer` misbehaves (see its arguments)."""
+
+    mode: Fault = Fault.OK
+    status: int = 500
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    drip_interval: float = 0.5
+    cut_after: int = 3
+    chunk_interval: float = 0.0
+    fail_times: int = 1
+    model: str = _MODEL
+    prompt_tokens: int = 5
+    routes: dict[str, Any] = field(default_factory=dict)
+
+
+class FaultServer:
+    """A real server on loopback that misbehaves as ``mode`` says.
+
+    Args:
+        mode: the :class:`Fault`.
+        status, body, headers: what ``STATUS`` / ``FLAKY`` answer (``body`` a dict is sent as JSON).
+        drip_interval: seconds between bytes in ``DRIP`` mode.
+        cut_after: chunks sent before ``SSE_CUT`` drops the connection.
+        chunk_interval: seconds between stream chunks (all streaming modes).
+        fail_times: failures before ``FLAKY`` recovers.
+        model: the model id the stub serves.
+        prompt_tokens: the ``usage.prompt_tokens`` the stub reports, whatever was sent (set it low to
+            play a server that silently cuts long prompts, as Ollama does).
+        routes: extra ``{path: payload}`` answered with 200 JSON (``{path: (status, payload)}`` for
+            another status), e.g. to stand in for a server kind's native endpoints.
+        host, port_request: where to listen (``port_request=0``: a free port).
+    """
+
+    def __init__(
+        self, mode: Fault = Fault.OK, *, host: str = "127.0.0.1", port_request: int = 0, **behaviour: Any
+    ) -> None:
+        self.spec = FaultSpec(mode=Fault(mode), **behaviour)
+        self.host = host
+        self.port_request = port_request
+        self.port: int | None = None
+        self.requests = 0  # how many requests it has read
+        self.connections = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._stop: asyncio.Event | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._held: list[socket.socket] = []  # BLACKHOLE's listener and the connections filling its queue
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @property
+    def base_url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("the fault server is not started")
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> FaultServer:
+        if self.spec.mode is Fault.BLACKHOLE:
+            # Listen with no room in the accept queue, then fill it: the kernel drops further SYNs.
+            self._held = [socket.socket()]
+            self._held[0].bind((self.host, self.port_request))
+            self._held[0].listen(0)
+            self.port = self._held[0].getsockname()[1]
+            for _ in range(3):
+                filler = socket.socket()
+                filler.setblocking(False)
+                filler.connect_ex((self.host, self.port))
+                self._held.append(filler)
+            return self
+        if self.spec.mode is Fault.REFUSE:
+            # Reserve a port number, then close it: connecting there is refused.
+            s = socket.socket()
+            s.bind((self.host, 0))
+            self.port = s.getsockname()[1]
+            s.close()
+            return self
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._serve(ready))
+            except BaseException as exc:  # noqa: BLE001 - handed to start() and re-raised there
+                errors.append(exc)
+                ready.set()
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name=f"fault-{self.spec.mode.value}", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        if errors:
+            raise errors[0]
+        return self
+
+    async def _serve(self, ready: threading.Event) -> None:
+        self._stop = asyncio.Event()
+        self._server = await asyncio.start_server(self._handle, self.host, self.port_request, backlog=1024)
+        self.port = self._server.sockets[0].getsockname()[1]
+        ready.set()
+        await self._stop.wait()
+        self._server.close()
+        for w in list(self._writers):
+            w.transport.abort()
+        await self._server.wait_closed()
+        # Handlers see the stop event (or their aborted connection) and return on their own;
+        # cancelling them would make asyncio log their CancelledError.
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+
+    def stop(self) -> None:
+        """Close the listener and every connection, wake hung handlers, join the thread."""
+        for sock in self._held:
+            sock.close()
+        self._held = []
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+
+    def __enter__(self) -> FaultServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    # ----------------------------------------------------------------- handler
+
+    async def _read_request(self, reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str], bytes] | None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return None
+        lines = head.decode("latin-1").split("\r\n")
+        method, path, _ = (lines[0].split(" ") + ["", ""])[:3]
+        headers = {}
+        for line in lines[1:]:
+            if ":" in line:
+                k, v = line.split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+        length = int(headers.get("content-length", "0") or 0)
+        body = await reader.readexactly(length) if length else b""
+        return method, path, headers, body
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        with self._lock:
+            self.connections += 1
+        try:
+            keep_alive = True
+            while keep_alive and not self._stopping:
+                req = await self._read_request(reader)
+                if req is None:
+                    return
+                with self._lock:
+                    self.requests += 1
+                    n = self.requests
+                keep_alive = await self._respond(n, req, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the client went away: that is the client's business, not a server fault
+        finally:
+            self._writers.discard(writer)
+            if not writer.transport.is_closing():
+                writer.close()
+
+    async def _respond(self, n: int, req: tuple[str, str, dict[str, str], bytes], writer: asyncio.StreamWriter) -> bool:
+        """Answer one request; True when the connection may carry another (healthy JSON replies only)."""
+        method, path, headers, body = req
+        keep = headers.get("connection", "").lower() != "close"
+        mode = self.spec.mode
+        if mode is Fault.FLAKY:
+            mode = Fault.STATUS if n <= self.spec.fail_times else Fault.OK
+        canned = self._canned(path, mode, keep)
+        if canned is not None:
+            reply, again = canned
+            writer.write(reply)
+            await writer.drain()
+            return again
+        if mode is Fault.HANG:
+            assert self._stop is not None
+            await self._stop.wait()
+            return False
+        request = json.loads(body or b"{}") if method == "POST" else {}
+        model = request.get("model") or self.spec.model
+        if request.get("stream") and not path.endswith(("/models", "/embeddings")):
+            await self._stream(model, mode, writer)
+            return False
+        reply = self._healthy(path, request, model, keep)
+        if mode is Fault.DRIP:
+            await self._drip(reply, writer)
+            return False
+        writer.write(reply)
+        await writer.drain()
+        return keep and mode is Fault.OK
+
+    def _canned(self, path: str, mode: Fault, keep: bool) -> tuple[bytes, bool] | None:
+        """A reply that does not depend on the request (a route, or a fault that answers the same to all),
+        and whether the connection may carry another; ``None`` when the request decides."""
+        spec = self.spec
+        if path in spec.routes:
+            route = spec.routes[path]
+            status, payload = route if isinstance(route, tuple) else (200, route)
+            return _response(status, json.dumps(payload).encode(), keep_alive=keep), keep
+        if mode is Fault.STATUS:
+            payload = spec.body if spec.body is not None else {"error": {"message": f"injected {spec.status}"}}
+            raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+            return _response(spec.status, raw, headers=spec.headers, keep_alive=keep), keep
+        if mode is Fault.MALFORMED_JSON:
+            return _response(200, b'{"id": "x", "choices": [ {"message": '), False
+        if mode is Fault.HTML_200:
+            return _response(200, b"<html><body><h1>Sign in to continue</h1></body></html>", "text/html"), False
+        return None
+
+    def _healthy(self, path: str, request: dict[str, Any], model: str, keep: bool) -> bytes:
+        """What a healthy OpenAI-compatible server answers: the model list, embeddings, or a completion."""
+        if path.endswith("/models"):
+            data: dict[str, Any] = {
+                "object": "list",
+                "data": [{"id": self.spec.model, "object": "model", "owned_by": "faults"}],
+            }
+        elif path.endswith("/embeddings"):
+            inputs = request.get("input", [])
+            inputs = [inputs] if isinstance(inputs, str) else inputs
+            vectors = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(len(inputs))]
+            data = {"object": "list", "model": model, "data": vectors}
+        else:
+            data = _completion(model, prompt_tokens=self.spec.prompt_tokens)
+        return _response(200, json.dumps(data).encode(), keep_alive=keep)
+
+    async def _drip(self, reply: bytes, writer: asyncio.StreamWriter) -> None:
+        """Send ``reply`` one byte per ``drip_interval`` (a server, or a proxy, that trickles)."""
+        for i in range(len(reply)):
+            if self._stopping:
+                return
+            writer.write(reply[i : i + 1])
+            await writer.drain()
+            await asyncio.sleep(self.spec.drip_interval)
+
+    async def _stream(self, model: str, mode: Fault, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n")
+        await writer.drain()
+        words = ["one ", "two ", "three ", "four ", "five ", "six "]
+        interval = self.spec.drip_interval if mode is Fault.DRIP else self.spec.chunk_interval
+        for i, word in enumerate(words):
+            if self._stopping:
+                return
+            if mode is Fault.SSE_CUT and i == self.spec.cut_after:
+                writer.transport.abort()  # drop the connection mid-stream, no terminating chunk
+                return
+            writer.write(_chunk(model, word))
+            await writer.drain()
+            if interval:
+                await asyncio.sleep(interval)
+        writer.write(_chunk(model, None, "stop"))
+        writer.write(b"data: [DONE]\n\n")
+        await writer.drain()
+
+
+@contextlib.contextmanager
+def fault_process(mode: Fault | str, *args: str) -> Iterator[str]:
+    """Run a fault server in its own process (off the caller's GIL, for timing); yields its base_url."""
+    cmd = [sys.executable, "-m", "nxs_lab.testing.faults", Fault(mode).value, *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http://"):
+            raise RuntimeError(f"the fault process did not start: {' '.join(cmd)}")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m nxs_lab.testing.faults MODE [--status N] …``: serve one fault in its own process until stopped.
+
+    A separate process keeps the server off the caller's GIL, which matters when timing the caller.
+    """
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(prog="python -m nxs_lab.testing.faults")
+    parser.add_argument("mode", choices=[f.value for f in Fault])
+    parser.add_argument("--status", type=int, default=500)
+    parser.add_argument("--retry-after")
+    parser.add_argument("--cut-after", type=int, default=3)
+    parser.add_argument("--host", default="127.0.0.1", help="a loopback address to listen on")
+    parser.add_argument("--port", type=int, default=0, help="0: a free port")
+    args = parser.parse_args(argv)
+    headers = {"retry-after": args.retry_after} if args.retry_after else {}
+    server = FaultServer(
+        Fault(args.mode),
+        status=args.status,
+        headers=headers,
+        cut_after=args.cut_after,
+        host=args.host,
+        port_request=args.port,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with server:
+        print(server.base_url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a user stops it by hand
+            stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

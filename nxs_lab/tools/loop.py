@@ -1,0 +1,158 @@
+"""The tool-calling loop: model → tool calls → results → … → a final answer, with a trace of every step.
+
+    >>> run = run_tools(provider, [{"role": "user", "content": "What do my notes say about rivers?"}],
+    ...                 toolbox, max_rounds=4, tool_choice={"type": "function", "function": {"name": "search_memory"}})
+    ...                                                                    # doctest: +SKIP
+    >>> run.outcome, run.final.text, run.to_dataframe()                    # doctest: +SKIP
+
+Bad model output never breaks the loop: each failed call comes back to the
+model as a tool message saying what was wrong, so it can correct itself. The
+loop always ends within ``max_rounds`` model calls, with a clear outcome.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import enum
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._html import kv_table, rows_table
+from ..results import ChatResult
+from .toolbox import Toolbox, ToolOutcome
+
+__all__ = ["RunOutcome", "ToolRun", "TraceStep", "run_tools"]
+
+
+class RunOutcome(str, enum.Enum):
+    ANSWERED = "answered"  # the model gave a final answer without asking for more tools
+    MAX_ROUNDS = "max rounds reached"  # it was still calling tools when the rounds ran out
+
+
+@dataclass(frozen=True, slots=True)
+class TraceStep:
+    """One step: a model turn, or one tool call with its arguments and result or error."""
+
+    round: int
+    kind: str  # model | tool
+    name: str
+    arguments: str = ""
+    result: str = ""
+    error: str | None = None
+    seconds: float = 0.0
+    provider: str = ""
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "round": self.round,
+            "step": self.kind,
+            "name": self.name,
+            "arguments": self.arguments,
+            "result": self.result[:200],
+            "error": self.error,
+            "ms": round(self.seconds * 1000, 1),
+            "provider": self.provider,
+        }
+
+
+@dataclass
+class ToolRun:
+    """The whole run: the conversation as it grew, the final answer, and the trace."""
+
+    messages: list[dict[str, Any]]
+    outcome: RunOutcome
+    final: ChatResult | None
+    trace: list[TraceStep] = field(default_factory=list)
+    rounds: int = 0
+
+    @property
+    def tool_steps(self) -> list[TraceStep]:
+        return [s for s in self.trace if s.kind == "tool"]
+
+    def to_dataframe(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame([s.as_row() for s in self.trace])
+
+    def _repr_html_(self) -> str:
+        head = kv_table(
+            "tool run",
+            {
+                "outcome": self.outcome.value,
+                "rounds": self.rounds,
+                "tool calls": len(self.tool_steps),
+                "failed calls": sum(1 for s in self.tool_steps if s.error),
+                "final answer": self.final.text if self.final else None,
+            },
+        )
+        rows = [list(s.as_row().values()) for s in self.trace]
+        return head + rows_table("trace", list(TraceStep(0, "", "").as_row()), rows)
+
+
+def run_tools(
+    target: Any,
+    messages: Sequence[Mapping[str, Any]],
+    toolbox: Toolbox,
+    *,
+    max_rounds: int = 5,
+    tool_choice: Any = "auto",
+    parallel: bool = True,
+    on_step: Callable[[TraceStep], Any] | None = None,
+    **params: Any,
+) -> ToolRun:
+    """Run the loop against a :class:`~nxs_lab.Provider` or :class:`~nxs_lab.FallbackChain`.
+
+    ``tool_choice`` applies to the first round only (forcing a call every round would never end);
+    later rounds use ``"auto"``. ``on_step`` sees each :class:`TraceStep` as it happens (panels use it).
+    """
+    if max_rounds < 1:
+        raise ValueError("max_rounds must be at least 1")
+    if not len(toolbox):
+        raise ValueError("the toolbox is empty: register at least one tool")
+    msgs: list[dict[str, Any]] = [dict(m) for m in messages]
+    trace: list[TraceStep] = []
+
+    def record(step: TraceStep) -> None:
+        trace.append(step)
+        if on_step is not None:
+            on_step(step)
+
+    final: ChatResult | None = None
+    for rnd in range(1, max_rounds + 1):
+        t0 = time.perf_counter()
+        result: ChatResult = target.chat(
+            msgs, tools=toolbox.schemas(), tool_choice=tool_choice if rnd == 1 else "auto", **params
+        )
+        record(
+            TraceStep(
+                rnd,
+                "model",
+                result.model,
+                result=result.text or "",
+                arguments=", ".join(c.name for c in result.tool_calls),
+                seconds=time.perf_counter() - t0,
+                provider=result.provider,
+            )
+        )
+        final = result
+        if not result.tool_calls:
+            return ToolRun(msgs + [result.message()], RunOutcome.ANSWERED, result, trace, rnd)
+        msgs.append(result.message())
+        calls = list(result.tool_calls)
+        if parallel and len(calls) > 1:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=len(calls)) as pool:
+                outcomes = list(pool.map(lambda c: toolbox.call(c.name, c.arguments), calls))
+        else:
+            outcomes = [toolbox.call(c.name, c.arguments) for c in calls]
+        for call, out in zip(calls, outcomes, strict=True):
+            msgs.append({"role": "tool", "tool_call_id": call.id, "name": call.name, "content": out.content})
+            record(_tool_step(rnd, call.arguments, out))
+    return ToolRun(msgs, RunOutcome.MAX_ROUNDS, final, trace, max_rounds)
+
+
+def _tool_step(rnd: int, arguments: str, out: ToolOutcome) -> TraceStep:
+    return TraceStep(
+        rnd, "tool", out.name, arguments=arguments, result=out.content, error=out.error, seconds=out.seconds
+    )

@@ -1,0 +1,277 @@
+"""Toolbox: typed Python functions as OpenAI tools, with arguments validated before anything runs.
+
+    >>> tb = Toolbox()
+    >>> @tb.tool
+    ... def search_memory(query: str, limit: int = 3) -> str:
+    ...     '''Search the user's notes.
+    ...
+    ...     Args:
+    ...         query: what to look for.
+    ...         limit: how many notes at most.
+    ...     '''
+    ...     return "notes about " + query
+    >>> tb.schemas()[0]["function"]["parameters"]["required"]
+    ['query']
+
+Schemas are derived from signatures, type hints and docstrings through
+pydantic, never written by hand. :meth:`Toolbox.call` never raises for bad
+model output: an unknown tool, malformed JSON, arguments that fail validation,
+a tool that raises or times out each become a :class:`ToolOutcome` with an
+error the model can read and correct from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from .._html import rows_table
+from ..defaults import TOOL_TIMEOUT
+
+__all__ = ["Tool", "ToolOutcome", "Toolbox"]
+
+
+def _doc_parts(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
+    """(description, {parameter: description}) from a Google, NumPy, reST or Epydoc docstring."""
+    import docstring_parser
+
+    doc = docstring_parser.parse(inspect.getdoc(fn) or "")
+    head = " ".join(filter(None, [doc.short_description, doc.long_description]))
+    params = {p.arg_name: " ".join((p.description or "").split()) for p in doc.params if p.description}
+    return " ".join(head.split()), params
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One callable tool: its name, description, argument model and the function itself."""
+
+    name: str
+    description: str
+    fn: Callable[..., Any]
+    arguments: type[BaseModel] | None  # None: arguments are checked against `schema` by the tool's owner
+    schema: dict[str, Any]
+    timeout: float | None = None
+    source: str = "python"  # python | mcp:<server>
+
+    def openai_schema(self) -> dict[str, Any]:
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.schema},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutcome:
+    """What one tool call produced: a result, or an error meant for the model to read."""
+
+    name: str
+    ok: bool
+    content: str  # what goes back to the model as the tool message
+    result: Any = None
+    error: str | None = None  # unknown-tool | malformed-json | invalid-arguments | raised | timeout
+    seconds: float = 0.0
+
+
+def _to_content(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+class Toolbox:
+    """A set of tools the model may call. Only registered tools can ever run."""
+
+    def __init__(self, *, default_timeout: float = TOOL_TIMEOUT) -> None:
+        self._tools: dict[str, Tool] = {}
+        self.default_timeout = default_timeout
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="nxs-tool")
+        self._closers: list[Callable[[], None]] = []
+
+    # ------------------------------------------------------------ registration
+
+    def tool(
+        self,
+        fn: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Register ``fn`` (use as ``@tb.tool`` or ``@tb.tool(name=..., timeout=...)``)."""
+
+        def register(f: Callable[..., Any]) -> Callable[..., Any]:
+            self.add(self._from_function(f, name, description, timeout))
+            return f
+
+        return register(fn) if fn is not None else register
+
+    def _from_function(
+        self, fn: Callable[..., Any], name: str | None, description: str | None, timeout: float | None
+    ) -> Tool:
+        tool_name = name or fn.__name__
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", tool_name):
+            raise ValueError(f"tool name {tool_name!r}: use 1-64 letters, digits, '_' or '-'")
+        doc, param_docs = _doc_parts(fn)
+        hints = get_type_hints(fn)
+        fields: dict[str, Any] = {}
+        for p in inspect.signature(fn).parameters.values():
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise TypeError(f"tool {tool_name}: *args / **kwargs cannot be described to a model")
+            if p.name not in hints:
+                raise TypeError(f"tool {tool_name}: parameter {p.name!r} needs a type hint")
+            default = ... if p.default is inspect.Parameter.empty else p.default
+            fields[p.name] = (hints[p.name], Field(default, description=param_docs.get(p.name)))
+        model = create_model(f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
+        schema = model.model_json_schema()
+        schema.pop("title", None)
+        for prop in schema.get("properties", {}).values():
+            prop.pop("title", None)
+        return Tool(tool_name, description or doc or tool_name, fn, model, schema, timeout)
+
+    def add(self, tool: Tool) -> None:
+        if tool.name in self._tools:
+            raise ValueError(f"a tool named {tool.name!r} is already registered")
+        self._tools[tool.name] = tool
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._tools
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def __getitem__(self, name: str) -> Tool:
+        return self._tools[name]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def schemas(self) -> list[dict[str, Any]]:
+        """The ``tools=[...]`` list for a chat request."""
+        return [t.openai_schema() for t in self._tools.values()]
+
+    def _repr_html_(self) -> str:
+        rows = [
+            [t.name, t.source, t.description, json.dumps(t.schema.get("properties", {}))] for t in self._tools.values()
+        ]
+        return rows_table(f"toolbox: {len(self)} tool(s)", ["name", "source", "description", "parameters"], rows)
+
+    # ------------------------------------------------------------------- calls
+
+    def call(self, name: str, arguments: str | Mapping[str, Any] | None) -> ToolOutcome:
+        """Validate and run one call. Never raises for anything the model got wrong."""
+        t0 = time.perf_counter()
+
+        def fail(kind: str, message: str) -> ToolOutcome:
+            return ToolOutcome(name, False, f"error ({kind}): {message}", error=kind, seconds=time.perf_counter() - t0)
+
+        tool = self._tools.get(name)
+        if tool is None:
+            return fail(
+                "unknown-tool", f"there is no tool named {name!r}; available: {', '.join(self.names) or 'none'}"
+            )
+        if isinstance(arguments, str) or arguments is None:
+            try:
+                raw = json.loads(arguments) if arguments and arguments.strip() else {}
+            except json.JSONDecodeError as exc:
+                return fail("malformed-json", f"the arguments are not valid JSON ({exc.msg} at char {exc.pos})")
+        else:
+            raw = dict(arguments)
+        if not isinstance(raw, dict):
+            return fail("invalid-arguments", f"arguments must be a JSON object, got {type(raw).__name__}")
+        kwargs: dict[str, Any] = raw
+        if tool.arguments is None:
+            import jsonschema
+
+            errors = sorted(jsonschema.Draft202012Validator(tool.schema).iter_errors(raw), key=lambda e: list(e.path))
+            if errors:
+                return fail(
+                    "invalid-arguments",
+                    "; ".join(f"{'.'.join(map(str, e.path)) or 'arguments'}: {e.message}" for e in errors),
+                )
+        else:
+            try:
+                kwargs = dict(tool.arguments.model_validate(raw))
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors(include_url=False)
+                )
+                return fail("invalid-arguments", problems)
+        timeout = tool.timeout or self.default_timeout
+        try:
+            if inspect.iscoroutinefunction(tool.fn):
+                future = self._pool.submit(asyncio.run, asyncio.wait_for(tool.fn(**kwargs), timeout))
+            else:
+                future = self._pool.submit(tool.fn, **kwargs)
+            value = future.result(timeout=timeout)
+        except (concurrent.futures.TimeoutError, TimeoutError):
+            return fail("timeout", f"{name} did not finish within {timeout:g} s")
+        except Exception as exc:  # noqa: BLE001 - the tool's own failure, reported to the model and the trace
+            return fail("raised", f"{type(exc).__name__}: {exc}")
+        return ToolOutcome(name, True, _to_content(value), result=value, seconds=time.perf_counter() - t0)
+
+    # --------------------------------------------------------------------- MCP
+
+    @classmethod
+    def from_mcp(
+        cls,
+        command: str,
+        args: list[str] | None = None,
+        *,
+        allow: list[str],
+        env: Mapping[str, str] | None = None,
+        timeout: float = TOOL_TIMEOUT,
+    ) -> Toolbox:
+        """The tools of an MCP server started over stdio, limited to the names in ``allow``.
+
+        MCP servers run code on this machine: start only ones you trust, and allow only the tools
+        you mean to offer. A name in ``allow`` that the server lacks is an error.
+        """
+        from .mcp import MCPBridge
+
+        tb = cls(default_timeout=timeout)
+        tb.attach_mcp(MCPBridge(command, args or [], env=env), allow=allow)
+        return tb
+
+    def attach_mcp(self, bridge: Any, *, allow: list[str]) -> None:
+        listed = {t.name: t for t in bridge.start()}
+        missing = [n for n in allow if n not in listed]
+        if missing:
+            bridge.close()
+            raise ValueError(f"the MCP server has no tool(s) {missing}; it offers {sorted(listed)}")
+        for name in allow:
+            t = listed[name]
+            self.add(
+                Tool(
+                    name,
+                    t.description or name,
+                    bridge.caller(name),
+                    None,
+                    dict(t.input_schema),
+                    source=f"mcp:{bridge.name}",
+                )
+            )
+        self._closers.append(bridge.close)
+
+    def close(self) -> None:
+        for close in self._closers:
+            close()
+        self._closers.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> Toolbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
