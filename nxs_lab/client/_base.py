@@ -20,7 +20,7 @@ from ..defaults import LOCAL_BASE_URL
 from ..errors import ResponseTimeout
 from ..results import Health
 from ._boundary import translated
-from ._native import NativeHTTPClient
+from ._native import NativeHTTPClient, httpx_timeout
 from .catalog import ModelCatalog
 
 __all__ = ["NO_KEY", "BaseProvider", "Messages"]
@@ -99,6 +99,9 @@ class BaseProvider:
             reserve=reserve,
         )
         self.config = catalog.config if catalog is not None else _config(config, name, base_url, api_key, model, fields)
+        self._transport: Any = None
+        self._http: Any = None
+        self._client: Any = None
         # A shared catalogue belongs to the provider that made it: only the owner closes it.
         self._owns_catalog = catalog is None
         self.catalog = catalog or ModelCatalog(self.config, NativeHTTPClient(self.config, native_transport))
@@ -153,6 +156,35 @@ class BaseProvider:
 
     def _sdk_key(self) -> str:
         return self.config.api_key.get_secret_value() if self.config.api_key is not None else NO_KEY
+
+    # What differs between the sync and the async half: the client classes and the pool size.
+    _http_class: Any = None  # httpx2.Client | httpx2.AsyncClient
+    _sdk_class: str = ""  # "OpenAI" | "AsyncOpenAI"
+    _limits = httpx2.Limits(max_connections=100, max_keepalive_connections=20)
+
+    @property
+    def http(self) -> Any:
+        """The HTTP client the SDK's calls go through (made on first use)."""
+        if self._http is None:
+            self._http = self._http_class(
+                timeout=httpx_timeout(self.timeouts), transport=self._transport, limits=self._limits
+            )
+        return self._http
+
+    @property
+    def client(self) -> Any:
+        """The underlying openai SDK client (``max_retries=0``: retries are the kit's), made on first use."""
+        if self._client is None:
+            import openai
+
+            self._client = getattr(openai, self._sdk_class)(
+                base_url=self.base_url,
+                api_key=self._sdk_key(),
+                max_retries=0,
+                timeout=httpx_timeout(self.timeouts),
+                http_client=self.http,
+            )
+        return self._client
 
     # ------------------------------------------------------------------ display
 

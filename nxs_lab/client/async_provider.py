@@ -23,7 +23,7 @@ from ..errors import ProviderError
 from ..models import ModelInfo
 from ..results import ChatResult, Health
 from ._base import BaseProvider, Messages
-from ._native import auth_headers, decode_json, httpx_timeout, url_for
+from ._native import auth_headers, decode_json, url_for
 from ._replies import chat_result, completion_result, response_result, vectors
 from .streaming import AsyncChatStream, StreamAccumulator
 
@@ -39,38 +39,15 @@ class AsyncProvider(BaseProvider):
     ``transport``: an ``httpx2.AsyncBaseTransport`` to use instead of the network for the SDK's calls.
     """
 
+    _http_class = httpx2.AsyncClient
+    _sdk_class = "AsyncOpenAI"
+    _limits = httpx2.Limits(max_connections=64, max_keepalive_connections=32)
+
     def __init__(self, *args: Any, transport: httpx2.AsyncBaseTransport | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self._transport = transport
-        self._http: httpx2.AsyncClient | None = None
-        self._client: Any = None
 
     # --------------------------------------------------------------- lifecycle
-
-    @property
-    def http(self) -> httpx2.AsyncClient:
-        if self._http is None:
-            self._http = httpx2.AsyncClient(
-                timeout=httpx_timeout(self.timeouts),
-                transport=self._transport,
-                limits=httpx2.Limits(max_connections=64, max_keepalive_connections=32),
-            )
-        return self._http
-
-    @property
-    def client(self) -> Any:
-        """The underlying ``openai.AsyncOpenAI`` client (``max_retries=0``)."""
-        if self._client is None:
-            import openai
-
-            self._client = openai.AsyncOpenAI(
-                base_url=self.base_url,
-                api_key=self._sdk_key(),
-                max_retries=0,
-                timeout=httpx_timeout(self.timeouts),
-                http_client=self.http,
-            )
-        return self._client
 
     async def aclose(self) -> None:
         """Release every connection this provider holds. It can be used again afterwards."""

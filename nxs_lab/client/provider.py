@@ -24,7 +24,6 @@ from ..errors import ProviderError
 from ..models import ModelInfo
 from ..results import ChatResult, Health
 from ._base import BaseProvider, Messages
-from ._native import httpx_timeout
 from ._replies import chat_result, completion_result, response_result, vectors
 from ._watchdog import shutdown_callback, socket_of, watchdog
 from .streaming import ChatStream, StreamAccumulator
@@ -42,40 +41,15 @@ class Provider(BaseProvider):
     when only the transport is under test); it carries the SDK's calls and the native ones.
     """
 
+    _http_class = httpx2.Client
+    _sdk_class = "OpenAI"
+
     def __init__(self, *args: Any, transport: httpx2.BaseTransport | None = None, **kw: Any) -> None:
         kw.setdefault("native_transport", transport)
         super().__init__(*args, **kw)
         self._transport = transport
-        self._http: httpx2.Client | None = None
-        self._client: Any = None
 
     # --------------------------------------------------------------- lifecycle
-
-    @property
-    def http(self) -> httpx2.Client:
-        """The HTTP client the SDK calls go through."""
-        if self._http is None:
-            self._http = httpx2.Client(
-                timeout=httpx_timeout(self.timeouts),
-                transport=self._transport,
-                limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20),
-            )
-        return self._http
-
-    @property
-    def client(self) -> Any:
-        """The underlying ``openai.OpenAI`` client (``max_retries=0``)."""
-        if self._client is None:
-            import openai
-
-            self._client = openai.OpenAI(
-                base_url=self.base_url,
-                api_key=self._sdk_key(),
-                max_retries=0,
-                timeout=httpx_timeout(self.timeouts),
-                http_client=self.http,
-            )
-        return self._client
 
     def close(self) -> None:
         """Release every connection this provider holds. It can be used again afterwards."""

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StreamInterrupted
 from ..results import Attempt, ChatResult, Outcome
-from ._schedule import Run
+from ._schedule import Run, Try
 
 if TYPE_CHECKING:
     from ..client import Provider
+    from ..context.guard import Prepared
     from .fallback import FallbackChain, Messages
 
 __all__ = ["CONTINUE_PROMPT", "AsyncChainStream", "ChainStream"]
@@ -65,6 +66,22 @@ class _ChainStreamBase:
         self.prefix += exc.partial_text
         self.resumed_from.append(p.name)
 
+    def _on_error(self, run: Run, t: Try, exc: Exception, t0: float) -> None:
+        """A broken stream: resume or stop (see :meth:`_on_interrupt`); any other failure as the table says."""
+        if isinstance(exc, StreamInterrupted):
+            self._on_interrupt(run, t.provider, exc, t.tries, t0)
+        else:
+            t.decision = run.failed(t.provider, exc, t.tries, t0)
+
+    def _on_done(
+        self, run: Run, t: Try, result: ChatResult | None, prepared: Prepared | None, guard: Any, t0: float
+    ) -> None:
+        """The stream ended with its finish reason: check it against what was sent, record the success."""
+        assert result is not None
+        if prepared is not None:
+            result = guard.finish(result, prepared)
+        self._final(result, run.succeeded(t.provider, t0, result))
+
     def _final(self, result: ChatResult, attempts: tuple[Attempt, ...]) -> ChatResult:
         if self.prefix:
             result = dataclasses.replace(result, text=self.prefix + result.text)
@@ -87,15 +104,10 @@ class ChainStream(_ChainStreamBase):
                 else:
                     s, prepared = t.provider.stream(self._messages_for_next(), **self.params), None
                 yield from s
-            except StreamInterrupted as exc:
-                self._on_interrupt(run, t.provider, exc, t.tries, t0)
-                continue
             except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
-                t.decision = run.failed(t.provider, exc, t.tries, t0)
+                self._on_error(run, t, exc, t0)
                 continue
-            assert s.result is not None
-            result = self.chain.guard(t.provider).finish(s.result, prepared) if prepared is not None else s.result
-            self._final(result, run.succeeded(t.provider, t0, result))
+            self._on_done(run, t, s.result, prepared, self.chain.guard(t.provider), t0)
             return
         raise run.exhausted()
 
@@ -125,15 +137,10 @@ class AsyncChainStream(_ChainStreamBase):
                     )
                 async for delta in s:
                     yield delta
-            except StreamInterrupted as exc:
-                self._on_interrupt(run, t.provider, exc, t.tries, t0)
-                continue
             except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
-                t.decision = run.failed(t.provider, exc, t.tries, t0)
+                self._on_error(run, t, exc, t0)
                 continue
-            assert s.result is not None
-            result = self.chain.aguard(t.provider).finish(s.result, prepared) if prepared is not None else s.result
-            self._final(result, run.succeeded(t.provider, t0, result))
+            self._on_done(run, t, s.result, prepared, self.chain.aguard(t.provider), t0)
             return
         raise run.exhausted()
 
