@@ -14,18 +14,21 @@ Every error the kit raises on purpose derives from :class:`NxsLabError`::
      ├── AllProvidersFailed       a fallback chain ran out of providers; carries every attempt
      ├── BudgetExceeded           even the system prompt and the latest turn exceed the input budget
      └── ProviderError            an endpoint failed; carries provider, base_url, status, request_id
-          ├── ConnectionFailed     refused, DNS failure, unreachable network
+          ├── ConnectionFailed     refused, DNS failure, unreachable network; 407 (a proxy wants credentials),
+          │                        421 (the request reached the wrong server)
           │    └── ConnectTimeout  the TCP/TLS connect did not finish in time
-          ├── ResponseTimeout      connected, but no (further) bytes arrived in time
+          ├── ResponseTimeout      connected, but no (further) bytes arrived in time (and 408)
           ├── AuthenticationFailed 401 / 403
           ├── RateLimited          429 (``retry_after`` seconds when the server said)
           ├── ModelNotFound        404 naming a model the server does not serve
           ├── UnsupportedEndpoint  the server has no such API (e.g. no Responses API)
           ├── ServerError          5xx
           ├── StreamInterrupted    a stream broke after text arrived; carries ``partial_text``
-          ├── BadRequest           4xx the server blamed on the request
-          │    └── ContextOverflow the prompt does not fit the model's context window
-          └── InvalidResponse      a reply that is not what an OpenAI-compatible server sends
+          ├── RequestRefused       another 4xx: this server will not take it, another may (405, 410, 451 …)
+          ├── BadRequest           400 / 422: the request itself is wrong, every provider would refuse it
+          │    └── ContextOverflow the prompt does not fit the model's window (or 413: too large for it)
+          └── InvalidResponse      a reply that is not what an OpenAI-compatible server sends: a redirect
+                                   (captive portal, login proxy, http→https), undecodable or ill-shaped data
 
 Errors from the openai SDK and httpx2 are translated into this tree at one
 boundary, :func:`nxs_lab.client._boundary.translated`; callers never need to import
@@ -56,6 +59,7 @@ __all__ = [
     "ProviderError",
     "QuantizeError",
     "RateLimited",
+    "RequestRefused",
     "ResponseTimeout",
     "RunbookFailed",
     "ScanRefused",
@@ -255,8 +259,13 @@ class StreamInterrupted(ProviderError):
         super().__init__(message, **kw)
 
 
+class RequestRefused(ProviderError):
+    """This server refused the request for a reason of its own (a 4xx other than 400 / 422, auth, rate limit
+    or not-found): another provider may well take it, so a chain moves on."""
+
+
 class BadRequest(ProviderError):
-    """The server rejected the request itself (4xx other than auth, rate or not-found)."""
+    """The server rejected the request itself (400 / 422): any provider would, so a chain stops."""
 
 
 class ContextOverflow(BadRequest):

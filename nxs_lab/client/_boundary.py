@@ -17,11 +17,21 @@ from typing import Any
 import httpx2
 
 from .. import errors as E
+from .._net import redact_url
 from ..context.overflow import OverflowInfo, parse_overflow
 
 __all__ = ["parse_retry_after", "status_error", "translated"]
 
 _NOT_FOUND_HINTS = ("model", "not found", "does not exist", "no such")
+# Statuses that say something about the path to this server, not about the request: another provider may answer.
+_SPECIAL_STATUS: dict[int, tuple[type[E.ProviderError], str]] = {
+    407: (E.ConnectionFailed, "a proxy between here and the server wants credentials"),
+    408: (E.ResponseTimeout, "the server timed out waiting for the request"),
+    413: (E.ContextOverflow, "the request is too large for this server"),
+    421: (E.ConnectionFailed, "the request reached a server that does not serve this address"),
+}
+# How much of a server's own error text an exception keeps: enough to read, never a flood.
+DETAIL_LIMIT = 300
 
 
 def parse_retry_after(headers: Any, now: float | None = None) -> float | None:
@@ -54,14 +64,18 @@ def parse_retry_after(headers: Any, now: float | None = None) -> float | None:
 
 
 def _detail(body: Any) -> str:
+    """The server's own words from an error body, cut to :data:`DETAIL_LIMIT` characters."""
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict):
-            return str(inner.get("message") or inner.get("detail") or json.dumps(inner)[:300])
-        return str(inner)[:300]
-    if body is None:
+            text = str(inner.get("message") or inner.get("detail") or json.dumps(inner, default=str)[:DETAIL_LIMIT])
+        else:
+            text = str(inner)
+    elif body is None:
         return ""
-    return str(body)[:300]
+    else:
+        text = str(body)
+    return text if len(text) <= DETAIL_LIMIT else text[:DETAIL_LIMIT] + f"… ({len(text)} characters)"
 
 
 def _overflow(info: OverflowInfo, **kw: Any) -> E.ContextOverflow:
@@ -110,13 +124,27 @@ def status_error(
         return E.UnsupportedEndpoint(f"the server has no endpoint{where or ' at this path'}", **kw)
     if status >= 500:
         return E.ServerError(f"server error{where}", retry_after=parse_retry_after(headers), **kw)
+    special = _SPECIAL_STATUS.get(status)
+    if 300 <= status < 400:
+        location = headers.get("location", "") if headers is not None else ""
+        return E.InvalidResponse(
+            f"the server redirected{where} instead of answering"
+            + (f" (to {redact_url(location)[:200]})" if location else "")
+            + ": a captive portal, a login proxy, or an http→https redirect",
+            **kw,
+        )
+    if special is not None:
+        cls, text = special
+        return cls(text + where, **kw)
     info = parse_overflow(status, body, message)
     if info is not None:
         return _overflow(info, **kw)
     low = detail.lower()
     if "model" in low and any(h in low for h in ("not found", "does not exist", "unknown model", "no such")):
         return E.ModelNotFound(f"model not found{where}", **kw)
-    return E.BadRequest(f"the server rejected the request{where}", **kw)
+    if status in (400, 422):
+        return E.BadRequest(f"the server rejected the request{where}", **kw)
+    return E.RequestRefused(f"the server refused the request{where}", **kw)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -203,6 +231,12 @@ def translated(provider: str, base_url: str) -> Iterator[None]:
         raise mapped from exc
     except json.JSONDecodeError as exc:
         raise E.InvalidResponse("the reply is not valid JSON", provider=provider, base_url=base_url) from exc
+    except UnicodeDecodeError as exc:
+        raise E.InvalidResponse("the reply is not valid UTF-8", provider=provider, base_url=base_url) from exc
+    except RecursionError as exc:  # JSON nested deeper than the decoder's stack: hostile or broken
+        raise E.InvalidResponse(
+            "the reply is nested too deeply to decode", provider=provider, base_url=base_url
+        ) from exc
     except Exception as exc:
         if type(exc).__module__.split(".")[0] != "openai":
             raise

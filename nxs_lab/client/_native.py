@@ -43,8 +43,8 @@ def decode_json(resp: httpx2.Response, path: str, config: ProviderConfig) -> Any
     body: Any
     try:
         body = resp.json()
-    except ValueError:
-        body = resp.text[:500]
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep to decode
+        body = resp.content[:500].decode("utf-8", "replace")
         if resp.is_success:
             raise InvalidResponse(
                 f"{path} did not return JSON (content-type {resp.headers.get('content-type', '?')})",

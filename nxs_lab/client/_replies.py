@@ -5,9 +5,11 @@ Pure functions of the SDK object (no I/O), shared by the sync and async calls of
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ..errors import InvalidResponse
 from ..results import ChatResult, ToolCall, Usage
@@ -15,8 +17,31 @@ from ..results import ChatResult, ToolCall, Usage
 __all__ = ["chat_result", "completion_result", "response_result", "vectors"]
 
 log = logging.getLogger("nxs_lab.provider")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _refuses_bad_shapes(fn: F) -> F:
+    """A reply whose fields have the wrong types (a number where a list belongs, a missing object) is the
+    server's fault: it becomes :class:`InvalidResponse`, so a chain fails over, instead of a ``TypeError``."""
+
+    @functools.wraps(fn)
+    def checked(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except InvalidResponse:
+            raise
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            provider, base_url = args[-2], args[-1]
+            raise InvalidResponse(
+                f"the reply has the wrong shape ({type(exc).__name__}: {str(exc)[:120]})",
+                provider=provider,
+                base_url=base_url,
+            ) from exc
+
+    return checked  # type: ignore[return-value]
+
+
+@_refuses_bad_shapes
 def chat_result(resp: Any, model: str, t0: float, provider: str, base_url: str) -> ChatResult:
     choices = getattr(resp, "choices", None)
     if not choices:
@@ -46,6 +71,7 @@ def chat_result(resp: Any, model: str, t0: float, provider: str, base_url: str) 
     return result
 
 
+@_refuses_bad_shapes
 def completion_result(resp: Any, model: str, t0: float, provider: str, base_url: str) -> ChatResult:
     choices = getattr(resp, "choices", None)
     if not choices:
@@ -64,6 +90,7 @@ def completion_result(resp: Any, model: str, t0: float, provider: str, base_url:
     )
 
 
+@_refuses_bad_shapes
 def response_result(resp: Any, model: str, t0: float, provider: str, base_url: str) -> ChatResult:
     if not hasattr(resp, "output"):
         raise InvalidResponse("the reply is not a Responses API object", provider=provider, base_url=base_url)
@@ -90,6 +117,7 @@ def response_result(resp: Any, model: str, t0: float, provider: str, base_url: s
     )
 
 
+@_refuses_bad_shapes
 def vectors(resp: Any, n: int, provider: str, base_url: str) -> list[list[float]]:
     data = getattr(resp, "data", None)
     if not isinstance(data, list) or len(data) != n:

@@ -16,7 +16,7 @@ from typing import Any
 
 from .._net import Scope, url_scope
 from ..config import ProviderConfig
-from ..errors import ModelNotAllowed, ModelNotFound
+from ..errors import InvalidResponse, ModelNotAllowed, ModelNotFound, NxsLabError
 from ..models import LoadState, ModelInfo, ModelKind
 from ..servers import GENERIC, NativeHTTP, ServerAdapter, identify
 
@@ -85,8 +85,22 @@ class ModelCatalog:
         """The models the server lists, normalized from its native endpoints. Cached until ``refresh=True``."""
         with self._lock:
             if self._models is None or refresh:
-                self._models = self.server.models(self.http)
+                self._models = self._read_models()
             return list(self._models)
+
+    def _read_models(self) -> list[ModelInfo]:
+        """The adapter's reading of the server's native model list; a payload of the wrong shape (an entry
+        without an id, a number where a list belongs) is the server's fault and says so."""
+        try:
+            return self.server.models(self.http)
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            if isinstance(exc, NxsLabError):
+                raise
+            raise InvalidResponse(
+                f"the {self.server.label} model list has the wrong shape ({type(exc).__name__}: {str(exc)[:120]})",
+                provider=self.config.name,
+                base_url=self.config.base_url,
+            ) from exc
 
     def detect_model(self) -> str:
         """The first loaded chat (or vision-language) model the server lists; embedding models are skipped."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
-from ..errors import ProviderError
+from ..errors import NxsLabError
 from ..models import ModelInfo
 from ..results import ChatResult, Health
 from ._base import BaseProvider, Messages
@@ -169,10 +169,10 @@ class Provider(BaseProvider):
         return vectors(resp, len(items), self.name, self.base_url)
 
     def health(self) -> Health:
-        """Whether the server lists its models, and how fast. An endpoint failure is reported, not raised."""
+        """Whether the server lists its models, and how fast. Never raises: any failure is reported in it."""
         t0 = time.perf_counter()
         try:
             n = len(self.list_models(refresh=True))
-        except ProviderError as exc:
+        except NxsLabError as exc:
             return self._health(t0, None, exc)
         return self._health(t0, n, None)

@@ -89,17 +89,29 @@ class Run:
                 delay = t.decision.delay
 
     def rate_wait(self, p: Provider) -> float | None:
-        """Seconds to wait for the provider's rate limit, or ``None`` to move on (wait too long)."""
+        """Seconds to wait for the provider's rate limit (the slot is booked), or ``None`` to move on."""
         bucket = self.chain.rate_limits.get(p.name)
-        if bucket is None or bucket.try_acquire():
+        if bucket is None:
             return 0.0
-        wait = bucket.wait_time()
-        if wait > self.chain.max_rate_wait:
+        wait = bucket.reserve(self.chain.max_rate_wait)
+        if wait is None:
             self.chain.breakers[p.name].release()
             now = time.perf_counter()
-            self._add(Attempt(p.name, Outcome.SKIPPED_RATE, self._since(now), 0.0, detail=f"next slot in {wait:.2f} s"))
-            return None
+            self._add(
+                Attempt(
+                    p.name,
+                    Outcome.SKIPPED_RATE,
+                    self._since(now),
+                    0.0,
+                    detail=f"next slot in {bucket.wait_time():.2f} s",
+                )
+            )
         return wait
+
+    def abandoned(self, p: Provider) -> None:
+        """The call was stopped from outside (Ctrl-C, cancellation, a stream no longer read): no verdict on
+        the provider's health, but a probe it held must be released, or its breaker would stay half-open."""
+        self.chain.breakers[p.name].release()
 
     def failed(self, p: Provider, exc: BaseException, tries: int, t0: float) -> Decision:
         """Record a failure; raise at once when the decision is STOP."""

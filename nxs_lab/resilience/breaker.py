@@ -3,6 +3,11 @@
 CLOSED ──(threshold consecutive failures, or one refused connection)──▶ OPEN
 OPEN ──(cooldown passes)──▶ HALF_OPEN: one probe call is let through
 HALF_OPEN ──(probe succeeds)──▶ CLOSED;  ──(probe fails)──▶ OPEN, cooldown doubled (up to max_cooldown)
+HALF_OPEN ──(probe ends without a verdict: interrupted, cancelled, abandoned)──▶ HALF_OPEN, next probe allowed
+
+Every probe settles: the fallback chain records success or failure, or releases it on any other exit
+(Ctrl-C, task cancellation, a stream its reader stopped). A probe that is never settled at all (a
+generator nobody closes) expires after ``probe_timeout`` seconds, so a provider can never be skipped forever.
 
 While OPEN, calls skip the provider at once: a dead primary costs nothing after
 the first failure. Safe to share across threads and asyncio tasks: no state
@@ -34,6 +39,7 @@ class _Stats:
     opened_at: float = 0.0
     cooldown: float = 0.0
     probe_in_flight: bool = False
+    probe_started: float = 0.0
     trips: int = 0
 
 
@@ -56,9 +62,16 @@ class CircuitBreaker:
         cooldown: float = 5.0,
         max_cooldown: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        probe_timeout: float = 300.0,
     ) -> None:
-        if threshold < 1 or cooldown <= 0 or max_cooldown < cooldown:
-            raise ValueError("need threshold >= 1, cooldown > 0 and max_cooldown >= cooldown")
+        # `not (x > 0)` also refuses NaN, which compares false with everything
+        if threshold < 1 or not (cooldown > 0) or not (max_cooldown >= cooldown) or not (probe_timeout > 0):
+            raise ValueError(
+                "CircuitBreaker needs threshold >= 1, cooldown > 0, max_cooldown >= cooldown and probe_timeout > 0"
+                f" (got threshold={threshold}, cooldown={cooldown}, max_cooldown={max_cooldown},"
+                f" probe_timeout={probe_timeout})"
+            )
+        self.probe_timeout = probe_timeout
         self.threshold = threshold
         self.base_cooldown = cooldown
         self.max_cooldown = max_cooldown
@@ -74,9 +87,12 @@ class CircuitBreaker:
             return self._state
 
     def _tick(self) -> None:
-        if self._state is BreakerState.OPEN and self.clock() - self._s.opened_at >= self._s.cooldown:
+        now = self.clock()
+        if self._state is BreakerState.OPEN and now - self._s.opened_at >= self._s.cooldown:
             self._state = BreakerState.HALF_OPEN
             self._s.probe_in_flight = False
+        elif self._s.probe_in_flight and now - self._s.probe_started >= self.probe_timeout:
+            self._s.probe_in_flight = False  # a probe nobody settled: let the next call probe instead
 
     def allow(self) -> bool:
         """May a call go to this provider now? In HALF_OPEN only one probe at a time is allowed."""
@@ -86,6 +102,7 @@ class CircuitBreaker:
                 return True
             if self._state is BreakerState.HALF_OPEN and not self._s.probe_in_flight:
                 self._s.probe_in_flight = True
+                self._s.probe_started = self.clock()
                 return True
             return False
 
@@ -108,7 +125,8 @@ class CircuitBreaker:
                 self._open()
 
     def release(self) -> None:
-        """A call let through ended without a verdict on health (e.g. our own bad request)."""
+        """A call let through ended without a verdict on health: our own bad request, or the caller stopped it
+        (Ctrl-C, cancellation, a stream no longer read). The next call may probe."""
         with self._lock:
             self._s.probe_in_flight = False
 

@@ -95,10 +95,11 @@ class ChainStream(_ChainStreamBase):
     def __iter__(self) -> Iterator[str]:
         run = Run(self.chain, "stream", self.params.get("model"))
         for t in run.schedule():
-            if t.wait:
-                self.chain._sleep(t.wait)
             t0 = time.perf_counter()
             try:
+                if t.wait:
+                    self.chain._sleep(t.wait)
+                    t0 = time.perf_counter()
                 if self.chain.fit:
                     s, prepared = self.chain.guard(t.provider).stream(self._messages_for_next(), **self.params)
                 else:
@@ -107,6 +108,9 @@ class ChainStream(_ChainStreamBase):
             except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
                 self._on_error(run, t, exc, t0)
                 continue
+            except BaseException:  # the reader stopped (GeneratorExit), Ctrl-C, cancellation: settle the probe
+                run.abandoned(t.provider)
+                raise
             self._on_done(run, t, s.result, prepared, self.chain.guard(t.provider), t0)
             return
         raise run.exhausted()
@@ -124,10 +128,11 @@ class AsyncChainStream(_ChainStreamBase):
     async def __aiter__(self) -> AsyncIterator[str]:
         run = Run(self.chain, "stream", self.params.get("model"))
         for t in run.schedule():
-            if t.wait:
-                await asyncio.sleep(t.wait)
             t0 = time.perf_counter()
             try:
+                if t.wait:
+                    await asyncio.sleep(t.wait)
+                    t0 = time.perf_counter()
                 if self.chain.fit:
                     s, prepared = await self.chain.aguard(t.provider).stream(self._messages_for_next(), **self.params)
                 else:
@@ -140,6 +145,9 @@ class AsyncChainStream(_ChainStreamBase):
             except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
                 self._on_error(run, t, exc, t0)
                 continue
+            except BaseException:  # the reader stopped (GeneratorExit), Ctrl-C, cancellation: settle the probe
+                run.abandoned(t.provider)
+                raise
             self._on_done(run, t, s.result, prepared, self.chain.aguard(t.provider), t0)
             return
         raise run.exhausted()

@@ -166,14 +166,18 @@ class FallbackChain:
     def _call(self, op: str, fn: Callable[[Provider], Any], model: str | None) -> tuple[Any, str, tuple[Attempt, ...]]:
         run = Run(self, op, model)
         for t in run.schedule():
-            if t.wait:
-                self._sleep(t.wait)
             t0 = time.perf_counter()
             try:
+                if t.wait:
+                    self._sleep(t.wait)
+                    t0 = time.perf_counter()
                 result = fn(t.provider)
             except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
                 t.decision = run.failed(t.provider, exc, t.tries, t0)
                 continue
+            except BaseException:  # Ctrl-C and the like: settle the provider's probe, then let it through
+                run.abandoned(t.provider)
+                raise
             return result, t.provider.name, run.succeeded(t.provider, t0, result)
         raise run.exhausted()
 
@@ -182,14 +186,18 @@ class FallbackChain:
     ) -> tuple[Any, str, tuple[Attempt, ...]]:
         run = Run(self, op, model)
         for t in run.schedule():
-            if t.wait:
-                await asyncio.sleep(t.wait)
             t0 = time.perf_counter()
             try:
+                if t.wait:
+                    await asyncio.sleep(t.wait)
+                    t0 = time.perf_counter()
                 result = await fn(t.provider)
             except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
                 t.decision = run.failed(t.provider, exc, t.tries, t0)
                 continue
+            except BaseException:  # cancellation, Ctrl-C: settle the provider's probe, then let it through
+                run.abandoned(t.provider)
+                raise
             return result, t.provider.name, run.succeeded(t.provider, t0, result)
         raise run.exhausted()
 

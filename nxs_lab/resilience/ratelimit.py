@@ -16,11 +16,15 @@ class TokenBucket:
     >>> b = TokenBucket(rate=2, burst=1, clock=lambda: t[0])
     >>> b.try_acquire(), b.try_acquire(), b.wait_time()
     (True, False, 0.5)
+    >>> b.reserve(max_wait=1.0), b.reserve(max_wait=1.0), b.reserve(max_wait=1.0)
+    (0.5, 1.0, None)
     """
 
     def __init__(self, rate: float, burst: int = 1, clock: Callable[[], float] = time.monotonic) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("rate must be > 0 requests/s and burst >= 1")
+        if not (0 < rate < float("inf")) or burst < 1:  # refuses NaN and infinity too
+            raise ValueError(
+                f"TokenBucket needs 0 < rate < inf requests/s and burst >= 1 (got rate={rate}, burst={burst})"
+            )
         self.rate = rate
         self.burst = burst
         self.clock = clock
@@ -40,6 +44,21 @@ class TokenBucket:
                 self._tokens -= 1
                 return True
             return False
+
+    def reserve(self, max_wait: float) -> float | None:
+        """Take a token now or, if one frees within ``max_wait`` seconds, book it and return the wait.
+
+        The booking is made before the caller sleeps, so concurrent callers queue one behind the other
+        instead of all waking at the same moment and all going out. ``None``: no token within ``max_wait``
+        (nothing is booked).
+        """
+        with self._lock:
+            self._refill()
+            wait = 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
+            if wait > max_wait:
+                return None
+            self._tokens -= 1  # may go negative: the debt is the queue of booked callers
+            return wait
 
     def wait_time(self) -> float:
         """Seconds until a token is free (0 when one is)."""

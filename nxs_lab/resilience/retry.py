@@ -15,12 +15,13 @@ RateLimited (429)         Retry-After within the budget and tries left        RE
 ModelNotFound             this server lacks the model; others may have it     NEXT
 ModelNotAllowed           this provider's allowlist refuses it                NEXT
 UnsupportedEndpoint       this server lacks the API                           NEXT
-InvalidResponse           garbage from this server                            NEXT
+RequestRefused            405, 410, 451 …: this server will not, another may  NEXT
+InvalidResponse           garbage, or a redirect (captive portal, proxy)      NEXT
 ContextOverflow           a provider with a larger window may take it         NEXT
 BudgetExceeded            (fit=True) this provider's window is too small      NEXT
 AuthenticationFailed      this provider's key is wrong: skip it, say so       SKIP
 StreamInterrupted         text was already shown; retrying would repeat it    STOP
-BadRequest (other 4xx)    the request itself is wrong everywhere              STOP
+BadRequest (400 / 422)    the request itself is wrong everywhere              STOP
 anything else             a bug or bad input, not a provider failure          STOP
 ========================  ==================================================  ==============
 """
@@ -90,7 +91,9 @@ def decide(exc: BaseException, tries: int, policy: RetryPolicy = RetryPolicy()) 
 
 def counts_against_breaker(exc: BaseException) -> bool:
     """Failures that say the provider is unhealthy. A 429 means alive-but-busy; a 400 is our fault."""
-    if isinstance(exc, (E.RateLimited, E.BadRequest, E.ModelNotAllowed, E.ModelNotFound, E.StreamInterrupted)):
+    if isinstance(
+        exc, (E.RateLimited, E.BadRequest, E.RequestRefused, E.ModelNotAllowed, E.ModelNotFound, E.StreamInterrupted)
+    ):
         return False
     return isinstance(exc, E.ProviderError)
 

@@ -41,6 +41,8 @@ class Fault(str, enum.Enum):
     MALFORMED_JSON = "malformed-json"  # 200 with a body that is not JSON
     HTML_200 = "html-200"  # 200 with an HTML page (a captive portal, a proxy's login page)
     SSE_CUT = "sse-cut"  # streams `cut_after` chunks, then drops the connection
+    REDIRECT = "redirect"  # `status` (302 by default: a captive portal's login page) with a Location header
+    NESTED_JSON = "nested-json"  # 200 with JSON nested deeper than any decoder's stack
     FLAKY = "flaky"  # answers `status` for the first `fail_times` requests, then behaves like OK
 
 
@@ -317,6 +319,12 @@ class FaultServer:
             return _response(spec.status, raw, headers=spec.headers, keep_alive=keep), keep
         if mode is Fault.MALFORMED_JSON:
             return _response(200, b'{"id": "x", "choices": [ {"message": '), False
+        if mode is Fault.REDIRECT:
+            status = spec.status if 300 <= spec.status < 400 else 302
+            headers = {"location": "http://captive.portal.invalid/login?next=%2Fv1", **spec.headers}
+            return _response(status, b"", headers=headers, keep_alive=keep), keep
+        if mode is Fault.NESTED_JSON:
+            return _response(200, b'{"choices": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"), False
         if mode is Fault.HTML_200:
             return _response(200, b"<html><body><h1>Sign in to continue</h1></body></html>", "text/html"), False
         return None
