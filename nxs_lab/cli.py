@@ -4,24 +4,75 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .defaults import DEFAULT_PORTS, DISCOVERY_CONNECT_TIMEOUT, EMBEDDED_N_CTX
-from .errors import MissingDependency, NxsLabError
+from .errors import ConfigError, MissingDependency, NxsLabError
 
 __all__ = ["main"]
 
+_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _key_from_env(var: str | None) -> str | None:
+    """The key in the variable ``var`` names; refuses a missing or empty one, and never echoes a value that
+    looks pasted in place of a name."""
+    if var is None:
+        return None
+    if not _VAR_NAME.match(var):
+        why = "takes the NAME of an environment variable; what was given is not one (not shown: it may be the key)"
+        raise ConfigError("--api-key-env", [("", why)])
+    key = os.environ.get(var)
+    if not key:
+        raise ConfigError(
+            "--api-key-env", [("", f"environment variable {var} is {'empty' if key == '' else 'not set'}")]
+        )
+    return key
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (0-65535)")
+    return port
+
+
+def _ports(text: str) -> list[int]:
+    ports = [_port(p.strip()) for p in text.split(",") if p.strip()]
+    if not ports or 0 in ports:
+        raise argparse.ArgumentTypeError(f"{text!r}: give ports from 1 to 65535, separated by commas")
+    return ports
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not value > 0:  # refuses NaN as well
+            raise argparse.ArgumentTypeError(f"{text} must be greater than 0")
+        return value
+
+    return parse
+
 
 def _serve(args: argparse.Namespace) -> int:
+    from ._net import is_loopback
     from .local import LocalServer
 
-    key = os.environ.get(args.api_key_env) if args.api_key_env else None
-    if args.api_key_env and key is None:
-        print(f"nxs-lab serve: environment variable {args.api_key_env} is not set", file=sys.stderr)
-        return 2
+    key = _key_from_env(args.api_key_env)
+    if key is None and not is_loopback(args.host) and not sys.stdout.isatty():
+        # A generated key printed into a log file (cron, systemd) is a key on disk: refuse instead.
+        why = "needs an API key and the output is not a terminal: put one in a variable, pass --api-key-env NAME"
+        raise ConfigError("--host", [(args.host, why)])
     srv = LocalServer(host=args.host, port=args.port, n_ctx=args.n_ctx, api_key=key, embedding=not args.no_embedding)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -45,7 +96,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _models(args: argparse.Namespace) -> int:
     from .client.provider import Provider
 
-    key = os.environ.get(args.api_key_env) if args.api_key_env else None
+    key = _key_from_env(args.api_key_env)
     with Provider(name="cli", base_url=args.base_url, api_key=key) as p:
         models = p.list_models()
     width = max((len(m.id) for m in models), default=2)
@@ -59,7 +110,7 @@ def _discover(args: argparse.Namespace) -> int:
     from .discovery import discover
     from .errors import ScanRefused
 
-    ports = [int(p) for p in args.ports.split(",")] if args.ports else None
+    ports = args.ports
     try:
         eps = discover(
             args.hosts or ["127.0.0.1"],
@@ -104,8 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="run the embedded server with the bundled SmolLM2 model")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need a key)")
-    s.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    s.add_argument("--n-ctx", type=int, default=EMBEDDED_N_CTX, help=f"context window (default {EMBEDDED_N_CTX})")
+    s.add_argument("--port", type=_port, default=0, help="port (default: a free one)")
+    s.add_argument(
+        "--n-ctx", type=_positive(int), default=EMBEDDED_N_CTX, help=f"context window (default {EMBEDDED_N_CTX})"
+    )
     s.add_argument("--api-key-env", help="environment variable holding the API key to require")
     s.add_argument("--no-embedding", action="store_true", help="serve the chat alias only")
     s.set_defaults(func=_serve)
@@ -117,8 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("discover", help="find LLM servers on this machine, the LAN or the tailnet")
     d.add_argument("hosts", nargs="*", help="names, addresses, CIDR ranges or 'tailnet' (default 127.0.0.1)")
-    d.add_argument("--ports", help=f"comma-separated ports (default: {','.join(map(str, DEFAULT_PORTS))})")
-    d.add_argument("--timeout", type=float, default=DISCOVERY_CONNECT_TIMEOUT, help="connect timeout per port, seconds")
+    d.add_argument("--ports", type=_ports, help=f"comma-separated ports (default: {','.join(map(str, DEFAULT_PORTS))})")
+    d.add_argument(
+        "--timeout", type=_positive(float), default=DISCOVERY_CONNECT_TIMEOUT, help="connect timeout per port, seconds"
+    )
     d.add_argument("--allow-public", action="store_true", help="allow scanning non-private addresses")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=_discover)
@@ -136,6 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except ConfigError as exc:  # the command's own input: exit 2, like argparse's errors
+        print(f"nxs-lab {args.command}: {exc}", file=sys.stderr)
+        return 2
     except MissingDependency as exc:
         print(f"nxs-lab: {exc}", file=sys.stderr)
         return 3

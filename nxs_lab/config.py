@@ -34,7 +34,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
@@ -92,20 +92,58 @@ class ProviderConfig(BaseModel):
     reserve: int = Field(default=0, ge=0)
     timeouts: Timeouts | None = None  # None: defaults chosen by how far away the host is
     allowed_models: tuple[str, ...] | None = None  # None: any model
+    # "user:password" for HTTP basic auth. Credentials written into base_url (https://user:pw@host/v1) are
+    # taken out of it here and kept only as this secret, so no URL the kit shows or logs can carry them.
+    basic_auth: SecretStr | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _credentials_out_of_url(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("base_url"), str):
+            return data
+        parts = urlsplit(data["base_url"])
+        if parts.username is None and parts.password is None:
+            return data
+        if data.get("basic_auth") is not None:
+            raise ValueError("credentials are given both in base_url and as basic_auth: give them once")
+        data = dict(data)
+        data["basic_auth"] = SecretStr(f"{unquote(parts.username or '')}:{unquote(parts.password or '')}")
+        netloc = parts.netloc.rsplit("@", 1)[1]
+        data["base_url"] = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        return data
 
     @field_validator("base_url")
     @classmethod
     def _check_url(cls, v: str) -> str:
         parts = urlsplit(v)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"expected an http:// or https:// URL with a host, got {v!r}")
+        try:
+            port_ok = parts.port is None or 0 < parts.port < 65536
+        except ValueError:
+            port_ok = False
+        if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+            raise ValueError("expected an http:// or https:// URL with a host (and a valid port)")
         return v.rstrip("/")
 
     @model_validator(mode="after")
     def _one_key_source(self) -> ProviderConfig:
         if self.api_key is not None and self.api_key_env is not None:
             raise ValueError("give api_key or api_key_env, not both")
+        if self.basic_auth is not None and (self.api_key is not None or self.api_key_env is not None):
+            raise ValueError(
+                "both an API key and basic-auth credentials (in base_url) would be sent as the "
+                "Authorization header: give one of them"
+            )
         return self
+
+    @classmethod
+    def checked(cls, **fields: Any) -> ProviderConfig:
+        """Validate keyword settings (as ``Provider(...)`` gets them) with the same errors a file gets:
+        one :class:`ConfigError` naming each bad field, never echoing a secret."""
+        try:
+            return cls(**fields)
+        except ValidationError as exc:
+            source = f"provider {fields.get('name')!r}"
+            raise ConfigError(source, _problems(exc, {"providers": [fields]}, {})) from None
 
     def resolved_api_key(self) -> SecretStr | None:
         """The key itself: ``api_key``, or the value of the variable ``api_key_env`` names."""
@@ -234,7 +272,17 @@ def _secrets_in(data: dict[str, Any]) -> list[str]:
     provs = data.get("providers")
     if not isinstance(provs, list):
         return []
-    return [str(p["api_key"]) for p in provs if isinstance(p, dict) and p.get("api_key")]
+    out = []
+    for p in provs:
+        if not isinstance(p, dict):
+            continue
+        for key in ("api_key", "basic_auth"):
+            value = p.get(key)
+            if value:
+                out.append(value.get_secret_value() if isinstance(value, SecretStr) else str(value))
+        url = urlsplit(str(p.get("base_url", "")))
+        out += [unquote(x) for x in (url.username, url.password) if x]
+    return out
 
 
 def _problems(exc: ValidationError, data: dict[str, Any], origins: dict[str, str]) -> list[tuple[str, str]]:

@@ -71,3 +71,41 @@ def test_serve_runs_until_terminated() -> None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         time.sleep(0)
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["serve", "--port", "99999"], "not a TCP port"),
+        (["discover", "--ports", "abc"], "not a port number"),
+        (["discover", "--ports", "80,0"], "from 1 to 65535"),
+        (["discover", "--timeout", "nan"], "greater than 0"),
+        (["serve", "--n-ctx", "-5"], "greater than 0"),
+    ],
+)
+def test_bad_arguments_get_one_line_not_a_traceback(argv: list[str], said: str, capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and said in err and "Traceback" not in err
+
+
+def test_a_bad_base_url_is_named(capsys) -> None:
+    assert main(["models", "--base-url", "notaurl"]) == 2
+    err = capsys.readouterr().err
+    assert "base_url" in err and "http:// or https://" in err and "Traceback" not in err
+
+
+def test_a_key_pasted_for_a_variable_name_is_not_echoed(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("NXS_TEST_EMPTY", "")
+    secret = "sk-live-0123456789abcdef"
+    assert main(["models", "--base-url", "http://127.0.0.1:9/v1", "--api-key-env", secret]) == 2
+    assert main(["models", "--base-url", "http://127.0.0.1:9/v1", "--api-key-env", "NXS_TEST_EMPTY"]) == 2
+    err = capsys.readouterr().err
+    assert secret not in err and "NAME of an environment variable" in err and "NXS_TEST_EMPTY is empty" in err
+
+
+def test_serve_refuses_to_print_a_generated_key_into_a_log(capsys) -> None:
+    # stdout is captured here, not a terminal: a non-loopback bind without a key must refuse, not print one
+    assert main(["serve", "--host", "0.0.0.0"]) == 2
+    assert "--api-key-env" in capsys.readouterr().err

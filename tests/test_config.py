@@ -184,7 +184,10 @@ def test_secrets_never_shown(tmp_path: Path) -> None:
 
 
 def test_provider_validates_like_config() -> None:
-    with pytest.raises(ValueError, match="http:// or https://"):
+    with pytest.raises(nx.ConfigError, match="http:// or https://"):
         nx.Provider(name="x", base_url="localhost:1234")
-    p = nx.Provider(name="x", base_url="http://user:pa55word@127.0.0.1:1234/v1", api_key="k-123456789")
-    assert "pa55word" not in repr(p) and "k-123456789" not in repr(p)
+    p = nx.Provider(name="x", base_url="http://user:pa55word@127.0.0.1:1234/v1")
+    assert "pa55word" not in repr(p) and "pa55word" not in p.base_url and p.has_api_key
+    with pytest.raises(nx.ConfigError, match="give one of them") as info:
+        nx.Provider(name="x", base_url="http://user:pa55word@127.0.0.1:1234/v1", api_key="k-123456789")
+    assert "pa55word" not in str(info.value) and "k-123456789" not in str(info.value)

@@ -201,3 +201,45 @@ def test_sequential_calls_keep_to_the_rate(secondary: FaultServer) -> None:
     assert clock.now == pytest.approx(2.0)  # 5 calls at 2/s: the last goes out 2 s after the first
     assert secondary.requests == 5
     chain.close()
+
+
+# ------------------------------------------------------------ 11. credentials in a URL
+
+
+def test_credentials_in_base_url_are_sent_as_basic_auth_and_shown_nowhere() -> None:
+    secret = "s3cret-Pa55"
+    with FaultServer(Fault.OK) as ok, FaultServer(Fault.STATUS, status=500) as failing:
+        good = nx.Provider(name="gw", base_url=f"http://alice:{secret}@127.0.0.1:{ok.port}/v1", model="m")
+        assert good.chat(USER).provider == "gw"
+        assert good.list_models()
+        sent = {h.get("authorization") for h in ok.seen_headers}
+        assert sent == {"Basic YWxpY2U6czNjcmV0LVBhNTU="}  # base64("alice:s3cret-Pa55"), on SDK and native calls
+        bad = nx.Provider(name="gw2", base_url=f"http://alice:{secret}@127.0.0.1:{failing.port}/v1", model="m")
+        with pytest.raises(nx.ServerError) as info:
+            bad.chat(USER)
+        chain = nx.FallbackChain([bad, good])
+        shown = [
+            str(info.value),
+            repr(info.value),
+            good.base_url,
+            repr(good),
+            good._repr_html_(),
+            bad.health().error or "",
+            str(chain.state()),
+            chain._repr_html_(),
+            repr(chain.chat(USER).attempts),
+        ]
+        chain.close()
+    assert all(secret not in s and "alice" not in s for s in shown)
+
+
+def test_a_key_and_url_credentials_together_are_refused() -> None:
+    with pytest.raises(nx.ConfigError, match="Authorization header") as info:
+        nx.ProviderConfig.checked(name="x", base_url="https://u:hunter2@gw.example/v1", api_key="sk-abc")
+    assert "hunter2" not in str(info.value)
+
+
+def test_bytes_content_is_refused_with_its_position() -> None:
+    p = nx.Provider(name="p", base_url="http://127.0.0.1:9/v1", model="m")
+    with pytest.raises(TypeError, match=r"messages\[1\]\['content'\].*bytes"):
+        p.chat([{"role": "system", "content": "x"}, {"role": "user", "content": b"hi"}])

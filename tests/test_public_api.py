@@ -57,6 +57,7 @@ EXPECTED = [
     "RateLimited",
     "Recommendation",
     "RequestLog",
+    "RequestRefused",
     "ResponseTimeout",
     "RetryPolicy",
     "RunOutcome",

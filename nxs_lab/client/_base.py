@@ -20,7 +20,7 @@ from ..defaults import LOCAL_BASE_URL
 from ..errors import ResponseTimeout
 from ..results import Health
 from ._boundary import translated
-from ._native import NativeHTTPClient, httpx_timeout
+from ._native import NativeHTTPClient, auth_headers, httpx_timeout
 from .catalog import ModelCatalog
 
 __all__ = ["NO_KEY", "BaseProvider", "Messages"]
@@ -49,7 +49,7 @@ def _config(
     # Validated like a config entry, so code and files fail the same way.
     key = api_key if isinstance(api_key, SecretStr) or api_key is None else SecretStr(api_key)
     allowed = fields.pop("allowed_models")
-    cfg = ProviderConfig(
+    cfg = ProviderConfig.checked(
         name=name,
         base_url=base_url,
         api_key=key,
@@ -152,7 +152,7 @@ class BaseProvider:
 
     @property
     def has_api_key(self) -> bool:
-        return self.config.api_key is not None
+        return self.config.api_key is not None or self.config.basic_auth is not None
 
     def _sdk_key(self) -> str:
         return self.config.api_key.get_secret_value() if self.config.api_key is not None else NO_KEY
@@ -183,6 +183,8 @@ class BaseProvider:
                 max_retries=0,
                 timeout=httpx_timeout(self.timeouts),
                 http_client=self.http,
+                # basic-auth credentials replace the SDK's bearer header (a key and basic auth never meet)
+                default_headers=auth_headers(self.config) if self.config.basic_auth is not None else None,
             )
         return self._client
 
@@ -239,6 +241,16 @@ class BaseProvider:
         for i, m in enumerate(messages):
             if not isinstance(m, Mapping) or "role" not in m:
                 raise TypeError(f"messages[{i}] must be a dict with a 'role' key, got {m!r:.80}")
+            content = m.get("content")
+            if not (
+                content is None
+                or isinstance(content, str)
+                or (isinstance(content, list) and all(isinstance(part, Mapping) for part in content))
+            ):
+                raise TypeError(
+                    f"messages[{i}]['content'] must be text, a list of content parts or None, "
+                    f"not {type(content).__name__} (decode bytes first)"
+                )
         kw = self._params(params)
         kw["model"] = model
         kw["messages"] = list(messages)

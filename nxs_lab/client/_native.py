@@ -6,6 +6,7 @@ synchronous on purpose: adapters are written once, and the async provider runs t
 
 from __future__ import annotations
 
+import base64
 import threading
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -25,9 +26,13 @@ def httpx_timeout(t: Timeouts) -> httpx2.Timeout:
 
 
 def auth_headers(config: ProviderConfig) -> dict[str, str]:
-    if config.api_key is None:
-        return {}
-    return {"Authorization": f"Bearer {config.api_key.get_secret_value()}"}
+    """The Authorization header: the API key as a bearer token, or basic-auth credentials; none for neither."""
+    if config.api_key is not None:
+        return {"Authorization": f"Bearer {config.api_key.get_secret_value()}"}
+    if config.basic_auth is not None:
+        token = base64.b64encode(config.basic_auth.get_secret_value().encode()).decode("ascii")
+        return {"Authorization": f"Basic {token}"}
+    return {}
 
 
 def url_for(base_url: str, path: str) -> str:

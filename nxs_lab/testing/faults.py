@@ -141,6 +141,7 @@ class FaultServer:
         self.port_request = port_request
         self.port: int | None = None
         self.requests = 0  # how many requests it has read
+        self.seen_headers: list[dict[str, str]] = []  # each request's headers (lower-case names), the last 100
         self.connections = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -267,6 +268,7 @@ class FaultServer:
                 with self._lock:
                     self.requests += 1
                     n = self.requests
+                    self.seen_headers = [*self.seen_headers[-99:], req[2]]
                 keep_alive = await self._respond(n, req, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went away: that is the client's business, not a server fault
