@@ -262,7 +262,9 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str], source: str) -> dic
             target = target.setdefault(k, {})
         # Keys and URLs stay strings even when they look like numbers.
         target[keys[-1]] = (
-            value if keys[-1] in ("api_key", "base_url", "name", "model", "api_key_env") else _coerce(value)
+            value
+            if keys[-1] in ("api_key", "basic_auth", "base_url", "name", "model", "api_key_env")
+            else _coerce(value)
         )
         origins["providers." + str(index) + "." + ".".join(keys)] = var
     return origins

@@ -20,7 +20,7 @@ from .. import errors as E
 from .._net import redact_url
 from ..context.overflow import OverflowInfo, parse_overflow
 
-__all__ = ["parse_retry_after", "status_error", "translated"]
+__all__ = ["parse_retry_after", "shape_checked", "status_error", "translated"]
 
 _NOT_FOUND_HINTS = ("model", "not found", "does not exist", "no such")
 # Statuses that say something about the path to this server, not about the request: another provider may answer.
@@ -215,6 +215,20 @@ def _sdk_error(exc: BaseException, provider: str, base_url: str) -> E.ProviderEr
             "the server reported an error", provider=provider, base_url=base_url, detail=exc.message
         )
     return None
+
+
+@contextlib.contextmanager
+def shape_checked(what: str, provider: str, base_url: str) -> Iterator[None]:
+    """While reading a decoded reply: fields of the wrong type (a number where a list belongs, a missing
+    object) are the server's fault, so they become :class:`InvalidResponse` and a chain fails over."""
+    try:
+        yield
+    except E.NxsLabError:
+        raise
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+        raise E.InvalidResponse(
+            f"{what} has the wrong shape ({type(exc).__name__}: {str(exc)[:120]})", provider=provider, base_url=base_url
+        ) from exc
 
 
 @contextlib.contextmanager

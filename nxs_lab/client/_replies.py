@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from ..errors import InvalidResponse
 from ..results import ChatResult, ToolCall, Usage
+from ._boundary import shape_checked
 
 __all__ = ["chat_result", "completion_result", "response_result", "vectors"]
 
@@ -21,22 +22,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _refuses_bad_shapes(fn: F) -> F:
-    """A reply whose fields have the wrong types (a number where a list belongs, a missing object) is the
-    server's fault: it becomes :class:`InvalidResponse`, so a chain fails over, instead of a ``TypeError``."""
+    """Every parser here takes ``(…, provider, base_url)`` last; a reply of the wrong shape is refused."""
 
     @functools.wraps(fn)
     def checked(*args: Any) -> Any:
-        try:
+        with shape_checked("the reply", args[-2], args[-1]):
             return fn(*args)
-        except InvalidResponse:
-            raise
-        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
-            provider, base_url = args[-2], args[-1]
-            raise InvalidResponse(
-                f"the reply has the wrong shape ({type(exc).__name__}: {str(exc)[:120]})",
-                provider=provider,
-                base_url=base_url,
-            ) from exc
 
     return checked  # type: ignore[return-value]
 

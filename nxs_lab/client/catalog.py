@@ -16,9 +16,10 @@ from typing import Any
 
 from .._net import Scope, url_scope
 from ..config import ProviderConfig
-from ..errors import InvalidResponse, ModelNotAllowed, ModelNotFound, NxsLabError
+from ..errors import ModelNotAllowed, ModelNotFound
 from ..models import LoadState, ModelInfo, ModelKind
 from ..servers import GENERIC, NativeHTTP, ServerAdapter, identify
+from ._boundary import shape_checked
 
 __all__ = ["ModelCatalog", "pick_model"]
 
@@ -91,16 +92,9 @@ class ModelCatalog:
     def _read_models(self) -> list[ModelInfo]:
         """The adapter's reading of the server's native model list; a payload of the wrong shape (an entry
         without an id, a number where a list belongs) is the server's fault and says so."""
-        try:
-            return self.server.models(self.http)
-        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
-            if isinstance(exc, NxsLabError):
-                raise
-            raise InvalidResponse(
-                f"the {self.server.label} model list has the wrong shape ({type(exc).__name__}: {str(exc)[:120]})",
-                provider=self.config.name,
-                base_url=self.config.base_url,
-            ) from exc
+        server = self.server
+        with shape_checked(f"the {server.label} model list", self.config.name, self.config.base_url):
+            return server.models(self.http)
 
     def detect_model(self) -> str:
         """The first loaded chat (or vision-language) model the server lists; embedding models are skipped."""

@@ -45,6 +45,12 @@ class Prepared:
         kw.setdefault("max_tokens", self.budget.max_tokens if self.budget else None)
         return kw
 
+    def finish(self, result: ChatResult) -> ChatResult:
+        """The answer to this request, flagged when the server counted fewer prompt tokens than were sent."""
+        if self.count is not None:
+            result = check_truncation(result, self.count)
+        return dataclasses.replace(result, dropped_messages=self.dropped)
+
 
 class _GuardBase:
     """Budget, fitting and the truncation check: everything a guard decides, without I/O of its own."""
@@ -89,9 +95,8 @@ class _GuardBase:
         return Prepared(fit.messages, fit.count, len(fit.dropped), budget, source)
 
     def finish(self, result: ChatResult, prepared: Prepared) -> ChatResult:
-        if prepared.count is not None:
-            result = check_truncation(result, prepared.count)
-        return dataclasses.replace(result, dropped_messages=prepared.dropped)
+        """Same as ``prepared.finish(result)``."""
+        return prepared.finish(result)
 
 
 class ContextGuard(_GuardBase):

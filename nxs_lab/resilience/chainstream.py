@@ -73,13 +73,11 @@ class _ChainStreamBase:
         else:
             t.decision = run.failed(t.provider, exc, t.tries, t0)
 
-    def _on_done(
-        self, run: Run, t: Try, result: ChatResult | None, prepared: Prepared | None, guard: Any, t0: float
-    ) -> None:
+    def _on_done(self, run: Run, t: Try, result: ChatResult | None, prepared: Prepared | None, t0: float) -> None:
         """The stream ended with its finish reason: check it against what was sent, record the success."""
         assert result is not None
         if prepared is not None:
-            result = guard.finish(result, prepared)
+            result = prepared.finish(result)
         self._final(result, run.succeeded(t.provider, t0, result))
 
     def _final(self, result: ChatResult, attempts: tuple[Attempt, ...]) -> ChatResult:
@@ -111,7 +109,7 @@ class ChainStream(_ChainStreamBase):
             except BaseException:  # the reader stopped (GeneratorExit), Ctrl-C, cancellation: settle the probe
                 run.abandoned(t.provider)
                 raise
-            self._on_done(run, t, s.result, prepared, self.chain.guard(t.provider), t0)
+            self._on_done(run, t, s.result, prepared, t0)
             return
         raise run.exhausted()
 
@@ -148,7 +146,7 @@ class AsyncChainStream(_ChainStreamBase):
             except BaseException:  # the reader stopped (GeneratorExit), Ctrl-C, cancellation: settle the probe
                 run.abandoned(t.provider)
                 raise
-            self._on_done(run, t, s.result, prepared, self.chain.aguard(t.provider), t0)
+            self._on_done(run, t, s.result, prepared, t0)
             return
         raise run.exhausted()
 
