@@ -39,6 +39,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from ._net import Scope, url_scope
+from .defaults import MAX_RESPONSE_BYTES
 from .errors import ConfigError
 
 __all__ = ["ENV_PREFIX", "LabConfig", "ProviderConfig", "Timeouts", "default_timeouts"]
@@ -52,7 +53,9 @@ class Timeouts(BaseModel):
     ``connect``: for the TCP (and TLS) connection. ``first_byte``: from sending
     the request to the first byte of the reply (for streams, to the first chunk).
     ``idle``: between two stream chunks. ``total``: for a whole non-streamed
-    reply, so a server that drips bytes cannot hold a call forever (``None``: no limit).
+    reply, armed before the request is sent, so a server that drips bytes (headers included) cannot hold a
+    call forever (``None``: no limit). ``stream_total``: the same for a whole stream, opt-in (``None``: a stream
+    may run as long as its chunks keep coming within ``idle``); ``collect()`` and a chain's stream honour it.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -61,6 +64,7 @@ class Timeouts(BaseModel):
     first_byte: float = Field(default=120.0, gt=0)
     idle: float = Field(default=60.0, gt=0)
     total: float | None = Field(default=None, gt=0)
+    stream_total: float | None = Field(default=None, gt=0)
 
 
 _SCOPE_TIMEOUTS = {
@@ -90,6 +94,8 @@ class ProviderConfig(BaseModel):
     context_window: int | None = Field(default=None, gt=0)
     max_tokens: int | None = Field(default=None, gt=0)
     reserve: int = Field(default=0, ge=0)
+    # A reply larger than this is refused (ResponseTooLarge) before it fills memory; a chain fails over.
+    max_response_bytes: int = Field(default=MAX_RESPONSE_BYTES, gt=0)
     timeouts: Timeouts | None = None  # None: defaults chosen by how far away the host is
     allowed_models: tuple[str, ...] | None = None  # None: any model
     # "user:password" for HTTP basic auth. Credentials written into base_url (https://user:pw@host/v1) are

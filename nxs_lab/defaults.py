@@ -10,6 +10,8 @@ __all__ = [
     "DISCOVERY_CONNECT_TIMEOUT",
     "EMBEDDED_N_CTX",
     "LOCAL_BASE_URL",
+    "MAX_RESPONSE_BYTES",
+    "PROBE_MAX_BYTES",
     "SERVER_PORTS",
     "TOOL_TIMEOUT",
 ]
@@ -42,3 +44,11 @@ TOOL_TIMEOUT = 30.0
 # The embedded SmolLM2 model was trained with 8192 tokens; 2048 keeps its KV cache at ~45 MB (a 4 GB laptop can
 # spare it) while holding a few turns of chat and the tool-calling prompts.
 EMBEDDED_N_CTX = 2048
+
+# The largest reply a provider call accepts. 64 MiB holds an embeddings batch of ~1,000 texts at 4,096 dimensions
+# written as JSON floats, or any chat answer many times over; a hostile or broken server cannot fill the memory.
+MAX_RESPONSE_BYTES = 64 * 2**20
+
+# The largest reply a discovery probe reads. A model list of a few hundred models is ~100 KB; 4 MiB is ample and a
+# /24 scan that meets a hostile device still stays small.
+PROBE_MAX_BYTES = 4 * 2**20

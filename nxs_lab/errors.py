@@ -29,6 +29,7 @@ Every error the kit raises on purpose derives from :class:`NxsLabError`::
           │    └── ContextOverflow the prompt does not fit the model's window (or 413: too large for it)
           └── InvalidResponse      a reply that is not what an OpenAI-compatible server sends: a redirect
                                    (captive portal, login proxy, http→https), undecodable or ill-shaped data
+                └── ResponseTooLarge  the reply passed the provider's ``max_response_bytes``
 
 Errors from the openai SDK and httpx2 are translated into this tree at one
 boundary, :func:`nxs_lab.client._boundary.translated`; callers never need to import
@@ -61,6 +62,7 @@ __all__ = [
     "RateLimited",
     "RequestRefused",
     "ResponseTimeout",
+    "ResponseTooLarge",
     "RunbookFailed",
     "ScanRefused",
     "ServerError",
@@ -290,3 +292,7 @@ class ContextOverflow(BadRequest):
 
 class InvalidResponse(ProviderError):
     """The server answered with something that is not a valid OpenAI-compatible reply."""
+
+
+class ResponseTooLarge(InvalidResponse):
+    """The reply was larger than the provider's ``max_response_bytes``; reading stopped there."""

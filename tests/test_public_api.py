@@ -59,6 +59,7 @@ EXPECTED = [
     "RequestLog",
     "RequestRefused",
     "ResponseTimeout",
+    "ResponseTooLarge",
     "RetryPolicy",
     "RunOutcome",
     "RunbookFailed",

@@ -19,7 +19,8 @@ from ..config import ProviderConfig, Timeouts
 from ..defaults import LOCAL_BASE_URL
 from ..errors import ResponseTimeout
 from ..results import Health
-from ._boundary import translated
+from ._boundary import budgeted, translated
+from ._budget import IDENTITY, Budget
 from ._native import NativeHTTPClient, auth_headers, httpx_timeout
 from .catalog import ModelCatalog
 
@@ -72,6 +73,7 @@ class BaseProvider:
         timeouts: connect / first-byte / idle / total seconds; default by distance (loopback, LAN, internet).
         allowed_models: when given, any other model is refused before a request is sent.
         context_window, max_tokens, reserve: the budget this provider's requests must fit.
+        max_response_bytes: the largest reply accepted (default 64 MiB); a larger one is :class:`ResponseTooLarge`.
         catalog: share another provider's :class:`ModelCatalog` (its probes and caches).
     """
 
@@ -88,6 +90,7 @@ class BaseProvider:
         context_window: int | None = None,
         max_tokens: int | None = None,
         reserve: int | None = None,
+        max_response_bytes: int | None = None,
         catalog: ModelCatalog | None = None,
         native_transport: httpx2.BaseTransport | None = None,
     ) -> None:
@@ -97,6 +100,7 @@ class BaseProvider:
             context_window=context_window,
             max_tokens=max_tokens,
             reserve=reserve,
+            max_response_bytes=max_response_bytes,
         )
         self.config = catalog.config if catalog is not None else _config(config, name, base_url, api_key, model, fields)
         self._transport: Any = None
@@ -159,6 +163,7 @@ class BaseProvider:
 
     # What differs between the sync and the async half: the client classes and the pool size.
     _http_class: Any = None  # httpx2.Client | httpx2.AsyncClient
+    _transport_class: Any = None  # BudgetTransport | AsyncBudgetTransport
     _sdk_class: str = ""  # "OpenAI" | "AsyncOpenAI"
     _limits = httpx2.Limits(max_connections=100, max_keepalive_connections=20)
 
@@ -166,9 +171,8 @@ class BaseProvider:
     def http(self) -> Any:
         """The HTTP client the SDK's calls go through (made on first use)."""
         if self._http is None:
-            self._http = self._http_class(
-                timeout=httpx_timeout(self.timeouts), transport=self._transport, limits=self._limits
-            )
+            transport = self._transport or self._transport_class(limits=self._limits)
+            self._http = self._http_class(timeout=httpx_timeout(self.timeouts), transport=transport, headers=IDENTITY)
         return self._http
 
     @property
@@ -220,6 +224,11 @@ class BaseProvider:
 
     def _translated(self) -> Any:
         return translated(self.name, self.base_url)
+
+    def _budgeted(self, seconds: float | None) -> Any:
+        """A call under a budget of ``seconds`` (``timeouts.total``; ``None``: no deadline) and the byte cap."""
+        budget = Budget.within(seconds, self.config.max_response_bytes)
+        return budgeted(budget, self._total_timeout, self.name, self.base_url)
 
     def _total_timeout(self) -> ResponseTimeout:
         return ResponseTimeout(

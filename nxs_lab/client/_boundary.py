@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -19,8 +19,9 @@ import httpx2
 from .. import errors as E
 from .._net import redact_url
 from ..context.overflow import OverflowInfo, parse_overflow
+from ._budget import Budget
 
-__all__ = ["parse_retry_after", "shape_checked", "status_error", "translated"]
+__all__ = ["budgeted", "parse_retry_after", "shape_checked", "status_error", "translated"]
 
 _NOT_FOUND_HINTS = ("model", "not found", "does not exist", "no such")
 # Statuses that say something about the path to this server, not about the request: another provider may answer.
@@ -215,6 +216,33 @@ def _sdk_error(exc: BaseException, provider: str, base_url: str) -> E.ProviderEr
             "the server reported an error", provider=provider, base_url=base_url, detail=exc.message
         )
     return None
+
+
+@contextlib.contextmanager
+def budgeted(
+    budget: Budget, deadline_error: Callable[[], E.ProviderError], provider: str, base_url: str
+) -> Iterator[Budget]:
+    """Run the block under ``budget``; if it failed because the budget ran out, raise the kit's error for that:
+    ``deadline_error()`` for the deadline, :class:`ResponseTooLarge` for the byte cap."""
+    with budget.active():
+        try:
+            yield budget
+        except Exception as exc:
+            if budget.tripped == "deadline":
+                raise deadline_error() from exc
+            if budget.tripped == "bytes":
+                raise E.ResponseTooLarge(
+                    f"the reply is larger than max_response_bytes ({budget.max_bytes:,} bytes); reading stopped",
+                    provider=provider,
+                    base_url=base_url,
+                ) from exc
+            if budget.tripped == "encoding":
+                raise E.InvalidResponse(
+                    "the server sent a compressed reply though none was asked for (its size could not be capped)",
+                    provider=provider,
+                    base_url=base_url,
+                ) from exc
+            raise
 
 
 @contextlib.contextmanager

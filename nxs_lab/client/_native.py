@@ -14,15 +14,30 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx2
 
 from ..config import ProviderConfig, Timeouts
-from ..errors import InvalidResponse
-from ._boundary import status_error, translated
+from ..errors import InvalidResponse, ResponseTimeout
+from ._boundary import budgeted, status_error, translated
+from ._budget import IDENTITY, Budget, BudgetTransport
 
-__all__ = ["NativeHTTPClient", "auth_headers", "httpx_timeout", "url_for"]
+__all__ = ["NativeHTTPClient", "auth_headers", "httpx_timeout", "native_budget", "native_timeout", "url_for"]
 
 
 def httpx_timeout(t: Timeouts) -> httpx2.Timeout:
     # Waiting for a slot in our own pool is queueing, not a sign the server is down: give it first_byte.
     return httpx2.Timeout(connect=t.connect, read=t.first_byte, write=t.first_byte, pool=t.first_byte)
+
+
+def native_budget(config: ProviderConfig) -> tuple[Budget, float]:
+    """The budget of one metadata call (model list, props, tokenize) and its seconds: ``timeouts.total`` when
+    set, else ``first_byte`` (such replies are small: once the server starts answering it is done at once)."""
+    t = config.resolved_timeouts()
+    seconds = t.total if t.total is not None else t.first_byte
+    return Budget.within(seconds, config.max_response_bytes), seconds
+
+
+def native_timeout(config: ProviderConfig, path: str, seconds: float) -> ResponseTimeout:
+    return ResponseTimeout(
+        f"{path} did not answer completely within {seconds:g} s", provider=config.name, base_url=config.base_url
+    )
 
 
 def auth_headers(config: ProviderConfig) -> dict[str, str]:
@@ -81,10 +96,11 @@ class NativeHTTPClient:
     def http(self) -> httpx2.Client:
         with self._lock:
             if self._http is None:
+                limits = httpx2.Limits(max_connections=16, max_keepalive_connections=4)
                 self._http = httpx2.Client(
                     timeout=httpx_timeout(self.config.resolved_timeouts()),
-                    transport=self._transport,
-                    limits=httpx2.Limits(max_connections=16, max_keepalive_connections=4),
+                    transport=self._transport or BudgetTransport(limits=limits),
+                    headers=IDENTITY,
                 )
             return self._http
 
@@ -95,11 +111,14 @@ class NativeHTTPClient:
         return self._request("POST", path, payload)
 
     def _request(self, method: str, path: str, payload: Any = None) -> Any:
-        with translated(self.config.name, self.config.base_url):
-            resp = self.http.request(
-                method, url_for(self.config.base_url, path), json=payload, headers=auth_headers(self.config)
-            )
-        return decode_json(resp, path, self.config)
+        budget, seconds = native_budget(self.config)
+        cfg = self.config
+        with (
+            translated(cfg.name, cfg.base_url),
+            budgeted(budget, lambda: native_timeout(cfg, path, seconds), cfg.name, cfg.base_url),
+        ):
+            resp = self.http.request(method, url_for(cfg.base_url, path), json=payload, headers=auth_headers(cfg))
+        return decode_json(resp, path, cfg)
 
     def close(self) -> None:
         with self._lock:

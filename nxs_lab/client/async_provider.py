@@ -23,7 +23,9 @@ from ..errors import NxsLabError
 from ..models import ModelInfo
 from ..results import ChatResult, Health
 from ._base import BaseProvider, Messages
-from ._native import auth_headers, decode_json, url_for
+from ._boundary import budgeted
+from ._budget import AsyncBudgetTransport
+from ._native import auth_headers, decode_json, native_budget, native_timeout, url_for
 from ._replies import chat_result, completion_result, response_result, vectors
 from .streaming import AsyncChatStream, StreamAccumulator
 
@@ -40,6 +42,7 @@ class AsyncProvider(BaseProvider):
     """
 
     _http_class = httpx2.AsyncClient
+    _transport_class = AsyncBudgetTransport
     _sdk_class = "AsyncOpenAI"
     _limits = httpx2.Limits(max_connections=64, max_keepalive_connections=32)
 
@@ -70,12 +73,11 @@ class AsyncProvider(BaseProvider):
         return Provider(catalog=self.catalog, transport=transport)
 
     async def _create(self, resource: Any, kw: dict[str, Any]) -> Any:
-        total = self.timeouts.total
-        if total is None:
-            return await resource.create(**kw)
+        """``resource.create(**kw)`` within ``timeouts.total`` (if set) and ``max_response_bytes``."""
         try:
-            async with asyncio.timeout(total):
-                return await resource.create(**kw)
+            async with asyncio.timeout(self.timeouts.total):
+                with self._budgeted(None):
+                    return await resource.create(**kw)
         except TimeoutError:
             raise self._total_timeout() from None
 
@@ -89,10 +91,16 @@ class AsyncProvider(BaseProvider):
         return await self._request("POST", path, payload)
 
     async def _request(self, method: str, path: str, payload: Any = None) -> Any:
-        with self._translated():
-            resp = await self.http.request(
-                method, url_for(self.base_url, path), json=payload, headers=auth_headers(self.config)
-            )
+        budget, seconds = native_budget(self.config)
+        budget.deadline = None  # asyncio.timeout below keeps the time
+        try:
+            async with asyncio.timeout(seconds):
+                with self._translated(), budgeted(budget, self._total_timeout, self.name, self.base_url):
+                    resp = await self.http.request(
+                        method, url_for(self.base_url, path), json=payload, headers=auth_headers(self.config)
+                    )
+        except TimeoutError:
+            raise native_timeout(self.config, path, seconds) from None
         return decode_json(resp, path, self.config)
 
     # ------------------------------------------------------------------ models
@@ -134,7 +142,13 @@ class AsyncProvider(BaseProvider):
         m = await self.resolve_model(model)
         kw = self._stream_kwargs(messages, m, params)
         acc = StreamAccumulator(self.name, m, time.perf_counter())
-        return AsyncChatStream(lambda: self.client.chat.completions.create(**kw), acc, self.base_url, self.timeouts)
+        return AsyncChatStream(
+            lambda: self.client.chat.completions.create(**kw),
+            acc,
+            self.base_url,
+            self.timeouts,
+            self.config.max_response_bytes,
+        )
 
     async def complete(self, prompt: str, *, model: str | None = None, **params: Any) -> ChatResult:
         """A legacy text completion (``/v1/completions``)."""

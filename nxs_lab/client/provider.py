@@ -24,8 +24,8 @@ from ..errors import NxsLabError
 from ..models import ModelInfo
 from ..results import ChatResult, Health
 from ._base import BaseProvider, Messages
+from ._budget import BudgetTransport
 from ._replies import chat_result, completion_result, response_result, vectors
-from ._watchdog import shutdown_callback, socket_of, watchdog
 from .streaming import ChatStream, StreamAccumulator
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ class Provider(BaseProvider):
     """
 
     _http_class = httpx2.Client
+    _transport_class = BudgetTransport
     _sdk_class = "OpenAI"
 
     def __init__(self, *args: Any, transport: httpx2.BaseTransport | None = None, **kw: Any) -> None:
@@ -72,22 +73,10 @@ class Provider(BaseProvider):
         return AsyncProvider(catalog=self.catalog, transport=transport)
 
     def _create(self, resource: Any, kw: dict[str, Any]) -> Any:
-        """``resource.create(**kw)``, with ``timeouts.total`` enforced on the whole reply when set."""
-        total = self.timeouts.total
-        if total is None:
+        """``resource.create(**kw)`` under the call's budget: ``timeouts.total`` from before the request is sent
+        (headers that drip count too) and ``max_response_bytes``."""
+        with self._budgeted(self.timeouts.total):
             return resource.create(**kw)
-        deadline = time.monotonic() + total
-        with resource.with_streaming_response.create(**kw) as raw:
-            guard = watchdog.deadline(shutdown_callback(socket_of(raw.http_response)))
-            guard.set(deadline)
-            try:
-                return raw.parse()
-            except Exception as exc:
-                if guard.fired:
-                    raise self._total_timeout() from exc
-                raise
-            finally:
-                guard.cancel()
 
     # ------------------------------------------------------------ native HTTP
 
@@ -139,7 +128,13 @@ class Provider(BaseProvider):
         m = self.resolve_model(model)
         kw = self._stream_kwargs(messages, m, params)
         acc = StreamAccumulator(self.name, m, time.perf_counter())
-        return ChatStream(lambda: self.client.chat.completions.create(**kw), acc, self.base_url, self.timeouts)
+        return ChatStream(
+            lambda: self.client.chat.completions.create(**kw),
+            acc,
+            self.base_url,
+            self.timeouts,
+            self.config.max_response_bytes,
+        )
 
     def complete(self, prompt: str, *, model: str | None = None, **params: Any) -> ChatResult:
         """A legacy text completion (``/v1/completions``)."""

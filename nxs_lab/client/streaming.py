@@ -8,6 +8,7 @@ from their fragments, usage when the server sends it, time to first token).
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -16,7 +17,7 @@ from ..config import Timeouts
 from ..errors import InvalidResponse, ProviderError, ResponseTimeout, StreamInterrupted
 from ..results import ChatResult, ToolCall, Usage
 from ._boundary import translated
-from ._watchdog import shutdown_callback, socket_of, watchdog
+from ._budget import Budget
 
 __all__ = ["AsyncChatStream", "ChatStream", "StreamAccumulator"]
 
@@ -94,13 +95,21 @@ class StreamAccumulator:
 
 class _StreamBase:
     def __init__(
-        self, open_stream: Callable[[], Any], acc: StreamAccumulator, base_url: str, timeouts: Timeouts
+        self,
+        open_stream: Callable[[], Any],
+        acc: StreamAccumulator,
+        base_url: str,
+        timeouts: Timeouts,
+        max_bytes: int | None = None,
     ) -> None:
         self._open = open_stream
         self._acc = acc
         self._base_url = base_url
         self._timeouts = timeouts
+        self._budget = Budget(max_bytes=max_bytes)
+        self._t_open = time.monotonic()
         self._sdk_stream: Any = None
+        self._stopped = False
         self.result: ChatResult | None = None
 
     @property
@@ -111,10 +120,28 @@ class _StreamBase:
     def provider(self) -> str:
         return self._acc.provider
 
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`stop` ended this stream."""
+        return self._stopped
+
     def _kw(self) -> dict[str, Any]:
         return dict(provider=self._acc.provider, base_url=self._base_url)
 
+    def _total_end(self) -> float:
+        total = self._timeouts.stream_total
+        return self._t_open + total if total is not None else float("inf")
+
+    def _next_wait(self) -> float:
+        """Seconds the next chunk may take: first-byte or idle, never past ``stream_total``."""
+        wait = self._timeouts.first_byte if self._acc.chunks == 0 else self._timeouts.idle
+        return min(wait, self._total_end() - time.monotonic())
+
     def _timeout_error(self) -> ProviderError:
+        if time.monotonic() >= self._total_end() - 0.005:
+            return ResponseTimeout(
+                f"the stream did not finish within its total timeout ({self._timeouts.stream_total:g} s)", **self._kw()
+            )
         if self._acc.chunks == 0:
             return ResponseTimeout(
                 f"no stream chunk within the first-byte timeout ({self._timeouts.first_byte:g} s)", **self._kw()
@@ -122,6 +149,19 @@ class _StreamBase:
         return ResponseTimeout(
             f"the stream stalled longer than the idle timeout ({self._timeouts.idle:g} s)", **self._kw()
         )
+
+    def _budget_error(self, exc: ProviderError) -> ProviderError:
+        """The error to report: what the budget says ran out, else ``exc`` itself."""
+        if self._budget.tripped == "deadline":
+            return self._timeout_error()
+        if self._budget.tripped == "bytes":
+            return InvalidResponse(
+                f"the stream passed max_response_bytes ({self._budget.max_bytes:,} bytes); reading stopped",
+                **self._kw(),
+            )
+        if self._budget.tripped == "encoding":
+            return InvalidResponse("the server sent a compressed stream though none was asked for", **self._kw())
+        return exc
 
     def _interrupted(self, exc: ProviderError) -> ProviderError:
         """Before any text: the error as it is (a chain may fail over). After: StreamInterrupted with the text."""
@@ -135,6 +175,16 @@ class _StreamBase:
             **self._kw(),
         )
 
+    def _stop_reading(self) -> None:
+        """Wake a read blocked on this stream's socket (from any thread): shut the socket down."""
+        self._stopped = True
+        sock = self._budget.sock  # set by the first read or write, so this works before the headers too
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                return  # already closed: the read has ended by itself
+
     def _finish(self) -> ChatResult:
         if self._acc.finish_reason is None:
             # EOF without a finish reason is a cut stream, whatever the transport said.
@@ -147,10 +197,11 @@ class _StreamBase:
 class ChatStream(_StreamBase):
     """An iterator of text deltas. After it is exhausted, ``.result`` holds the whole :class:`ChatResult`.
 
-    The first chunk must arrive within ``timeouts.first_byte`` and each later one
-    within ``timeouts.idle``. A failure before any text raises the provider's
-    error; after text arrived it raises :class:`StreamInterrupted` carrying
-    ``partial_text``: a cut answer is never passed off as complete.
+    The first chunk must arrive within ``timeouts.first_byte`` of the request and each later one
+    within ``timeouts.idle``; with ``timeouts.stream_total`` set, the whole stream within that. A failure
+    before any text raises the provider's error; after text arrived it raises :class:`StreamInterrupted`
+    carrying ``partial_text``: a cut answer is never passed off as complete. :meth:`stop` (from any
+    thread, e.g. a Stop button) ends it at once, even while the server is silent.
 
     >>> s = provider.stream([{"role": "user", "content": "hi"}])   # doctest: +SKIP
     >>> for delta in s: print(delta, end="")                        # doctest: +SKIP
@@ -158,28 +209,40 @@ class ChatStream(_StreamBase):
     """
 
     def __iter__(self) -> Iterator[str]:
-        deadline = None
+        if self._stopped:
+            return
+        b = self._budget
+        self._t_open = time.monotonic()
         try:
             with translated(self._acc.provider, self._base_url):
-                self._sdk_stream = self._open()
-                deadline = watchdog.deadline(shutdown_callback(socket_of(getattr(self._sdk_stream, "response", None))))
-                deadline.set(time.monotonic() + self._timeouts.first_byte)
-                for chunk in self._sdk_stream:
-                    deadline.set(time.monotonic() + self._timeouts.idle)
+                # The budget is set around each read only, never across a yield: the reader's own calls
+                # between two deltas must not run under this stream's deadline.
+                b.deadline = time.monotonic() + self._next_wait()
+                with b.active():
+                    self._sdk_stream = self._open()
+                    chunks = iter(self._sdk_stream)
+                while not self._stopped:
+                    b.deadline = time.monotonic() + self._next_wait()
+                    with b.active():
+                        chunk = next(chunks, None)
+                    if chunk is None:
+                        break
                     delta = self._acc.feed(chunk)
                     if delta:
                         yield delta
-                if deadline.fired:  # the shutdown read as a clean end of stream: it was our deadline
-                    raise self._timeout_error()
         except ProviderError as exc:
-            if deadline is not None and deadline.fired:
-                raise self._interrupted(self._timeout_error()) from exc
-            raise self._interrupted(exc) from exc
+            if self._stopped:
+                return
+            raise self._interrupted(self._budget_error(exc)) from exc
         finally:
-            if deadline is not None:
-                deadline.cancel()
             self.close()
-        self._finish()
+        if not self._stopped:
+            self._finish()
+
+    def stop(self) -> None:
+        """End the stream now, from any thread: the iteration ends quietly with the text so far
+        (``.result`` stays ``None``, :attr:`stopped` is true) and the connection is closed."""
+        self._stop_reading()
 
     def close(self) -> None:
         """Stop reading; the connection is released."""
@@ -191,41 +254,55 @@ class ChatStream(_StreamBase):
         """Read the whole stream and return the result."""
         for _ in self:
             pass
-        assert self.result is not None
+        if self.result is None:
+            raise StreamInterrupted(
+                "the stream was stopped before it finished", partial_text=self._acc.text, **self._kw()
+            )
         return self.result
 
 
 class AsyncChatStream(_StreamBase):
     """The async twin of :class:`ChatStream`: ``async for delta in stream``; then ``.result``."""
 
+    async def _next(self, chunks: Any) -> Any:
+        try:
+            async with asyncio.timeout(max(self._next_wait(), 0.0)):
+                with self._budget.active():
+                    return await chunks.__anext__()
+        except StopAsyncIteration:
+            return None
+        except TimeoutError:
+            raise self._timeout_error() from None
+
     async def __aiter__(self) -> AsyncIterator[str]:
+        if self._stopped:
+            return
+        self._t_open = time.monotonic()
         try:
             with translated(self._acc.provider, self._base_url):
                 try:
-                    async with asyncio.timeout(self._timeouts.first_byte):
-                        self._sdk_stream = await self._open()
-                        iterator = self._sdk_stream.__aiter__()
-                        chunk = await iterator.__anext__()
-                except StopAsyncIteration:
-                    chunk = None
+                    async with asyncio.timeout(max(self._next_wait(), 0.0)):
+                        with self._budget.active():
+                            self._sdk_stream = await self._open()
                 except TimeoutError:
                     raise self._timeout_error() from None
-                while chunk is not None:
+                chunks = self._sdk_stream.__aiter__()
+                while not self._stopped and (chunk := await self._next(chunks)) is not None:
                     delta = self._acc.feed(chunk)
                     if delta:
                         yield delta
-                    try:
-                        async with asyncio.timeout(self._timeouts.idle):
-                            chunk = await iterator.__anext__()
-                    except StopAsyncIteration:
-                        chunk = None
-                    except TimeoutError:
-                        raise self._timeout_error() from None
         except ProviderError as exc:
-            raise self._interrupted(exc) from exc
+            if self._stopped:
+                return
+            raise self._interrupted(self._budget_error(exc)) from exc
         finally:
             await self.aclose()
-        self._finish()
+        if not self._stopped:
+            self._finish()
+
+    def stop(self) -> None:
+        """End the stream now (from the loop or another thread); the iteration ends with the text so far."""
+        self._stop_reading()
 
     async def aclose(self) -> None:
         if self._sdk_stream is not None:
@@ -235,5 +312,8 @@ class AsyncChatStream(_StreamBase):
     async def collect(self) -> ChatResult:
         async for _ in self:
             pass
-        assert self.result is not None
+        if self.result is None:
+            raise StreamInterrupted(
+                "the stream was stopped before it finished", partial_text=self._acc.text, **self._kw()
+            )
         return self.result

@@ -19,6 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
+import gzip
+import io
 import json
 import socket
 import subprocess
@@ -44,6 +47,12 @@ class Fault(str, enum.Enum):
     REDIRECT = "redirect"  # `status` (302 by default: a captive portal's login page) with a Location header
     NESTED_JSON = "nested-json"  # 200 with JSON nested deeper than any decoder's stack
     FLAKY = "flaky"  # answers `status` for the first `fail_times` requests, then behaves like OK
+    BODY_DRIP = "body-drip"  # headers at once, then the body one byte per `drip_interval` (DRIP drips the headers too)
+    HUGE_BODY = "huge-body"  # 200 whose JSON body is `huge_bytes` long (a chat answer that never ends)
+    HUGE_ERROR = "huge-error"  # `status` (500) whose error message is `huge_bytes` long
+    GZIP_BOMB = "gzip-bomb"  # 200, content-encoding gzip: a small body that expands to `huge_bytes`
+    ENDLESS_STREAM = "endless-stream"  # a stream whose chunks keep coming (every `chunk_interval`) and never finish
+    LONE_SURROGATE = "lone-surrogate"  # a healthy reply whose text holds a lone UTF-16 surrogate (\ud800)
 
 
 _MODEL = "stub-model"
@@ -78,7 +87,9 @@ def _response(
     content_type: str = "application/json",
     headers: dict[str, str] | None = None,
     keep_alive: bool = False,
+    length: int | None = None,
 ) -> bytes:
+    """A whole HTTP/1.1 reply; with ``length``, only its head (the body follows separately)."""
     reason = {
         200: "OK",
         400: "Bad Request",
@@ -91,7 +102,7 @@ def _response(
     head = [
         f"HTTP/1.1 {status} {reason}",
         f"content-type: {content_type}",
-        f"content-length: {len(body)}",
+        f"content-length: {len(body) if length is None else length}",
         "connection: " + ("keep-alive" if keep_alive else "close"),
     ]
     head += [f"{k}: {v}" for k, v in (headers or {}).items()]
@@ -113,6 +124,20 @@ class FaultSpec:
     model: str = _MODEL
     prompt_tokens: int = 5
     routes: dict[str, Any] = field(default_factory=dict)
+    huge_bytes: int = 300 * 2**20
+
+
+@functools.lru_cache(maxsize=4)
+def _gzip_bomb(size: int) -> bytes:
+    """``size`` bytes of a JSON string, gzipped (about a thousandth of ``size``)."""
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9) as gz:
+        gz.write(b'{"object": "list", "data": "')
+        block = b"a" * 2**20
+        for _ in range(size // len(block)):
+            gz.write(block)
+        gz.write(b'"}')
+    return out.getvalue()
 
 
 class FaultServer:
@@ -121,7 +146,8 @@ class FaultServer:
     Args:
         mode: the :class:`Fault`.
         status, body, headers: what ``STATUS`` / ``FLAKY`` answer (``body`` a dict is sent as JSON).
-        drip_interval: seconds between bytes in ``DRIP`` mode.
+        drip_interval: seconds between bytes in ``DRIP`` and ``BODY_DRIP`` modes.
+        huge_bytes: the body size of ``HUGE_BODY``, ``HUGE_ERROR`` and (expanded) ``GZIP_BOMB``.
         cut_after: chunks sent before ``SSE_CUT`` drops the connection.
         chunk_interval: seconds between stream chunks (all streaming modes).
         fail_times: failures before ``FLAKY`` recovers.
@@ -294,13 +320,20 @@ class FaultServer:
             assert self._stop is not None
             await self._stop.wait()
             return False
+        if mode in (Fault.HUGE_BODY, Fault.HUGE_ERROR):
+            await self._huge(mode, writer)
+            return False
         request = json.loads(body or b"{}") if method == "POST" else {}
         model = request.get("model") or self.spec.model
         if request.get("stream") and not path.endswith(("/models", "/embeddings")):
             await self._stream(model, mode, writer)
             return False
-        reply = self._healthy(path, request, model, keep)
-        if mode is Fault.DRIP:
+        reply = self._healthy(path, request, model, keep, mode)
+        if mode in (Fault.DRIP, Fault.BODY_DRIP):
+            if mode is Fault.BODY_DRIP:
+                head, _, rest = reply.partition(b"\r\n\r\n")
+                writer.write(head + b"\r\n\r\n")
+                reply = rest
             await self._drip(reply, writer)
             return False
         writer.write(reply)
@@ -327,11 +360,13 @@ class FaultServer:
             return _response(status, b"", headers=headers, keep_alive=keep), keep
         if mode is Fault.NESTED_JSON:
             return _response(200, b'{"choices": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"), False
+        if mode is Fault.GZIP_BOMB:
+            return _response(200, _gzip_bomb(spec.huge_bytes), headers={"content-encoding": "gzip"}), False
         if mode is Fault.HTML_200:
             return _response(200, b"<html><body><h1>Sign in to continue</h1></body></html>", "text/html"), False
         return None
 
-    def _healthy(self, path: str, request: dict[str, Any], model: str, keep: bool) -> bytes:
+    def _healthy(self, path: str, request: dict[str, Any], model: str, keep: bool, mode: Fault = Fault.OK) -> bytes:
         """What a healthy OpenAI-compatible server answers: the model list, embeddings, or a completion."""
         if path.endswith("/models"):
             data: dict[str, Any] = {
@@ -344,8 +379,27 @@ class FaultServer:
             vectors = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(len(inputs))]
             data = {"object": "list", "model": model, "data": vectors}
         else:
-            data = _completion(model, prompt_tokens=self.spec.prompt_tokens)
+            text = "stub \ud800 answer" if mode is Fault.LONE_SURROGATE else "stub answer"
+            data = _completion(model, text, prompt_tokens=self.spec.prompt_tokens)
         return _response(200, json.dumps(data).encode(), keep_alive=keep)
+
+    async def _huge(self, mode: Fault, writer: asyncio.StreamWriter) -> None:
+        """A body of ``huge_bytes``, written a MiB at a time (never held in memory whole)."""
+        size = self.spec.huge_bytes
+        if mode is Fault.HUGE_BODY:
+            status, head, tail = 200, b'{"id": "x", "object": "chat.completion", "choices": [{"text": "', b'"}]}'
+        else:
+            status, head, tail = self.spec.status, b'{"error": {"message": "', b'"}}'
+        length = len(head) + size + len(tail)
+        writer.write(_response(status, head, length=length))
+        block = b"a" * 2**20
+        for start in range(0, size, len(block)):
+            if self._stopping:
+                return
+            writer.write(block[: min(len(block), size - start)])
+            await writer.drain()
+        writer.write(tail)
+        await writer.drain()
 
     async def _drip(self, reply: bytes, writer: asyncio.StreamWriter) -> None:
         """Send ``reply`` one byte per ``drip_interval`` (a server, or a proxy, that trickles)."""
@@ -361,6 +415,12 @@ class FaultServer:
         await writer.drain()
         words = ["one ", "two ", "three ", "four ", "five ", "six "]
         interval = self.spec.drip_interval if mode is Fault.DRIP else self.spec.chunk_interval
+        if mode is Fault.ENDLESS_STREAM:
+            while not self._stopping:
+                writer.write(_chunk(model, "more "))
+                await writer.drain()
+                await asyncio.sleep(interval or 0.01)
+            return
         for i, word in enumerate(words):
             if self._stopping:
                 return

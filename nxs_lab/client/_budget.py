@@ -1,0 +1,271 @@
+"""What one request may spend, enforced where the bytes arrive: a deadline and a cap on reply bytes.
+
+httpx's timeouts bound each read, not the reply: a server that drips one byte a second never trips
+them, and nothing stops a 300 MB body. The kit's transports therefore wrap the network streams under
+the connection pool. Each read and write asks the :class:`Budget` active in the calling context for
+its timeout (never past the deadline) and counts what arrived against the cap. The budget is set in
+the caller's context (a ``ContextVar``) around a call, so a pooled connection serves each request
+under that request's own budget, sync or async, and a deadline is armed *before* anything is sent.
+
+When a budget runs out, the read fails with httpcore's own ``ReadTimeout`` / ``ReadError`` (so the
+connection is discarded the usual way) and :attr:`Budget.tripped` says why; the caller turns that into
+the kit's error with its own words (total timeout, idle timeout, reply too large).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import ssl
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import httpcore2
+import httpx2
+
+__all__ = ["IDENTITY", "AsyncBudgetTransport", "Budget", "BudgetTransport"]
+
+# Replies are asked for uncompressed: a compressed body is counted before it expands, so 400 KB of gzip could
+# still become 400 MB. JSON and server-sent events from a model server are small next to the time they take.
+IDENTITY = {"Accept-Encoding": "identity"}
+
+_CURRENT: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("nxs_lab_budget", default=None)
+
+
+class Budget:
+    """A deadline (``time.monotonic()`` seconds, or ``None``) and a cap on reply bytes (or ``None``).
+
+    Both can change between uses: a stream moves its deadline on with every chunk while ``received``
+    keeps counting the whole reply. ``tripped`` is ``"deadline"``, ``"bytes"`` or ``"encoding"`` (a compressed
+    reply, refused) once a limit was hit.
+    """
+
+    __slots__ = ("deadline", "max_bytes", "received", "sock", "tripped")
+
+    def __init__(self, *, deadline: float | None = None, max_bytes: int | None = None) -> None:
+        self.deadline = deadline
+        self.max_bytes = max_bytes
+        self.received = 0
+        self.tripped: str | None = None
+        self.sock: Any = None  # the socket last used under this budget (to wake a blocked read: shutdown())
+
+    @classmethod
+    def within(cls, seconds: float | None, max_bytes: int | None) -> Budget:
+        """A budget ending ``seconds`` from now (no deadline for ``None``)."""
+        return cls(deadline=None if seconds is None else time.monotonic() + seconds, max_bytes=max_bytes)
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[Budget]:
+        """Apply this budget to every request made in the current context until the block ends."""
+        token = _CURRENT.set(self)
+        try:
+            yield self
+        finally:
+            _CURRENT.reset(token)
+
+    # ------------------------------------------------------------ used by the streams below
+
+    def _timeout(self, timeout: float | None, error: type[Exception]) -> float | None:
+        if self.deadline is None:
+            return timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            self.tripped = "deadline"
+            raise error("the request's deadline passed")
+        return left if timeout is None else min(timeout, left)
+
+    def _timed_out(self) -> None:
+        # Called when an operation timed out: was it the deadline (and not the per-read timeout)?
+        if self.deadline is not None and time.monotonic() >= self.deadline - 0.005:
+            self.tripped = "deadline"
+
+    def _took(self, n: int) -> None:
+        self.received += n
+        if self.max_bytes is not None and self.received > self.max_bytes:
+            self.tripped = "bytes"
+            raise httpcore2.ReadError(f"the reply is larger than {self.max_bytes} bytes")
+
+
+class _Stream(httpcore2.NetworkStream):
+    def __init__(self, inner: httpcore2.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        b = _CURRENT.get()
+        if b is None:
+            return self._inner.read(max_bytes, timeout)
+        b.sock = self._inner.get_extra_info("socket")
+        try:
+            data = self._inner.read(max_bytes, b._timeout(timeout, httpcore2.ReadTimeout))
+        except httpcore2.ReadTimeout:
+            b._timed_out()
+            raise
+        b._took(len(data))
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        b = _CURRENT.get()
+        if b is None:
+            return self._inner.write(buffer, timeout)
+        b.sock = self._inner.get_extra_info("socket")
+        try:
+            return self._inner.write(buffer, b._timeout(timeout, httpcore2.WriteTimeout))
+        except httpcore2.WriteTimeout:
+            b._timed_out()
+            raise
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore2.NetworkStream:
+        b = _CURRENT.get()
+        bounded = b._timeout(timeout, httpcore2.ConnectTimeout) if b is not None else timeout
+        return _Stream(self._inner.start_tls(ssl_context, server_hostname, bounded))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _Backend(httpcore2.NetworkBackend):
+    def __init__(self, inner: httpcore2.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.NetworkStream:
+        b = _CURRENT.get()
+        bounded = b._timeout(timeout, httpcore2.ConnectTimeout) if b is not None else timeout
+        return _Stream(self._inner.connect_tcp(host, port, bounded, local_address, socket_options))
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore2.NetworkStream:
+        return _Stream(self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _AsyncStream(httpcore2.AsyncNetworkStream):
+    def __init__(self, inner: httpcore2.AsyncNetworkStream) -> None:
+        self._inner = inner
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        b = _CURRENT.get()
+        if b is None:
+            return await self._inner.read(max_bytes, timeout)
+        b.sock = self._inner.get_extra_info("socket")
+        try:
+            data = await self._inner.read(max_bytes, b._timeout(timeout, httpcore2.ReadTimeout))
+        except httpcore2.ReadTimeout:
+            b._timed_out()
+            raise
+        b._took(len(data))
+        return data
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        b = _CURRENT.get()
+        if b is None:
+            return await self._inner.write(buffer, timeout)
+        b.sock = self._inner.get_extra_info("socket")
+        try:
+            return await self._inner.write(buffer, b._timeout(timeout, httpcore2.WriteTimeout))
+        except httpcore2.WriteTimeout:
+            b._timed_out()
+            raise
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore2.AsyncNetworkStream:
+        b = _CURRENT.get()
+        bounded = b._timeout(timeout, httpcore2.ConnectTimeout) if b is not None else timeout
+        return _AsyncStream(await self._inner.start_tls(ssl_context, server_hostname, bounded))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _AsyncBackend(httpcore2.AsyncNetworkBackend):
+    def __init__(self, inner: httpcore2.AsyncNetworkBackend) -> None:
+        self._inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        b = _CURRENT.get()
+        bounded = b._timeout(timeout, httpcore2.ConnectTimeout) if b is not None else timeout
+        return _AsyncStream(await self._inner.connect_tcp(host, port, bounded, local_address, socket_options))
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore2.AsyncNetworkStream:
+        return _AsyncStream(await self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _refuse_encoded(response: httpx2.Response) -> None:
+    """Raise for a compressed reply: it was not asked for (:data:`IDENTITY`) and its size cannot be capped."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return
+    b = _CURRENT.get()
+    if b is not None:
+        b.tripped = "encoding"
+    raise httpx2.DecodingError(f"the server sent a {encoding[:40]}-encoded reply though none was asked for")
+
+
+class BudgetTransport(httpx2.HTTPTransport):
+    """httpx2's transport with every connection's reads and writes held to the active :class:`Budget`,
+    refusing compressed replies.
+
+    httpx2 takes no network backend, so the pool it builds gets ours wrapped around its own
+    (``tests/test_budgets.py`` pins the attribute this relies on).
+    """
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._pool._network_backend = _Backend(self._pool._network_backend)
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = super().handle_request(request)
+        try:
+            _refuse_encoded(response)
+        except httpx2.DecodingError:
+            response.close()
+            raise
+        return response
+
+
+class AsyncBudgetTransport(httpx2.AsyncHTTPTransport):
+    """The async twin of :class:`BudgetTransport`."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._pool._network_backend = _AsyncBackend(self._pool._network_backend)
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await super().handle_async_request(request)
+        try:
+            _refuse_encoded(response)
+        except httpx2.DecodingError:
+            await response.aclose()
+            raise
+        return response
