@@ -8,6 +8,8 @@ from __future__ import annotations
 __all__ = [
     "DEFAULT_PORTS",
     "DISCOVERY_CONNECT_TIMEOUT",
+    "DISCOVERY_ENDPOINT_BUDGET",
+    "DISCOVERY_MAX_PROBES",
     "EMBEDDED_N_CTX",
     "LOCAL_BASE_URL",
     "MAX_RESPONSE_BYTES",
@@ -36,6 +38,14 @@ LOCAL_BASE_URL = "http://127.0.0.1:1234/v1"
 # A connect on loopback or a LAN is answered (accepted or refused) within milliseconds; 0.3 s leaves room for a
 # busy Wi-Fi hop while a /24 scan of silent (filtered) hosts still ends in about a second.
 DISCOVERY_CONNECT_TIMEOUT = 0.3
+
+# Reading one open port's server kind and models takes a handful of small requests (an Ollama with thirty models:
+# about thirty); 10 s covers that on a slow LAN, and a device that drips or stalls costs the scan no more.
+DISCOVERY_ENDPOINT_BUDGET = 10.0
+
+# Addresses × ports one scan may probe: a /22 at the six default ports is ~6,000; 16,384 leaves room for a few
+# extra ports and stops a typo (a /16, a port range) from becoming a flood on a shared network.
+DISCOVERY_MAX_PROBES = 16_384
 
 # A tool is a local Python function or an MCP call: 30 s covers a slow web or database lookup, and a tool that
 # takes longer is more likely stuck than working; the model gets a "timed out" tool message and can go on.

@@ -145,3 +145,49 @@ def test_cli_discover_prints_a_table(lab, capsys: pytest.CaptureFixture[str]) ->
     assert "LM Studio" in out and "llama.cpp server" in out and "qwen2.5-7b-instruct" in out
     assert "2 endpoint(s)" in out
     assert main(["discover", "8.8.8.8"]) == 2
+
+
+# Devices on a shared network that answer badly (issue 12, item 6): each is a note, never the end of the scan.
+HOSTILE = [
+    ("127.0.1.2", Fault.DRIP, {"drip_interval": 0.2}),  # /v1/models one byte at a time
+    ("127.0.1.3", Fault.HUGE_BODY, {"huge_bytes": 64 * 2**20}),  # a 64 MB model list
+    ("127.0.1.4", Fault.GZIP_BOMB, {"huge_bytes": 64 * 2**20}),  # 64 KB of gzip that would expand to 64 MB
+    ("127.0.1.5", Fault.NESTED_JSON, {}),
+    ("127.0.1.6", Fault.OK, {"routes": {"/api/v0/models": {"data": [{"state": "loaded", "type": "llm"}]}}}),
+    ("127.0.1.7", Fault.OK, {"routes": {"/api/version": {"version": "0.9"}, "/api/tags": {"models": [5]}}}),
+    ("127.0.1.8", Fault.HANG, {}),  # accepts, then says nothing at all
+]
+
+
+def test_bad_devices_become_notes_and_the_scan_ends() -> None:
+    servers = [FaultServer(mode, host=host, port_request=1234, **kw).start() for host, mode, kw in HOSTILE]
+    try:
+        eps = discover([h for h, _, _ in HOSTILE], ports=[1234], endpoint_budget=3.0, progress=False)
+    finally:
+        for s in servers:
+            s.stop()
+    found = by_host(eps)
+    # the lookalikes are reported, with what was wrong with their model lists
+    assert found["127.0.1.6"].kind == "lmstudio" and "shape" in found["127.0.1.6"].error
+    assert found["127.0.1.7"].kind == "ollama" and "shape" in found["127.0.1.7"].error
+    # the rest are open ports that did not answer as a server
+    assert set(found) == {"127.0.1.6", "127.0.1.7"}
+    assert any("5 open port(s) did not answer" in n for n in eps.notes)
+
+
+def test_a_server_that_stalls_mid_fingerprint_is_cut_at_its_budget() -> None:
+    """/v1/models answers at once; the native endpoints drip: the endpoint is reported, marked as cut."""
+    routes = {"/v1/models": {"object": "list", "data": [{"id": "m", "object": "model"}]}}
+    with FaultServer(Fault.DRIP, drip_interval=0.05, routes=routes, host="127.0.1.9", port_request=1234):
+        eps = discover(["127.0.1.9"], ports=[1234], endpoint_budget=1.0, progress=False)
+    (ep,) = list(eps)
+    assert ep.error is not None and "budget" in ep.error
+
+
+def test_oversized_scans_are_refused_quickly() -> None:
+    """32 × /22 is refused as soon as the count passes the cap (the old check was quadratic); addresses × ports
+    is capped too."""
+    with pytest.raises(ScanRefused, match="max_addresses=1024"):
+        discover([f"10.{i}.0.0/22" for i in range(32)])
+    with pytest.raises(ScanRefused, match="max_probes"):
+        discover(["10.0.0.0/22"], ports=list(range(1, 30)), max_addresses=4096)

@@ -54,3 +54,32 @@ def test_use_before_scan_says_what_to_do() -> None:
 def test_panel_renders_as_a_widget() -> None:
     bundle = DiscoveryPanel()._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_a_scan_among_bad_devices_ends_with_a_result() -> None:
+    with (
+        FaultServer(Fault.HANG, host="127.0.0.13", port_request=1234),
+        FaultServer(Fault.NESTED_JSON, host="127.0.0.14", port_request=1234),
+    ):
+        panel = DiscoveryPanel()
+        panel.hosts.value = "127.0.0.13, 127.0.0.14"
+        panel.ports.value = "1234"
+        panel.scan_button.click()
+        panel.wait(30)
+    assert not panel.busy and panel.error is None and not panel.scan_button.disabled
+    assert "found 0 endpoint(s)" in panel.status.value and "did not answer" in panel.status.value
+
+
+class _Broken(DiscoveryPanel):
+    def _run(self, hosts: list[str], ports: list[int], timeout: float) -> None:
+        raise RuntimeError("a bug in the scan")
+
+
+def test_an_unexpected_failure_still_ends_the_scan_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    panel = _Broken()
+    panel.hosts.value = "127.0.0.9"
+    panel.scan(wait=True)
+    assert not panel.busy and isinstance(panel.error, RuntimeError)
+    assert "a bug in the scan" in panel.status.value and "failed" in panel.status.value
+    assert not panel.scan_button.disabled
+    assert any("background work failed" in r.message for r in caplog.records)

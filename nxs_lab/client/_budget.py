@@ -41,7 +41,7 @@ class Budget:
     reply, refused) once a limit was hit.
     """
 
-    __slots__ = ("deadline", "max_bytes", "received", "sock", "tripped")
+    __slots__ = ("deadline", "max_bytes", "parent", "received", "sock", "tripped")
 
     def __init__(self, *, deadline: float | None = None, max_bytes: int | None = None) -> None:
         self.deadline = deadline
@@ -49,6 +49,7 @@ class Budget:
         self.received = 0
         self.tripped: str | None = None
         self.sock: Any = None  # the socket last used under this budget (to wake a blocked read: shutdown())
+        self.parent: Budget | None = None  # the budget active where this one was activated: both hold
 
     @classmethod
     def within(cls, seconds: float | None, max_bytes: int | None) -> Budget:
@@ -57,34 +58,51 @@ class Budget:
 
     @contextlib.contextmanager
     def active(self) -> Iterator[Budget]:
-        """Apply this budget to every request made in the current context until the block ends."""
+        """Apply this budget to every request made in the current context until the block ends. A budget
+        already active there (say, a scan's budget for one device) keeps holding too: the nearer limit wins."""
+        outer = _CURRENT.get()
+        self.parent = outer if outer is not self else None
         token = _CURRENT.set(self)
         try:
             yield self
         finally:
             _CURRENT.reset(token)
 
+    def _chain(self) -> Iterator[Budget]:
+        seen: list[Budget] = []
+        b: Budget | None = self
+        while b is not None and b not in seen:  # a budget re-activated inside its own child: no cycle
+            seen.append(b)
+            yield b
+            b = b.parent
+
     # ------------------------------------------------------------ used by the streams below
 
     def _timeout(self, timeout: float | None, error: type[Exception]) -> float | None:
-        if self.deadline is None:
-            return timeout
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            self.tripped = "deadline"
-            raise error("the request's deadline passed")
-        return left if timeout is None else min(timeout, left)
+        now = time.monotonic()
+        for b in self._chain():
+            if b.deadline is None:
+                continue
+            left = b.deadline - now
+            if left <= 0:
+                b.tripped = "deadline"
+                raise error("the request's deadline passed")
+            timeout = left if timeout is None else min(timeout, left)
+        return timeout
 
     def _timed_out(self) -> None:
-        # Called when an operation timed out: was it the deadline (and not the per-read timeout)?
-        if self.deadline is not None and time.monotonic() >= self.deadline - 0.005:
-            self.tripped = "deadline"
+        # Called when an operation timed out: was it a deadline (and not the per-read timeout)?
+        now = time.monotonic()
+        for b in self._chain():
+            if b.deadline is not None and now >= b.deadline - 0.005:
+                b.tripped = "deadline"
 
     def _took(self, n: int) -> None:
-        self.received += n
-        if self.max_bytes is not None and self.received > self.max_bytes:
-            self.tripped = "bytes"
-            raise httpcore2.ReadError(f"the reply is larger than {self.max_bytes} bytes")
+        for b in self._chain():
+            b.received += n
+            if b.max_bytes is not None and b.received > b.max_bytes:
+                b.tripped = "bytes"
+                raise httpcore2.ReadError(f"the reply is larger than {b.max_bytes} bytes")
 
 
 class _Stream(httpcore2.NetworkStream):
@@ -237,7 +255,7 @@ class BudgetTransport(httpx2.HTTPTransport):
     refusing compressed replies.
 
     httpx2 takes no network backend, so the pool it builds gets ours wrapped around its own
-    (``tests/test_budgets.py`` pins the attribute this relies on).
+    (``tests/test_reply_limits.py`` pins the attribute this relies on).
     """
 
     def __init__(self, **kw: Any) -> None:

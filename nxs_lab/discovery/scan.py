@@ -26,7 +26,13 @@ from typing import Any
 
 from .._net import Scope, address_scope
 from ..config import Timeouts
-from ..defaults import DEFAULT_PORTS, DISCOVERY_CONNECT_TIMEOUT
+from ..defaults import (
+    DEFAULT_PORTS,
+    DISCOVERY_CONNECT_TIMEOUT,
+    DISCOVERY_ENDPOINT_BUDGET,
+    DISCOVERY_MAX_PROBES,
+    PROBE_MAX_BYTES,
+)
 from ..errors import AuthenticationFailed, ProviderError, ScanRefused
 from ..models import ModelInfo
 from ._connect import Progress, connect_scan
@@ -36,29 +42,37 @@ from .endpoints import Endpoint, Endpoints
 __all__ = ["adiscover", "discover"]
 
 
-def _fingerprint(addr: str, port: int, connect_s: float, timeout: float) -> Endpoint | None:
+def _fingerprint(addr: str, port: int, connect_s: float, timeout: float, budget_s: float) -> Endpoint | None:
+    """What answers on ``addr:port``: its kind, version and models, within ``budget_s`` seconds in all and
+    :data:`~nxs_lab.defaults.PROBE_MAX_BYTES` per reply. ``None`` for an open port that is no LLM server."""
+    from ..client._budget import Budget
     from ..client.provider import Provider
-    from ..servers import identify
 
     host = f"[{addr}]" if ":" in addr else addr
     url = f"http://{host}:{port}/v1"
     t = Timeouts(connect=timeout, first_byte=max(2.0, timeout * 4), idle=max(2.0, timeout * 4))
-    with Provider(name="discovery", base_url=url, timeouts=t) as p:  # no key: discovery never sends one
+    exposed = address_scope(ipaddress.ip_address(addr)) is not Scope.LOOPBACK
+    budget = Budget.within(budget_s, None)
+    # no key: discovery never sends one
+    with budget.active(), Provider(name="discovery", base_url=url, timeouts=t, max_response_bytes=PROBE_MAX_BYTES) as p:
         try:
             p.get_json("/v1/models")
         except AuthenticationFailed:
-            return Endpoint(url, addr, port, "unknown", "needs auth", None, connect_s, True, False)
+            return Endpoint(url, addr, port, "unknown", "needs auth", None, connect_s, True, exposed)
         except ProviderError:
             return None  # open, but not an OpenAI-compatible server
-        adapter, version = identify(p)
+        adapter = p.catalog.server
         models: tuple[ModelInfo, ...] = ()
         error = None
         try:
-            models = tuple(adapter.models(p))
+            models = tuple(p.list_models())  # the catalogue checks the payload's shape
         except ProviderError as exc:
             error = f"models: {exc.message}"
-    exposed = address_scope(ipaddress.ip_address(addr)) is not Scope.LOOPBACK
-    return Endpoint(url, addr, port, adapter.kind, adapter.label, version, connect_s, False, exposed, models, error)
+        if budget.tripped == "deadline":
+            error = f"stopped after its {budget_s:g} s budget" + (f" ({error})" if error else "")
+    return Endpoint(
+        url, addr, port, adapter.kind, adapter.label, p.server_version, connect_s, False, exposed, models, error
+    )
 
 
 async def adiscover(
@@ -69,6 +83,8 @@ async def adiscover(
     concurrency: int = 512,
     allow_public: bool = False,
     max_addresses: int = 1024,
+    max_probes: int = DISCOVERY_MAX_PROBES,
+    endpoint_budget: float = DISCOVERY_ENDPOINT_BUDGET,
     progress: bool | Progress | None = None,
     extra_ports: Sequence[int] = (),
 ) -> Endpoints:
@@ -80,6 +96,11 @@ async def adiscover(
     for p in port_list:
         if not 0 < int(p) < 65536:
             raise ScanRefused(f"ports: {p} is not a TCP port")
+    if len(addrs) * len(port_list) > max_probes:
+        raise ScanRefused(
+            f"{len(addrs)} addresses × {len(port_list)} ports = {len(addrs) * len(port_list)} probes, "
+            f"over max_probes={max_probes}: raise it to go on"
+        )
     targets = [(a, p) for a in addrs for p in port_list]
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     limit = max(1, min(concurrency, soft - 64))  # never run the process out of file descriptors
@@ -105,10 +126,19 @@ async def adiscover(
     loop = asyncio.get_running_loop()
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(16, max(1, len(open_ports)))) as pool:
         found = await asyncio.gather(
-            *(loop.run_in_executor(pool, _fingerprint, a, p, s, timeout) for a, p, s in open_ports)
+            *(loop.run_in_executor(pool, _fingerprint, a, p, s, timeout, endpoint_budget) for a, p, s in open_ports),
+            return_exceptions=True,
         )
-    endpoints = sorted((e for e in found if e is not None), key=lambda e: (ipaddress.ip_address(e.host), e.port))
-    others = len(open_ports) - len(endpoints)
+    endpoints: list[Endpoint] = []
+    for (a, p, _), e in zip(open_ports, found, strict=True):
+        if isinstance(e, Endpoint):
+            endpoints.append(e)
+        elif isinstance(e, Exception):  # one bad device is a note, never the end of the scan
+            notes.append(f"{a}:{p} could not be read ({type(e).__name__}: {str(e)[:200]})")
+        elif isinstance(e, BaseException):
+            raise e
+    endpoints.sort(key=lambda e: (ipaddress.ip_address(e.host), e.port))
+    others = sum(1 for e in found if e is None)
     if others:
         notes.append(f"{others} open port(s) did not answer as an OpenAI-compatible server")
     return Endpoints(endpoints, notes, len(targets), time.perf_counter() - t_start)
@@ -120,6 +150,11 @@ def discover(
     **kw: Any,
 ) -> Endpoints:
     """Probe ``hosts`` (names, addresses, CIDR ranges, ``"tailnet"``) × ``ports`` (default: the known LLM ports).
+
+    Keywords: ``timeout`` per connect; ``concurrency``; ``allow_public``; ``max_addresses`` and ``max_probes``
+    (addresses × ports) refuse an oversized scan before any packet; ``endpoint_budget`` seconds to read one
+    server (a device that drips or stalls costs no more, and each reply is capped at 4 MiB); ``progress``;
+    ``extra_ports``. A device that answers garbage becomes a note on the result, never an exception.
 
     Works inside Jupyter too: when an event loop is already running, the scan runs on a thread of its own.
     """

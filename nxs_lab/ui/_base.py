@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +18,7 @@ class Panel:
 
     widget: widgets.Widget
     _thread: threading.Thread | None = None
+    error: BaseException | None = None
 
     def _repr_mimebundle_(self, **kw: Any) -> Any:
         return self.widget._repr_mimebundle_(**kw)
@@ -25,8 +28,21 @@ class Panel:
         return self._thread is not None and self._thread.is_alive()
 
     def _background(self, target: Callable[..., Any], *args: Any, wait: bool = False) -> None:
-        """Run ``target(*args)`` on a daemon thread (``wait=True`` blocks: for scripts and tests)."""
-        self._thread = threading.Thread(target=target, args=args, daemon=True)
+        """Run ``target(*args)`` on a daemon thread (``wait=True`` blocks: for scripts and tests).
+
+        Targets handle the errors they expect. Anything else still ends the work visibly: it is kept in
+        ``error``, logged with its traceback, and shown by :meth:`_unexpected`, so a panel never stays busy.
+        """
+
+        def run() -> None:
+            try:
+                target(*args)
+            except Exception as exc:  # kept, logged and shown: the thread must not die silently
+                self.error = exc
+                logging.getLogger("nxs_lab.ui").exception("%s: background work failed", type(self).__name__)
+                self._unexpected(exc)
+
+        self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()
         if wait:
             self.wait()
@@ -35,3 +51,10 @@ class Panel:
         """Block until the running work (if any) ends."""
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def _unexpected(self, exc: Exception) -> None:
+        """Show an error the work did not expect on the panel's status line, when it has one."""
+        status = getattr(self, "status", None)
+        if isinstance(status, widgets.HTML):
+            text = html.escape(f"failed: {type(exc).__name__}: {str(exc)[:300]}")
+            status.value = f"<span style='color:#b00020'>{text}</span>"

@@ -96,6 +96,10 @@ class DiscoveryPanel(Panel):
         color = "inherit" if ok else "#b00020"
         self.status.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
 
+    def _unexpected(self, exc: Exception) -> None:
+        super()._unexpected(exc)
+        self.scan_button.disabled = False
+
     def scan(self, wait: bool = False) -> None:
         """Start a scan on a background thread (``wait=True`` blocks until it ends: for scripts and tests)."""
         if self.busy:
