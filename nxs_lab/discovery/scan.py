@@ -75,6 +75,30 @@ def _fingerprint(addr: str, port: int, connect_s: float, timeout: float, budget_
     )
 
 
+async def _read_servers(
+    opened: list[tuple[tuple[str, int], float]], connect_s: float, budget_s: float, notes: list[str]
+) -> list[Endpoint]:
+    """Fingerprint the open ports, 16 at a time; a device that cannot be read becomes a note."""
+    loop = asyncio.get_running_loop()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(16, max(1, len(opened)))) as pool:
+        found = await asyncio.gather(
+            *(loop.run_in_executor(pool, _fingerprint, a, p, s, connect_s, budget_s) for (a, p), s in opened),
+            return_exceptions=True,
+        )
+    endpoints: list[Endpoint] = []
+    for ((a, p), _), e in zip(opened, found, strict=True):
+        if isinstance(e, Endpoint):
+            endpoints.append(e)
+        elif isinstance(e, Exception):  # one bad device is a note, never the end of the scan
+            notes.append(f"{a}:{p} could not be read ({type(e).__name__}: {str(e)[:200]})")
+        elif isinstance(e, BaseException):
+            raise e
+    others = sum(1 for e in found if e is None)
+    if others:
+        notes.append(f"{others} open port(s) did not answer as an OpenAI-compatible server")
+    return sorted(endpoints, key=lambda e: (ipaddress.ip_address(e.host), e.port))
+
+
 async def adiscover(
     hosts: Sequence[str] = ("127.0.0.1",),
     ports: Sequence[int] | None = None,
@@ -122,25 +146,7 @@ async def adiscover(
     finally:
         if bar is not None:
             bar.close()
-    open_ports = [(a, p, s) for (a, p), s in sorted(opened.items())]
-    loop = asyncio.get_running_loop()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=min(16, max(1, len(open_ports)))) as pool:
-        found = await asyncio.gather(
-            *(loop.run_in_executor(pool, _fingerprint, a, p, s, timeout, endpoint_budget) for a, p, s in open_ports),
-            return_exceptions=True,
-        )
-    endpoints: list[Endpoint] = []
-    for (a, p, _), e in zip(open_ports, found, strict=True):
-        if isinstance(e, Endpoint):
-            endpoints.append(e)
-        elif isinstance(e, Exception):  # one bad device is a note, never the end of the scan
-            notes.append(f"{a}:{p} could not be read ({type(e).__name__}: {str(e)[:200]})")
-        elif isinstance(e, BaseException):
-            raise e
-    endpoints.sort(key=lambda e: (ipaddress.ip_address(e.host), e.port))
-    others = sum(1 for e in found if e is None)
-    if others:
-        notes.append(f"{others} open port(s) did not answer as an OpenAI-compatible server")
+    endpoints = await _read_servers(sorted(opened.items()), timeout, endpoint_budget, notes)
     return Endpoints(endpoints, notes, len(targets), time.perf_counter() - t_start)
 
 
