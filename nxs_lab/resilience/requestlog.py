@@ -1,12 +1,14 @@
 """A structured request log: one JSON object per attempt, crash-safe (see :mod:`nxs_lab._jsonl`).
 
-Message content is left out unless asked for.
+Message content is left out unless asked for. A line that cannot be written (a full disk, a closed log) never
+fails the call it describes: it is counted in ``dropped`` and reported with a ``RuntimeWarning``.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import os
+import warnings
 from typing import Any
 
 from .._jsonl import JsonlAppender, read_jsonl
@@ -21,16 +23,22 @@ class RequestLog:
     >>> chain = FallbackChain([...], log=log)            # doctest: +SKIP
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, include_content: bool = False) -> None:
-        self._out = JsonlAppender(path)
+    def __init__(self, path: str | os.PathLike[str], *, include_content: bool = False, fsync: bool = False) -> None:
+        self._out = JsonlAppender(path, fsync=fsync)
         self.path = self._out.path
         self.include_content = include_content
+        self.dropped = 0  # lines that could not be written
 
     def record(self, event: dict[str, Any], *, content: Any = None) -> None:
+        """Append one line. Never raises: a line that cannot be written is counted and warned about."""
         line = {"time": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds"), **event}
         if self.include_content and content is not None:
             line["content"] = content
-        self._out.append(line)
+        try:
+            self._out.append(line)
+        except (OSError, ValueError) as exc:
+            self.dropped += 1
+            warnings.warn(f"request log {self.path}: a line was not written ({exc})", RuntimeWarning, stacklevel=2)
 
     def read(self) -> list[dict[str, Any]]:
         return read_jsonl(self.path)

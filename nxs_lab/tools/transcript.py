@@ -17,10 +17,17 @@ __all__ = ["Transcript"]
 
 
 class Transcript:
-    """A conversation kept on disk line by line; :meth:`load` resumes it (a torn last line is dropped)."""
+    """A conversation kept on disk line by line; :meth:`load` resumes it.
 
-    def __init__(self, path: str | os.PathLike[str], messages: list[dict[str, Any]] | None = None) -> None:
-        self._out = JsonlAppender(path)
+    A message survives a crash of the process once :meth:`append` returned; with ``fsync=True`` a power cut too.
+    A line torn by a crash mid-write is set aside (``<name>.torn``) when the file is opened again, and any text
+    round-trips (see :mod:`nxs_lab._jsonl`).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], messages: list[dict[str, Any]] | None = None, *, fsync: bool = False
+    ) -> None:
+        self._out = JsonlAppender(path, fsync=fsync)
         self.path = self._out.path
         self.messages: list[dict[str, Any]] = list(messages or [])
 
