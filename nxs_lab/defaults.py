@@ -12,6 +12,7 @@ __all__ = [
     "DISCOVERY_MAX_PROBES",
     "EMBEDDED_N_CTX",
     "LOCAL_BASE_URL",
+    "MAX_CALLS_PER_TURN",
     "MAX_RESPONSE_BYTES",
     "PROBE_MAX_BYTES",
     "SERVER_PORTS",
@@ -50,6 +51,10 @@ DISCOVERY_MAX_PROBES = 16_384
 # A tool is a local Python function or an MCP call: 30 s covers a slow web or database lookup, and a tool that
 # takes longer is more likely stuck than working; the model gets a "timed out" tool message and can go on.
 TOOL_TIMEOUT = 30.0
+
+# Tool calls one model turn may make: real tasks ask for a handful; a model stuck in a loop can ask for hundreds,
+# and each call is a thread and maybe a side effect. The calls over the limit are answered "not run".
+MAX_CALLS_PER_TURN = 16
 
 # The embedded SmolLM2 model was trained with 8192 tokens; 2048 keeps its KV cache at ~45 MB (a 4 GB laptop can
 # spare it) while holding a few turns of chat and the tool-calling prompts.

@@ -225,13 +225,13 @@ def test_every_bad_input_path_in_the_loop_ends_within_max_rounds() -> None:
 
 def test_parallel_calls_in_one_turn_run_concurrently() -> None:
     tb = Toolbox()
-    threads: set[str] = set()
+    threads: set[int] = set()
     barrier = threading.Barrier(3, timeout=5)
 
     @tb.tool
     def wait_for_peers(n: int) -> int:
         """Meets the other calls of the same turn: passes only if all three run at once."""
-        threads.add(threading.current_thread().name)
+        threads.add(threading.get_ident())
         barrier.wait()
         return n
 

@@ -20,10 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._html import kv_table, rows_table
-from ..results import ChatResult
+from ..defaults import MAX_CALLS_PER_TURN
+from ..results import ChatResult, ToolCall
 from .toolbox import Toolbox, ToolOutcome
 
-__all__ = ["RunOutcome", "ToolRun", "TraceStep", "run_tools"]
+__all__ = ["PARALLEL_CALLS", "RunOutcome", "ToolRun", "TraceStep", "run_tools"]
+
+# Calls of one turn run at most this many at a time: tools wait on I/O, and eight is plenty of overlap.
+PARALLEL_CALLS = 8
 
 
 class RunOutcome(str, enum.Enum):
@@ -99,6 +103,7 @@ def run_tools(
     max_rounds: int = 5,
     tool_choice: Any = "auto",
     parallel: bool = True,
+    max_calls_per_turn: int = MAX_CALLS_PER_TURN,
     on_step: Callable[[TraceStep], Any] | None = None,
     **params: Any,
 ) -> ToolRun:
@@ -106,9 +111,13 @@ def run_tools(
 
     ``tool_choice`` applies to the first round only (forcing a call every round would never end);
     later rounds use ``"auto"``. ``on_step`` sees each :class:`TraceStep` as it happens (panels use it).
+    A turn runs at most ``max_calls_per_turn`` calls (the rest are answered "too-many-calls"), at most
+    :data:`PARALLEL_CALLS` at a time when ``parallel``.
     """
     if max_rounds < 1:
         raise ValueError("max_rounds must be at least 1")
+    if max_calls_per_turn < 1:
+        raise ValueError("max_calls_per_turn must be at least 1")
     if not len(toolbox):
         raise ValueError("the toolbox is empty: register at least one tool")
     msgs: list[dict[str, Any]] = [dict(m) for m in messages]
@@ -141,15 +150,23 @@ def run_tools(
             return ToolRun(msgs + [result.message()], RunOutcome.ANSWERED, result, trace, rnd)
         msgs.append(result.message())
         calls = list(result.tool_calls)
-        if parallel and len(calls) > 1:
-            with concurrent.futures.ThreadPoolExecutor(max_workers=len(calls)) as pool:
-                outcomes = list(pool.map(lambda c: toolbox.call(c.name, c.arguments), calls))
-        else:
-            outcomes = [toolbox.call(c.name, c.arguments) for c in calls]
+        outcomes = _run_calls(toolbox, calls, parallel, max_calls_per_turn)
         for call, out in zip(calls, outcomes, strict=True):
             msgs.append({"role": "tool", "tool_call_id": call.id, "name": call.name, "content": out.content})
             record(_tool_step(rnd, call.arguments, out))
     return ToolRun(msgs, RunOutcome.MAX_ROUNDS, final, trace, max_rounds)
+
+
+def _run_calls(toolbox: Toolbox, calls: list[ToolCall], parallel: bool, limit: int) -> list[ToolOutcome]:
+    """One turn's calls: the first ``limit`` run (a few at a time), the rest are refused with a reason."""
+    run, refused = calls[:limit], calls[limit:]
+    if parallel and len(run) > 1:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(run))) as pool:
+            outcomes = list(pool.map(lambda c: toolbox.call(c.name, c.arguments), run))
+    else:
+        outcomes = [toolbox.call(c.name, c.arguments) for c in run]
+    message = f"error (too-many-calls): at most {limit} tool calls per turn; this one was not run"
+    return outcomes + [ToolOutcome(c.name, False, message, error="too-many-calls") for c in refused]
 
 
 def _tool_step(rnd: int, arguments: str, out: ToolOutcome) -> TraceStep:

@@ -79,13 +79,21 @@ class MCPBridge:
             return structured["result"]
         return structured if structured is not None else text
 
+    def submit(self, name: str, arguments: dict[str, Any]) -> Future[Any]:
+        """Start a call on the session's loop. Cancelling the future cancels the call in the session (which tells
+        the server), so a timed-out MCP call does not run on."""
+        if self._loop is None or self._session is None or self._loop.is_closed():
+            raise ToolServerError(f"the MCP server for {name} is not running")
+        return asyncio.run_coroutine_threadsafe(self._call(name, arguments), self._loop)
+
     def caller(self, name: str) -> Callable[..., Any]:
+        """A plain function for the tool; its ``submit`` attribute starts a cancellable call (the toolbox uses it)."""
+
         def call(**arguments: Any) -> Any:
-            if self._loop is None or self._session is None:
-                raise ToolServerError(f"the MCP server for {name} is not running")
-            return asyncio.run_coroutine_threadsafe(self._call(name, arguments), self._loop).result()
+            return self.submit(name, arguments).result()
 
         call.__name__ = name
+        call.submit = lambda arguments: self.submit(name, arguments)  # type: ignore[attr-defined]
         return call
 
     def close(self) -> None:

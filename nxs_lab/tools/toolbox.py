@@ -15,9 +15,17 @@
 
 Schemas are derived from signatures, type hints and docstrings through
 pydantic, never written by hand. :meth:`Toolbox.call` never raises for bad
-model output: an unknown tool, malformed JSON, arguments that fail validation,
-a tool that raises or times out each become a :class:`ToolOutcome` with an
-error the model can read and correct from.
+model output: an unknown tool, malformed or absurdly nested JSON, arguments that
+fail validation (strictly: ``"1"`` is not an integer), a tool that raises or
+times out each become a :class:`ToolOutcome` with an error the model can read
+and correct from.
+
+Timeouts. A tool's clock starts when it starts. Each call runs on a daemon
+thread of its own, so a hung tool never holds up another call or the end of the
+interpreter. An ``async`` tool or an MCP call that times out is cancelled (MCP
+through its session). A plain Python function cannot be stopped from outside:
+when it times out it may still finish later, and the model is told so, so it
+checks before it repeats a side effect.
 """
 
 from __future__ import annotations
@@ -26,7 +34,9 @@ import asyncio
 import concurrent.futures
 import inspect
 import json
+import math
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -77,7 +87,8 @@ class ToolOutcome:
     ok: bool
     content: str  # what goes back to the model as the tool message
     result: Any = None
-    error: str | None = None  # unknown-tool | malformed-json | invalid-arguments | raised | timeout
+    # unknown-tool | malformed-json | invalid-arguments | raised | timeout | too-many-calls
+    error: str | None = None
     seconds: float = 0.0
 
 
@@ -89,13 +100,87 @@ def _to_content(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
+def _checked_timeout(value: float | None, what: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{what} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _started(tool: Tool, kwargs: dict[str, Any], timeout: float) -> concurrent.futures.Future[Any]:
+    """Start one call now, on a daemon thread of its own (an MCP call: on its session's loop)."""
+    submit = getattr(tool.fn, "submit", None)
+    if submit is not None:
+        future: concurrent.futures.Future[Any] = submit(kwargs)
+        return future
+    future = concurrent.futures.Future()
+
+    def work() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            if inspect.iscoroutinefunction(tool.fn):
+                value = asyncio.run(asyncio.wait_for(tool.fn(**kwargs), timeout))
+            else:
+                value = tool.fn(**kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+            future.set_exception(exc)
+        else:
+            future.set_result(value)
+
+    threading.Thread(target=work, name=f"nxs-tool-{tool.name}", daemon=True).start()
+    return future
+
+
+def _validated(tool: Tool, raw: dict[str, Any]) -> dict[str, Any] | str:
+    """The call's keyword arguments, or what is wrong with them (for the model to read)."""
+    if tool.arguments is None:
+        import jsonschema
+
+        try:
+            errors = sorted(jsonschema.Draft202012Validator(tool.schema).iter_errors(raw), key=lambda e: list(e.path))
+        except RecursionError:
+            return "the arguments are nested too deeply"
+        except (TypeError, ValueError, re.error) as exc:  # the schema checked at attach, yet fails on these
+            return f"the tool's schema cannot check these arguments ({type(exc).__name__})"
+        return "; ".join(f"{'.'.join(map(str, e.path)) or 'arguments'}: {e.message}" for e in errors) or raw
+    try:
+        # strict, from JSON: "1" is not an integer and true is not 1, as the schema the model saw says
+        return dict(tool.arguments.model_validate_json(json.dumps(raw), strict=True))
+    except RecursionError:
+        return "the arguments are nested too deeply"
+    except ValidationError as exc:
+        return "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
+
+
+def _schema_problem(schema: Any) -> str | None:
+    """What is wrong with an MCP tool's input schema, or ``None`` when it can check arguments."""
+    import jsonschema
+
+    if not isinstance(schema, Mapping):
+        return f"not an object ({type(schema).__name__})"
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+        list(jsonschema.Draft202012Validator(schema).iter_errors({}))  # compiles patterns, resolves refs
+    except jsonschema.SchemaError as exc:
+        return str(exc.message)[:200]
+    except Exception as exc:  # noqa: BLE001 - foreign data: whatever breaks the checker is reported as the refusal
+        return f"{type(exc).__name__}: {str(exc)[:200]}"
+    return None
+
+
 class Toolbox:
-    """A set of tools the model may call. Only registered tools can ever run."""
+    """A set of tools the model may call. Only registered tools can ever run.
+
+    ``default_timeout``: seconds a call may take unless its tool says otherwise (positive).
+    """
 
     def __init__(self, *, default_timeout: float = TOOL_TIMEOUT) -> None:
         self._tools: dict[str, Tool] = {}
-        self.default_timeout = default_timeout
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="nxs-tool")
+        self.default_timeout = _checked_timeout(default_timeout, "default_timeout")
         self._closers: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------ registration
@@ -109,6 +194,8 @@ class Toolbox:
         timeout: float | None = None,
     ) -> Any:
         """Register ``fn`` (use as ``@tb.tool`` or ``@tb.tool(name=..., timeout=...)``)."""
+
+        _checked_timeout(timeout, "timeout")
 
         def register(f: Callable[..., Any]) -> Callable[..., Any]:
             self.add(self._from_function(f, name, description, timeout))
@@ -186,39 +273,29 @@ class Toolbox:
                 raw = json.loads(arguments) if arguments and arguments.strip() else {}
             except json.JSONDecodeError as exc:
                 return fail("malformed-json", f"the arguments are not valid JSON ({exc.msg} at char {exc.pos})")
+            except RecursionError:
+                return fail("malformed-json", "the arguments are nested too deeply to read")
         else:
             raw = dict(arguments)
         if not isinstance(raw, dict):
             return fail("invalid-arguments", f"arguments must be a JSON object, got {type(raw).__name__}")
-        kwargs: dict[str, Any] = raw
-        if tool.arguments is None:
-            import jsonschema
-
-            errors = sorted(jsonschema.Draft202012Validator(tool.schema).iter_errors(raw), key=lambda e: list(e.path))
-            if errors:
-                return fail(
-                    "invalid-arguments",
-                    "; ".join(f"{'.'.join(map(str, e.path)) or 'arguments'}: {e.message}" for e in errors),
-                )
-        else:
-            try:
-                kwargs = dict(tool.arguments.model_validate(raw))
-            except ValidationError as exc:
-                problems = "; ".join(
-                    f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors(include_url=False)
-                )
-                return fail("invalid-arguments", problems)
-        timeout = tool.timeout or self.default_timeout
+        kwargs = _validated(tool, raw)
+        if isinstance(kwargs, str):
+            return fail("invalid-arguments", kwargs)
+        timeout = tool.timeout or self.default_timeout or TOOL_TIMEOUT
+        future = _started(tool, kwargs, timeout)
         try:
-            if inspect.iscoroutinefunction(tool.fn):
-                future = self._pool.submit(asyncio.run, asyncio.wait_for(tool.fn(**kwargs), timeout))
-            else:
-                future = self._pool.submit(tool.fn, **kwargs)
             value = future.result(timeout=timeout)
         except (concurrent.futures.TimeoutError, TimeoutError):
-            return fail("timeout", f"{name} did not finish within {timeout:g} s")
+            if future.cancel() or tool.source != "python" or inspect.iscoroutinefunction(tool.fn):
+                return fail("timeout", f"{name} did not finish within {timeout:g} s and was cancelled")
+            return fail(
+                "timeout",
+                f"{name} did not finish within {timeout:g} s; it may still complete in the background, "
+                "so check its effect before calling it again",
+            )
         except Exception as exc:  # noqa: BLE001 - the tool's own failure, reported to the model and the trace
-            return fail("raised", f"{type(exc).__name__}: {exc}")
+            return fail("raised", f"{type(exc).__name__}: {str(exc)[:500]}")
         return ToolOutcome(name, True, _to_content(value), result=value, seconds=time.perf_counter() - t0)
 
     # --------------------------------------------------------------------- MCP
@@ -245,11 +322,19 @@ class Toolbox:
         return tb
 
     def attach_mcp(self, bridge: Any, *, allow: list[str]) -> None:
+        """Offer the allowed tools of a started MCP server. Refused (and the server stopped) when a name is
+        missing or a tool's input schema is not a valid JSON Schema: better now than at the model's first call."""
         listed = {t.name: t for t in bridge.start()}
         missing = [n for n in allow if n not in listed]
-        if missing:
+        broken = {n: _schema_problem(listed[n].input_schema) for n in allow if n in listed}
+        broken = {n: why for n, why in broken.items() if why}
+        if missing or broken:
             bridge.close()
-            raise ValueError(f"the MCP server has no tool(s) {missing}; it offers {sorted(listed)}")
+            if missing:
+                raise ValueError(f"the MCP server has no tool(s) {missing}; it offers {sorted(listed)}")
+            raise ValueError(
+                "the MCP server's input schema is broken for " + "; ".join(f"{n}: {w}" for n, w in broken.items())
+            )
         for name in allow:
             t = listed[name]
             self.add(
@@ -268,7 +353,6 @@ class Toolbox:
         for close in self._closers:
             close()
         self._closers.clear()
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> Toolbox:
         return self
