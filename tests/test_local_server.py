@@ -12,6 +12,7 @@ import textwrap
 import time
 import warnings
 
+import httpx2
 import pytest
 
 import nxs_lab as nx
@@ -199,3 +200,28 @@ def test_non_loopback_bind_generates_a_key_and_warns() -> None:
 def test_loopback_bind_needs_no_key() -> None:
     assert nx.LocalServer().api_key is None
     assert json.dumps(nx.LocalServer(host="127.0.0.2").api_key) == "null"
+
+
+@pytest.mark.server
+def test_only_this_machine_may_talk_to_the_embedded_server(local_server: nx.LocalServer) -> None:
+    """A web page elsewhere (CORS), a DNS-rebinding page (its own Host), an opaque origin: all refused."""
+    url = local_server.base_url + "/models"
+    with httpx2.Client(timeout=10) as c:
+        assert c.get(url).status_code == 200
+        assert c.get(url, headers={"Origin": "http://localhost:8888"}).status_code == 200  # JupyterLab here
+        assert c.get(url, headers={"Host": "attacker.example"}).status_code == 421
+        assert c.get(url, headers={"Host": f"attacker.example:{local_server.port}"}).status_code == 421
+        for origin in ("http://attacker.example", "null", "https://127.0.0.1.attacker.example"):
+            r = c.get(url, headers={"Origin": origin})
+            assert r.status_code == 403 and "access-control-allow-origin" not in r.headers
+        preflight = c.options(
+            url, headers={"Origin": "http://attacker.example", "Access-Control-Request-Method": "POST"}
+        )
+        assert preflight.status_code == 403
+
+
+@pytest.mark.server
+def test_the_model_description_names_no_absolute_path(local_server: nx.LocalServer) -> None:
+    text = json.dumps(local_server.describe())
+    assert os.path.expanduser("~") not in text and "/site-packages/" not in text
+    assert all("/" not in m["file"] and m["file"].endswith(".gguf") for m in local_server.describe())

@@ -79,7 +79,7 @@ class KitProxy:
                 "id": alias,
                 "kind": s["kind"],
                 "n_ctx": s["n_ctx"],
-                "path": s["path"],
+                "file": os.path.basename(s["path"]),  # never the absolute path: it names the user's home
                 "size_bytes": os.path.getsize(s["path"]),
                 "loaded": alias in self.loaded,
             }
@@ -117,7 +117,8 @@ def main(argv: list[str]) -> int:
             "this llama-cpp-python has no llama_cpp.server.app._llama_proxy: the embedded server supports 0.3.x"
         )
     first = spec["models"][0]
-    server_settings = ServerSettings(host=spec["host"], port=spec["port"], api_key=os.environ.get(KEY_ENV) or None)
+    # The key is checked by the front door (in constant time), not by llama-cpp-python's own comparison.
+    server_settings = ServerSettings(host=spec["host"], port=spec["port"], api_key=None)
     # create_app wants a model; a vocabulary-only load is cheap, and is replaced below.
     app = app_module.create_app(
         server_settings=server_settings,
@@ -130,15 +131,17 @@ def main(argv: list[str]) -> int:
     # FastAPI dependency override would not reach them. A private name: checked above, and the version is pinned.
     app_module._llama_proxy = proxy  # type: ignore[assignment]
 
-    from fastapi import Depends
-
-    @app.get("/nxs/models", dependencies=[Depends(app_module.authenticate)])
+    @app.get("/nxs/models")
     def nxs_models() -> dict[str, Any]:
         """The kit's own description of what this server carries (kind, window, quantization)."""
         return {"server": "nxs_lab embedded llama-cpp-python", "models": proxy.describe()}
 
+    from nxs_lab._net import is_loopback
+    from nxs_lab.local.guard import FrontDoor
+
+    door = FrontDoor(app, loopback_only=is_loopback(spec["host"]), api_key=os.environ.get(KEY_ENV) or None)
     sock = socket.socket(fileno=spec["fd"])
-    config = uvicorn.Config(app, log_level=spec.get("log_level", "warning"), access_log=False)
+    config = uvicorn.Config(door, log_level=spec.get("log_level", "warning"), access_log=False)
     server = uvicorn.Server(config)
     print(f"nxs_lab embedded server ready on {spec['host']}:{spec['port']}", flush=True)
     server.run(sockets=[sock])
