@@ -15,11 +15,12 @@ A plain ASGI middleware: no web framework is imported here.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
+
+from .._net import is_loopback
 
 __all__ = ["FrontDoor", "host_of"]
 
@@ -27,8 +28,6 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-_LOOPBACK_NAMES = {"localhost", "localhost.", "ip6-localhost"}
 
 
 def host_of(value: str) -> str:
@@ -40,12 +39,7 @@ def host_of(value: str) -> str:
 
 
 def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return bool(host) and is_loopback(host)
 
 
 class FrontDoor:
