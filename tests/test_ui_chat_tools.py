@@ -79,3 +79,46 @@ def test_tool_panel_runs_the_loop_and_shows_the_trace(provider: nx.Provider) -> 
     assert panel.error is None and panel.run is not None
     assert "trace (live)" in panel.trace.value and "search_memory" in panel.trace.value
     assert "round(s)" in panel.status.value and len(panel.run.tool_steps) >= 1
+
+
+def test_stop_ends_a_silent_stream_at_once_and_send_while_busy_says_so() -> None:
+    """The server accepted the request and says nothing (first_byte would wait 120 s): Stop ends it now."""
+    with FaultServer(Fault.HANG) as silent:
+        panel = ChatPanel(nx.Provider(name="silent", base_url=silent.base_url, model="m"))
+        panel.send("hello")
+        panel.input.value = "a second message"
+        panel.send_button.click()
+        assert "still answering" in panel.answered_by.value and panel.input.value == "a second message"
+        panel.stop_button.click()
+        panel.wait(10)
+        assert not panel.busy and panel.error is None
+        assert panel.messages[-1].get("stopped") and "stopped" in panel.answered_by.value
+        assert not panel.send_button.disabled
+
+
+def test_a_failed_provider_is_not_probed_again_from_the_panel() -> None:
+    short = nx.config.Timeouts(connect=0.5, first_byte=1.0, idle=1.0)
+    with FaultServer(Fault.HANG) as hung:
+        panel = ChatPanel(nx.Provider(name="hung", base_url=hung.base_url, model="m", timeouts=short))
+        panel.send("hello", wait=True)
+        assert isinstance(panel.error, nx.ResponseTimeout) and not panel.busy
+        assert hung.requests == 1  # the chat request only: no model list, no window probe afterwards
+
+
+def test_stop_on_a_chain_releases_the_probe() -> None:
+    import threading
+
+    with FaultServer(Fault.HANG) as silent, FaultServer(Fault.OK) as ok:
+        now = [0.0]
+        primary = nx.Provider(name="primary", base_url=silent.base_url, model="m")
+        chain = nx.FallbackChain(
+            [primary, nx.Provider(name="ok", base_url=ok.base_url, model="m")],
+            breaker=lambda _n: nx.CircuitBreaker(cooldown=5, clock=lambda: now[0]),
+        )
+        chain.breakers["primary"].record_failure(open_now=True)
+        now[0] += 5  # cooled down: the next call is the single probe
+        s = chain.stream([{"role": "user", "content": "hi"}])
+        threading.Timer(0.5, s.stop).start()
+        assert list(s) == [] and s.stopped and s.result is None
+        assert ok.requests == 0  # a stopped stream tries no other provider
+        assert chain.breakers["primary"].allow()  # the probe was given back

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import socket
 import ssl
 import time
 from collections.abc import Iterable, Iterator
@@ -41,7 +42,7 @@ class Budget:
     reply, refused) once a limit was hit.
     """
 
-    __slots__ = ("deadline", "max_bytes", "parent", "received", "sock", "tripped")
+    __slots__ = ("cancelled", "deadline", "max_bytes", "parent", "received", "sock", "tripped")
 
     def __init__(self, *, deadline: float | None = None, max_bytes: int | None = None) -> None:
         self.deadline = deadline
@@ -50,6 +51,17 @@ class Budget:
         self.tripped: str | None = None
         self.sock: Any = None  # the socket last used under this budget (to wake a blocked read: shutdown())
         self.parent: Budget | None = None  # the budget active where this one was activated: both hold
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """From any thread: fail the read or write in progress now (its socket is shut down) and every later one."""
+        self.cancelled = True
+        sock = self.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                return  # already closed: the read has ended by itself
 
     @classmethod
     def within(cls, seconds: float | None, max_bytes: int | None) -> Budget:
@@ -81,6 +93,8 @@ class Budget:
     def _timeout(self, timeout: float | None, error: type[Exception]) -> float | None:
         now = time.monotonic()
         for b in self._chain():
+            if b.cancelled:
+                raise error("the request was stopped")
             if b.deadline is None:
                 continue
             left = b.deadline - now

@@ -8,7 +8,6 @@ from their fragments, usage when the server sends it, time to first token).
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -176,14 +175,9 @@ class _StreamBase:
         )
 
     def _stop_reading(self) -> None:
-        """Wake a read blocked on this stream's socket (from any thread): shut the socket down."""
+        """Wake a read blocked on this stream (from any thread), or fail the next one if none is under way yet."""
         self._stopped = True
-        sock = self._budget.sock  # set by the first read or write, so this works before the headers too
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                return  # already closed: the read has ended by itself
+        self._budget.cancel()
 
     def _finish(self) -> ChatResult:
         if self._acc.finish_reason is None:

@@ -31,6 +31,34 @@ class _ChainStreamBase:
         self.result: ChatResult | None = None
         self.prefix = ""  # text delivered by providers that broke mid-stream (resume mode)
         self.resumed_from: list[str] = []
+        self._active: Any = None  # the provider stream being read
+        self._stopped = False
+
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`stop` ended this stream (``result`` is then ``None``)."""
+        return self._stopped
+
+    def stop(self) -> None:
+        """End the stream now, from any thread (a Stop button): the provider's stream is closed at once, even
+        while its server is silent, and no other provider is tried."""
+        self._stopped = True
+        active = self._active
+        if active is not None:
+            active.stop()
+
+    @property
+    def text_so_far(self) -> str:
+        active = self._active
+        return self.prefix + (active.text_so_far if active is not None else "")
+
+    def _ended_by_stop(self, run: Run, t: Try, s: Any) -> bool:
+        """After a provider's stream ended: was it stopped? Then its probe (if it was one) is given back."""
+        if not (self._stopped or getattr(s, "stopped", False)):
+            return False
+        self._stopped = True
+        run.abandoned(t.provider)
+        return True
 
     @property
     def attempts(self) -> tuple[Attempt, ...]:
@@ -93,6 +121,9 @@ class ChainStream(_ChainStreamBase):
     def __iter__(self) -> Iterator[str]:
         run = Run(self.chain, "stream", self.params.get("model"))
         for t in run.schedule():
+            if self._stopped:
+                run.abandoned(t.provider)
+                return
             t0 = time.perf_counter()
             try:
                 if t.wait:
@@ -102,7 +133,10 @@ class ChainStream(_ChainStreamBase):
                     s, prepared = self.chain.guard(t.provider).stream(self._messages_for_next(), **self.params)
                 else:
                     s, prepared = t.provider.stream(self._messages_for_next(), **self.params), None
+                self._active = s
                 yield from s
+                if self._ended_by_stop(run, t, s):
+                    return
             except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
                 self._on_error(run, t, exc, t0)
                 continue
@@ -116,7 +150,8 @@ class ChainStream(_ChainStreamBase):
     def collect(self) -> ChatResult:
         for _ in self:
             pass
-        assert self.result is not None
+        if self.result is None:
+            raise StreamInterrupted("the stream was stopped before it finished", partial_text=self.text_so_far)
         return self.result
 
 
@@ -126,6 +161,9 @@ class AsyncChainStream(_ChainStreamBase):
     async def __aiter__(self) -> AsyncIterator[str]:
         run = Run(self.chain, "stream", self.params.get("model"))
         for t in run.schedule():
+            if self._stopped:
+                run.abandoned(t.provider)
+                return
             t0 = time.perf_counter()
             try:
                 if t.wait:
@@ -138,8 +176,11 @@ class AsyncChainStream(_ChainStreamBase):
                         await self.chain.aprovider(t.provider).stream(self._messages_for_next(), **self.params),
                         None,
                     )
+                self._active = s
                 async for delta in s:
                     yield delta
+                if self._ended_by_stop(run, t, s):
+                    return
             except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
                 self._on_error(run, t, exc, t0)
                 continue
@@ -153,5 +194,6 @@ class AsyncChainStream(_ChainStreamBase):
     async def collect(self) -> ChatResult:
         async for _ in self:
             pass
-        assert self.result is not None
+        if self.result is None:
+            raise StreamInterrupted("the stream was stopped before it finished", partial_text=self.text_so_far)
         return self.result

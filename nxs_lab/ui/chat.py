@@ -79,6 +79,7 @@ class ChatPanel(Panel):
         )
         self.widget.add_class("nxs-chat-panel")
         self._stop = threading.Event()
+        self._active: Any = None  # the stream being read, so Stop can close it from the UI thread
         self._partial = ""
         self._counters: dict[str, TokenCounter] = {}
         self.last_result: Any = None
@@ -118,6 +119,10 @@ class ChatPanel(Panel):
     def send(self, text: str | None = None, wait: bool = False) -> None:
         """Send the box's text (or ``text``); the answer streams in on a background thread."""
         if self.busy:
+            self.answered_by.value = (
+                "<span style='color:#b00020'>still answering: press Stop or wait, then send again "
+                "(your message is still in the box)</span>"
+            )
             return
         content = (text if text is not None else self.input.value).strip()
         if not content:
@@ -131,7 +136,11 @@ class ChatPanel(Panel):
         self._background(self._stream, self.target, wait=wait)
 
     def stop(self) -> None:
+        """Stop the answer now: the stream is closed at once, even while the server says nothing."""
         self._stop.set()
+        stream = self._active
+        if stream is not None:
+            stream.stop()
 
     def clear(self) -> None:
         self.messages = [m for m in self.messages if m["role"] == "system"]
@@ -141,18 +150,18 @@ class ChatPanel(Panel):
 
     def _stream(self, target: Provider | FallbackChain) -> None:
         self._partial = ""
-        stream = target.stream(list(self.messages), max_tokens=self.max_tokens)
         last_paint = 0.0
         stopped = False
         try:
+            stream = self._active = target.stream(list(self.messages), max_tokens=self.max_tokens)
+            if self._stop.is_set():  # Stop came before the stream existed
+                stream.stop()
             for delta in stream:
                 self._partial += delta
                 if time.monotonic() - last_paint > 0.05:  # repaint at most 20 times a second
                     self._render()
                     last_paint = time.monotonic()
-                if self._stop.is_set():
-                    stopped = True
-                    break
+            stopped = self._stop.is_set()
         except NxsLabError as exc:
             self.error = exc
             partial = getattr(exc, "partial_text", "") or self._partial
@@ -165,19 +174,19 @@ class ChatPanel(Panel):
             result = getattr(stream, "result", None)
             self.last_result = result
             if stopped:
-                close = getattr(stream, "close", None)
-                if close is not None:
-                    close()
                 self._append({"role": "assistant", "content": self._partial, "stopped": True})
                 self.answered_by.value = "stopped: the partial answer is kept and marked as stopped"
             elif result is not None:
                 self._append(result.message())
                 self.answered_by.value = self._describe(result)
         finally:
+            self._active = None
             self._partial = ""
-            self.send_button.disabled, self.stop_button.disabled = False, True
             self._render()
-            self._update_meter(target)
+            if self.error is None and not stopped:
+                # Only after an answer: a provider that just failed is not asked again (for its window) from here.
+                self._update_meter(target)
+            self.send_button.disabled, self.stop_button.disabled = False, True
 
     @staticmethod
     def _describe(result: Any) -> str:
