@@ -60,11 +60,12 @@ class Timeouts(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    connect: float = Field(default=5.0, gt=0)
-    first_byte: float = Field(default=120.0, gt=0)
-    idle: float = Field(default=60.0, gt=0)
-    total: float | None = Field(default=None, gt=0)
-    stream_total: float | None = Field(default=None, gt=0)
+    # Finite: an infinite timeout is no timeout (None says that where it is allowed), and sockets refuse it.
+    connect: float = Field(default=5.0, gt=0, allow_inf_nan=False)
+    first_byte: float = Field(default=120.0, gt=0, allow_inf_nan=False)
+    idle: float = Field(default=60.0, gt=0, allow_inf_nan=False)
+    total: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    stream_total: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 _SCOPE_TIMEOUTS = {
@@ -251,6 +252,14 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str], source: str) -> dic
             continue
         parts = [p.lower() for p in var[len(ENV_PREFIX) :].split("__") if p]
         value = env[var]
+        if not parts:
+            raise ConfigError(
+                var, [("", f"names no setting: write {ENV_PREFIX}<KEY> or {ENV_PREFIX}<PROVIDER>__<KEY>")]
+            )
+        if parts == ["providers"]:
+            raise ConfigError(
+                var, [("", f"providers come from the file; set one provider's key with {ENV_PREFIX}<PROVIDER>__<KEY>")]
+            )
         if len(parts) == 1:
             data[parts[0]] = _coerce(value)
             origins[parts[0]] = var
@@ -264,8 +273,11 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str], source: str) -> dic
             providers.append({"name": pname})
             index = len(providers) - 1
         target = providers[index]
-        for k in keys[:-1]:
+        for depth, k in enumerate(keys[:-1]):
             target = target.setdefault(k, {})
+            if not isinstance(target, dict):
+                where = ".".join(keys[: depth + 1])
+                raise ConfigError(var, [(where, f"is a value, not a table, so it has no key {keys[depth + 1]!r}")])
         # Keys and URLs stay strings even when they look like numbers.
         target[keys[-1]] = (
             value
