@@ -465,6 +465,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--status", type=int, default=500)
     parser.add_argument("--retry-after")
     parser.add_argument("--cut-after", type=int, default=3)
+    parser.add_argument("--drip-interval", type=float, default=0.5)
+    parser.add_argument("--chunk-interval", type=float, default=0.0)
+    parser.add_argument("--fail-times", type=int, default=1)
+    parser.add_argument("--huge-bytes", type=int, default=300 * 2**20)
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address to listen on")
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     args = parser.parse_args(argv)
@@ -474,6 +478,10 @@ def main(argv: list[str] | None = None) -> int:
         status=args.status,
         headers=headers,
         cut_after=args.cut_after,
+        drip_interval=args.drip_interval,
+        chunk_interval=args.chunk_interval,
+        fail_times=args.fail_times,
+        huge_bytes=args.huge_bytes,
         host=args.host,
         port_request=args.port,
     )
