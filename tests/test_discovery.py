@@ -11,6 +11,7 @@ import nxs_lab as nx
 from nxs_lab.discovery import discover
 from nxs_lab.errors import ScanRefused
 from nxs_lab.testing import Fault, FaultServer
+from nxs_lab.testing.faults import LOOKALIKES
 
 from .standins import LLAMACPP, LMSTUDIO, NEEDS_AUTH, OLLAMA, VLLM
 
@@ -153,8 +154,9 @@ HOSTILE = [
     ("127.0.1.3", Fault.HUGE_BODY, {"huge_bytes": 64 * 2**20}),  # a 64 MB model list
     ("127.0.1.4", Fault.GZIP_BOMB, {"huge_bytes": 64 * 2**20}),  # 64 KB of gzip that would expand to 64 MB
     ("127.0.1.5", Fault.NESTED_JSON, {}),
-    ("127.0.1.6", Fault.OK, {"routes": {"/api/v0/models": {"data": [{"state": "loaded", "type": "llm"}]}}}),
-    ("127.0.1.7", Fault.OK, {"routes": {"/api/version": {"version": "0.9"}, "/api/tags": {"models": [5]}}}),
+    ("127.0.1.6", Fault.OK, {"routes": LOOKALIKES["lmstudio-no-id"]}),
+    ("127.0.1.7", Fault.OK, {"routes": LOOKALIKES["ollama-number-models"]}),
+    ("127.0.1.10", Fault.OK, {"routes": LOOKALIKES["llamacpp-text-window"]}),
     ("127.0.1.8", Fault.HANG, {}),  # accepts, then says nothing at all
 ]
 
@@ -170,8 +172,10 @@ def test_bad_devices_become_notes_and_the_scan_ends() -> None:
     # the lookalikes are reported, with what was wrong with their model lists
     assert found["127.0.1.6"].kind == "lmstudio" and "shape" in found["127.0.1.6"].error
     assert found["127.0.1.7"].kind == "ollama" and "shape" in found["127.0.1.7"].error
+    # a window that is not a number is not a window: the endpoint is reported without one
+    assert found["127.0.1.10"].kind == "llama.cpp" and all(m.context_window is None for m in found["127.0.1.10"].models)
     # the rest are open ports that did not answer as a server
-    assert set(found) == {"127.0.1.6", "127.0.1.7"}
+    assert set(found) == {"127.0.1.6", "127.0.1.7", "127.0.1.10"}
     assert any("5 open port(s) did not answer" in n for n in eps.notes)
 
 

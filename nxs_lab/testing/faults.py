@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Fault", "FaultServer", "FaultSpec", "fault_process"]
+__all__ = ["LOOKALIKES", "Fault", "FaultServer", "FaultSpec", "fault_process"]
 
 
 class Fault(str, enum.Enum):
@@ -56,6 +56,17 @@ class Fault(str, enum.Enum):
 
 
 _MODEL = "stub-model"
+
+# Servers that pass for a known kind and then answer with the wrong shapes (``routes=`` for an OK server):
+# discovery and the catalogue must turn each into a note or an InvalidResponse, never an exception of Python's.
+LOOKALIKES: dict[str, dict[str, Any]] = {
+    # LM Studio's /api/v0/models with an entry that has no id
+    "lmstudio-no-id": {"/api/v0/models": {"object": "list", "data": [{"state": "loaded", "type": "llm"}]}},
+    # Ollama's /api/tags whose models are numbers
+    "ollama-number-models": {"/api/version": {"version": "0.9.0"}, "/api/tags": {"models": [5]}},
+    # llama.cpp's /props with a window that is not a number
+    "llamacpp-text-window": {"/props": {"default_generation_settings": {"n_ctx": "lots"}, "build_info": "b1"}},
+}
 
 
 def _completion(model: str, text: str = "stub answer", prompt_tokens: int = 5) -> dict[str, Any]:
