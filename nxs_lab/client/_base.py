@@ -23,6 +23,7 @@ from ._boundary import budgeted, translated
 from ._budget import IDENTITY, Budget
 from ._native import NativeHTTPClient, auth_headers, httpx_timeout
 from .catalog import ModelCatalog
+from .streaming import StreamAccumulator
 
 __all__ = ["NO_KEY", "BaseProvider", "Messages"]
 
@@ -270,6 +271,17 @@ class BaseProvider:
         kw["stream"] = True
         kw.setdefault("stream_options", {"include_usage": True})
         return kw
+
+    def _new_stream(self, stream_class: Any, kw: dict[str, Any]) -> Any:
+        """A (sync or async) chat stream of ``kw``, opened when first read, under this provider's limits."""
+        acc = StreamAccumulator(self.name, kw["model"], time.perf_counter())
+        return stream_class(
+            lambda: self.client.chat.completions.create(**kw),
+            acc,
+            self.base_url,
+            self.timeouts,
+            self.config.max_response_bytes,
+        )
 
     @staticmethod
     def _embed_items(texts: str | Sequence[str]) -> list[str]:

@@ -119,33 +119,42 @@ class Budget:
                 raise httpcore2.ReadError(f"the reply is larger than {b.max_bytes} bytes")
 
 
+def _bounded(inner: Any, timeout: float | None, error: type[Exception]) -> tuple[Budget | None, float | None]:
+    """The budget active here (remembering the socket it now uses) and the timeout it allows this operation."""
+    b = _CURRENT.get()
+    if b is None:
+        return None, timeout
+    b.sock = inner.get_extra_info("socket")
+    return b, b._timeout(timeout, error)
+
+
+@contextlib.contextmanager
+def _timing(b: Budget | None, error: type[Exception]) -> Iterator[None]:
+    """Around one operation: a timeout it raises is checked against the budget's deadlines."""
+    try:
+        yield
+    except error:
+        if b is not None:
+            b._timed_out()
+        raise
+
+
 class _Stream(httpcore2.NetworkStream):
     def __init__(self, inner: httpcore2.NetworkStream) -> None:
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        b = _CURRENT.get()
-        if b is None:
-            return self._inner.read(max_bytes, timeout)
-        b.sock = self._inner.get_extra_info("socket")
-        try:
-            data = self._inner.read(max_bytes, b._timeout(timeout, httpcore2.ReadTimeout))
-        except httpcore2.ReadTimeout:
-            b._timed_out()
-            raise
-        b._took(len(data))
+        b, bounded = _bounded(self._inner, timeout, httpcore2.ReadTimeout)
+        with _timing(b, httpcore2.ReadTimeout):
+            data = self._inner.read(max_bytes, bounded)
+        if b is not None:
+            b._took(len(data))
         return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        b = _CURRENT.get()
-        if b is None:
-            return self._inner.write(buffer, timeout)
-        b.sock = self._inner.get_extra_info("socket")
-        try:
-            return self._inner.write(buffer, b._timeout(timeout, httpcore2.WriteTimeout))
-        except httpcore2.WriteTimeout:
-            b._timed_out()
-            raise
+        b, bounded = _bounded(self._inner, timeout, httpcore2.WriteTimeout)
+        with _timing(b, httpcore2.WriteTimeout):
+            self._inner.write(buffer, bounded)
 
     def close(self) -> None:
         self._inner.close()
@@ -153,12 +162,16 @@ class _Stream(httpcore2.NetworkStream):
     def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore2.NetworkStream:
-        b = _CURRENT.get()
-        bounded = b._timeout(timeout, httpcore2.ConnectTimeout) if b is not None else timeout
+        _, bounded = _bounded(self._inner, timeout, httpcore2.ConnectTimeout)
         return _Stream(self._inner.start_tls(ssl_context, server_hostname, bounded))
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
+
+
+def _connect_timeout(timeout: float | None) -> float | None:
+    b = _CURRENT.get()
+    return b._timeout(timeout, httpcore2.ConnectTimeout) if b is not None else timeout
 
 
 class _Backend(httpcore2.NetworkBackend):
@@ -173,8 +186,7 @@ class _Backend(httpcore2.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.NetworkStream:
-        b = _CURRENT.get()
-        bounded = b._timeout(timeout, httpcore2.ConnectTimeout) if b is not None else timeout
+        bounded = _connect_timeout(timeout)
         return _Stream(self._inner.connect_tcp(host, port, bounded, local_address, socket_options))
 
     def connect_unix_socket(
@@ -191,28 +203,17 @@ class _AsyncStream(httpcore2.AsyncNetworkStream):
         self._inner = inner
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        b = _CURRENT.get()
-        if b is None:
-            return await self._inner.read(max_bytes, timeout)
-        b.sock = self._inner.get_extra_info("socket")
-        try:
-            data = await self._inner.read(max_bytes, b._timeout(timeout, httpcore2.ReadTimeout))
-        except httpcore2.ReadTimeout:
-            b._timed_out()
-            raise
-        b._took(len(data))
+        b, bounded = _bounded(self._inner, timeout, httpcore2.ReadTimeout)
+        with _timing(b, httpcore2.ReadTimeout):
+            data = await self._inner.read(max_bytes, bounded)
+        if b is not None:
+            b._took(len(data))
         return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        b = _CURRENT.get()
-        if b is None:
-            return await self._inner.write(buffer, timeout)
-        b.sock = self._inner.get_extra_info("socket")
-        try:
-            return await self._inner.write(buffer, b._timeout(timeout, httpcore2.WriteTimeout))
-        except httpcore2.WriteTimeout:
-            b._timed_out()
-            raise
+        b, bounded = _bounded(self._inner, timeout, httpcore2.WriteTimeout)
+        with _timing(b, httpcore2.WriteTimeout):
+            await self._inner.write(buffer, bounded)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -220,8 +221,7 @@ class _AsyncStream(httpcore2.AsyncNetworkStream):
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore2.AsyncNetworkStream:
-        b = _CURRENT.get()
-        bounded = b._timeout(timeout, httpcore2.ConnectTimeout) if b is not None else timeout
+        _, bounded = _bounded(self._inner, timeout, httpcore2.ConnectTimeout)
         return _AsyncStream(await self._inner.start_tls(ssl_context, server_hostname, bounded))
 
     def get_extra_info(self, info: str) -> Any:
@@ -240,8 +240,7 @@ class _AsyncBackend(httpcore2.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.AsyncNetworkStream:
-        b = _CURRENT.get()
-        bounded = b._timeout(timeout, httpcore2.ConnectTimeout) if b is not None else timeout
+        bounded = _connect_timeout(timeout)
         return _AsyncStream(await self._inner.connect_tcp(host, port, bounded, local_address, socket_options))
 
     async def connect_unix_socket(

@@ -27,7 +27,7 @@ from ._boundary import budgeted
 from ._budget import AsyncBudgetTransport
 from ._native import auth_headers, decode_json, native_budget, native_timeout, url_for
 from ._replies import chat_result, completion_result, response_result, vectors
-from .streaming import AsyncChatStream, StreamAccumulator
+from .streaming import AsyncChatStream
 
 if TYPE_CHECKING:
     from .provider import Provider
@@ -140,15 +140,7 @@ class AsyncProvider(BaseProvider):
     async def stream(self, messages: Messages, *, model: str | None = None, **params: Any) -> AsyncChatStream:
         """Stream a chat: ``async for`` over the returned stream for text deltas, then read ``.result``."""
         m = await self.resolve_model(model)
-        kw = self._stream_kwargs(messages, m, params)
-        acc = StreamAccumulator(self.name, m, time.perf_counter())
-        return AsyncChatStream(
-            lambda: self.client.chat.completions.create(**kw),
-            acc,
-            self.base_url,
-            self.timeouts,
-            self.config.max_response_bytes,
-        )
+        return self._new_stream(AsyncChatStream, self._stream_kwargs(messages, m, params))
 
     async def complete(self, prompt: str, *, model: str | None = None, **params: Any) -> ChatResult:
         """A legacy text completion (``/v1/completions``)."""

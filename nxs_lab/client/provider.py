@@ -26,7 +26,7 @@ from ..results import ChatResult, Health
 from ._base import BaseProvider, Messages
 from ._budget import BudgetTransport
 from ._replies import chat_result, completion_result, response_result, vectors
-from .streaming import ChatStream, StreamAccumulator
+from .streaming import ChatStream
 
 if TYPE_CHECKING:
     from .async_provider import AsyncProvider
@@ -126,15 +126,7 @@ class Provider(BaseProvider):
     def stream(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatStream:
         """Stream a chat: iterate the returned :class:`ChatStream` for text deltas, then read ``.result``."""
         m = self.resolve_model(model)
-        kw = self._stream_kwargs(messages, m, params)
-        acc = StreamAccumulator(self.name, m, time.perf_counter())
-        return ChatStream(
-            lambda: self.client.chat.completions.create(**kw),
-            acc,
-            self.base_url,
-            self.timeouts,
-            self.config.max_response_bytes,
-        )
+        return self._new_stream(ChatStream, self._stream_kwargs(messages, m, params))
 
     def complete(self, prompt: str, *, model: str | None = None, **params: Any) -> ChatResult:
         """A legacy text completion (``/v1/completions``)."""
