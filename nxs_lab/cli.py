@@ -10,7 +10,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 
-from .defaults import DEFAULT_PORTS, DISCOVERY_CONNECT_TIMEOUT, EMBEDDED_N_CTX
+from .defaults import DEFAULT_PORTS, DISCOVERY_CONNECT_TIMEOUT, EMBEDDED_N_CTX, SERVE_PORT
 from .errors import ConfigError, MissingDependency, NxsLabError
 
 __all__ = ["main"]
@@ -155,7 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="run the embedded server with the bundled SmolLM2 model")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need a key)")
-    s.add_argument("--port", type=_port, default=0, help="port (default: a free one)")
+    s.add_argument(
+        "--port",
+        type=_port,
+        default=SERVE_PORT,
+        help=f"port (default {SERVE_PORT}, which discovery scans; 0: a free one)",
+    )
     s.add_argument(
         "--n-ctx", type=_positive(int), default=EMBEDDED_N_CTX, help=f"context window (default {EMBEDDED_N_CTX})"
     )

@@ -16,6 +16,7 @@ __all__ = [
     "MAX_RESPONSE_BYTES",
     "PROBE_MAX_BYTES",
     "SERVER_PORTS",
+    "SERVE_PORT",
     "TOOL_TIMEOUT",
 ]
 
@@ -32,6 +33,10 @@ SERVER_PORTS: dict[str, tuple[int, ...]] = {
 }
 # What discovery scans when no ports are given: every kind's port, once, in the order above.
 DEFAULT_PORTS: tuple[int, ...] = tuple(dict.fromkeys(p for ports in SERVER_PORTS.values() for p in ports))
+
+# Where `nxs-lab serve` listens unless told: llama-cpp-python's own default port (the embedded server is one), which
+# discovery scans, so `nxs-lab discover` on the same machine finds it and names it llama-cpp-python.
+SERVE_PORT = SERVER_PORTS["llama-cpp-python"][0]
 
 # Where a Provider points when nothing is said: LM Studio's default address, the most common local server.
 LOCAL_BASE_URL = "http://127.0.0.1:1234/v1"

@@ -47,7 +47,7 @@ def test_models_command_on_a_dead_server(refused_url: str, capsys: pytest.Captur
 @pytest.mark.server
 def test_serve_runs_until_terminated() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nxs_lab.cli", "serve", "--n-ctx", "512", "--no-embedding"],
+        [sys.executable, "-m", "nxs_lab.cli", "serve", "--port", "0", "--n-ctx", "512", "--no-embedding"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -71,6 +71,24 @@ def test_serve_runs_until_terminated() -> None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         time.sleep(0)
+
+
+def test_serve_listens_where_discovery_looks() -> None:
+    from nxs_lab.cli import build_parser
+    from nxs_lab.defaults import DEFAULT_PORTS, SERVE_PORT
+
+    assert build_parser().parse_args(["serve"]).port == SERVE_PORT and SERVE_PORT in DEFAULT_PORTS
+
+
+def test_serve_on_a_taken_port_says_what_to_do(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        code = main(["serve", "--port", str(taken.getsockname()[1]), "--no-embedding"])
+    err = capsys.readouterr().err
+    assert code == 1 and "cannot bind" in err and "0 for a free one" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(

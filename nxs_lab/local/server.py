@@ -227,7 +227,8 @@ class LocalServer:
             sock.listen(2048)  # bursts of concurrent clients must queue, not see dropped SYNs
         except OSError as exc:
             sock.close()
-            raise ServerStartError(f"cannot bind {self.host}:{self.requested_port}: {exc.strerror}") from exc
+            hint = " (is another server on it? choose another port, or 0 for a free one)" if self.requested_port else ""
+            raise ServerStartError(f"cannot bind {self.host}:{self.requested_port}: {exc.strerror}{hint}") from exc
         sock.set_inheritable(True)
         return sock
 
