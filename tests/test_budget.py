@@ -206,3 +206,24 @@ def test_context_window_comes_from_the_server(local_server: nx.LocalServer) -> N
         999,
         "config",
     )
+
+
+@pytest.mark.parametrize("assumed", [True, False])
+def test_fit_leaves_room_for_the_counts_error(assumed: bool) -> None:
+    """An estimate (±15 %, template overhead assumed or not) is fitted at its upper bound: whatever the true count
+    within the stated error, the fitted request fits (the llama-server case: 1,636 tokens sent into 1,536)."""
+    counter = nx.EstimateCounter()
+    if not assumed:
+        counter.overhead = nx.ChatOverhead(per_message=4, reply=3, source="measured")
+    history = [{"role": "system", "content": "You are terse."}]
+    for i in range(60):
+        history += [
+            {"role": "user", "content": f"Question {i}: " + "tell me about rivers and lakes " * 6},
+            {"role": "assistant", "content": f"Answer {i}: " + "water flows downhill to the sea " * 6},
+        ]
+    history.append({"role": "user", "content": "And the last question?"})
+    budget = nx.ContextBudget(context_window=1536, max_tokens=32)
+    fit = budget.fit(history, counter)
+    assert fit.dropped and fit.count.error > 0
+    assert fit.count.upper <= budget.max_input_tokens  # the worst case fits, not only the estimate
+    assert fit.messages[0]["role"] == "system" and fit.messages[-1]["content"] == "And the last question?"

@@ -105,7 +105,8 @@ class ContextBudget:
         strategy: str = "drop",
         summarizer: Summarizer | None = None,
     ) -> FitResult:
-        """Fit ``messages`` into :attr:`max_input_tokens`.
+        """Fit ``messages`` into :attr:`max_input_tokens`, counting each message at the upper bound of its count
+        (exact counts have none), so a count that is off in its stated error never makes a fitted request overflow.
 
         ``strategy="drop"`` drops the oldest turns; ``"summarize"`` replaces them with one
         message written by ``summarizer(dropped_messages)`` (dropping more if even that does not fit).
@@ -122,10 +123,11 @@ class ContextBudget:
         pinned = counter.count_messages(head + tail)
         if pinned.tokens > limit:
             raise BudgetExceeded(pinned.tokens, limit, self.arithmetic())
-        used = pinned.tokens
+        used = pinned.upper
+        empty = counter.count_messages([]).upper
         keep_from = len(turns)
         for i in range(len(turns) - 1, -1, -1):
-            cost = sum(counter.message_tokens(m)[0] for m in turns[i])
+            cost = counter.count_messages(turns[i]).upper - empty  # the turn's messages at their upper bound
             if used + cost > limit:
                 break
             used += cost
@@ -138,7 +140,7 @@ class ContextBudget:
             summary = {"role": "system", "content": "Summary of the earlier conversation: " + summarizer(dropped)}
             while True:
                 candidate = head + [summary] + kept_turns + tail
-                if counter.count_messages(candidate).tokens <= limit:
+                if counter.count_messages(candidate).upper <= limit:
                     msgs_out, summarized = candidate, True
                     break
                 if not kept_turns:  # the summary itself does not fit: fall back to plain dropping

@@ -72,6 +72,11 @@ class TokenCount:
     def exact(self) -> bool:
         return self.error == 0
 
+    @property
+    def upper(self) -> int:
+        """The most tokens this can be: what a budget must leave room for."""
+        return self.tokens + self.error
+
     def __int__(self) -> int:
         return self.tokens
 
