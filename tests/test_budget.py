@@ -227,3 +227,30 @@ def test_fit_leaves_room_for_the_counts_error(assumed: bool) -> None:
     assert fit.dropped and fit.count.error > 0
     assert fit.count.upper <= budget.max_input_tokens  # the worst case fits, not only the estimate
     assert fit.messages[0]["role"] == "system" and fit.messages[-1]["content"] == "And the last question?"
+
+
+def test_an_unknown_window_is_learned_from_the_overflow_and_the_request_refitted() -> None:
+    """A stock server that publishes no window refuses the prompt and states its window (the OpenAI wording
+    llama-cpp-python uses): the guard remembers it, refits once and is answered; the next call fits at once."""
+    said = "This model's maximum context length is 1024 tokens. However, you requested 5728 tokens."
+    body = {"error": {"message": said, "type": "invalid_request_error"}}
+    history = [{"role": "system", "content": "Be brief."}]
+    for i in range(40):
+        history += [
+            {"role": "user", "content": f"Question {i}: " + "what about rivers? " * 8},
+            {"role": "assistant", "content": f"Answer {i}: " + "they flow. " * 8},
+        ]
+    history.append({"role": "user", "content": "Last one?"})
+    with FaultServer(Fault.FLAKY, status=400, body=body, fail_times=1) as stock:
+        p = nx.Provider(name="stock", base_url=stock.base_url, model="stub-model")
+        guard = nx.ContextGuard(p, counter=nx.EstimateCounter())
+        r = guard.chat(history, max_tokens=32)
+        assert r.dropped_messages > 0 and stock.calls == 2
+        assert p.context_window_info() == (1024, "learned from the server's overflow error")
+        assert guard.chat(history, max_tokens=32).dropped_messages > 0 and stock.calls == 3
+    models = {"/v1/models": {"object": "list", "data": [{"id": "stub-model", "object": "model"}]}}
+    with FaultServer(Fault.STATUS, status=400, body=body, routes=models) as always:  # refuses every call: one retry
+        p = nx.Provider(name="stubborn", base_url=always.base_url, model="stub-model")
+        with pytest.raises(nx.ContextOverflow):
+            nx.ContextGuard(p, counter=nx.EstimateCounter()).chat(history, max_tokens=32)
+        assert always.calls == 2

@@ -49,8 +49,10 @@ def test_modes_misbehave_as_named() -> None:
         with pytest.raises(ValueError):
             httpx2.get(s.base_url + "/models").json()
     with FaultServer(Fault.FLAKY, status=500, fail_times=2) as s:
-        codes = [httpx2.get(s.base_url + "/models").status_code for _ in range(3)]
-        assert codes == [500, 500, 200] and s.requests == 3
+        chat = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+        assert httpx2.get(s.base_url + "/models").status_code == 200  # a probe is not a call: it never fails
+        codes = [httpx2.post(s.base_url + "/chat/completions", json=chat).status_code for _ in range(3)]
+        assert codes == [500, 500, 200] and s.requests == 4 and s.calls == 3
     with FaultServer(Fault.HANG) as s:
         with pytest.raises(httpx2.ReadTimeout):
             httpx2.get(s.base_url + "/models", timeout=httpx2.Timeout(0.2))

@@ -59,6 +59,7 @@ class ModelCatalog:
         self._server: ServerAdapter | None = None
         self.server_version: str | None = None
         self._models: list[ModelInfo] | None = None
+        self._learned: dict[str, int] = {}  # windows the server stated in an overflow error, per model
 
     # ------------------------------------------------------------------ the server
 
@@ -137,10 +138,24 @@ class ModelCatalog:
         """The window for ``model`` and where the number came from: ``config``, ``server:<kind>`` or ``unknown``."""
         if self.config.context_window is not None:
             return self.config.context_window, "config"
-        window = self.server.context_window(self.http, self.resolve(model))
+        resolved = self.resolve(model)
+        learned = self._learned.get(resolved)
+        if learned is not None:
+            return learned, "learned from the server's overflow error"
+        window = self.server.context_window(self.http, resolved)
         if window is not None:
             return window, f"server:{self.server.kind}"
         return None, "unknown"
+
+    def learn_window(self, model: str | None, window: int) -> bool:
+        """Remember the window a server stated when it refused a prompt (it publishes none, or a wrong one).
+        Returns whether that is news (so a caller refits and retries once, not forever)."""
+        resolved = self.resolve(model)
+        if self.config.context_window is not None or self._learned.get(resolved) == window or window <= 0:
+            return False
+        with self._lock:
+            self._learned[resolved] = window
+        return True
 
     def count_tokens(self, text: str, model: str | None = None) -> int | None:
         """Tokens in ``text`` by the server's own tokenizer, or ``None`` when it has none."""

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ContextOverflow
 from ..results import ChatResult
 from .budget import ContextBudget, Summarizer, check_truncation
 from .counting import TokenCount, TokenCounter, counter_for
@@ -98,6 +99,14 @@ class _GuardBase:
         """Same as ``prepared.finish(result)``."""
         return prepared.finish(result)
 
+    def learned(self, exc: ContextOverflow, prepared: Prepared, params: Mapping[str, Any]) -> bool:
+        """After an overflow: did the server state a window other than the one fitted to? Then it is remembered
+        for this provider and model, and the caller refits and retries once."""
+        window = exc.context_window
+        if window is None or (prepared.budget is not None and prepared.budget.context_window == window):
+            return False
+        return self.provider.catalog.learn_window(params.get("model"), window)
+
 
 class ContextGuard(_GuardBase):
     """Fits requests to ``provider``'s window and flags answers whose prompt the server cut.
@@ -113,8 +122,17 @@ class ContextGuard(_GuardBase):
     provider: Provider
 
     def chat(self, messages: Sequence[Message], **params: Any) -> ChatResult:
+        """The fitted request's answer. A server that refuses it and states its window (unknown or different
+        here) teaches the guard that window: it is remembered, and the request refitted and sent once more."""
         prepared = self.prepare(messages, params)
-        return self.finish(self.provider.chat(prepared.messages, **prepared.params(params)), prepared)
+        try:
+            result = self.provider.chat(prepared.messages, **prepared.params(params))
+        except ContextOverflow as exc:
+            if not self.learned(exc, prepared, params):
+                raise
+            prepared = self.prepare(messages, params)
+            result = self.provider.chat(prepared.messages, **prepared.params(params))
+        return self.finish(result, prepared)
 
     def stream(self, messages: Sequence[Message], **params: Any) -> tuple[ChatStream, Prepared]:
         """A stream of the fitted request; pass its ``.result`` and the :class:`Prepared` to :meth:`finish`."""
@@ -133,7 +151,14 @@ class AsyncContextGuard(_GuardBase):
 
     async def chat(self, messages: Sequence[Message], **params: Any) -> ChatResult:
         prepared = await self.aprepare(messages, params)
-        return self.finish(await self.provider.chat(prepared.messages, **prepared.params(params)), prepared)
+        try:
+            result = await self.provider.chat(prepared.messages, **prepared.params(params))
+        except ContextOverflow as exc:
+            if not await asyncio.to_thread(self.learned, exc, prepared, params):
+                raise
+            prepared = await self.aprepare(messages, params)
+            result = await self.provider.chat(prepared.messages, **prepared.params(params))
+        return self.finish(result, prepared)
 
     async def stream(self, messages: Sequence[Message], **params: Any) -> tuple[AsyncChatStream, Prepared]:
         prepared = await self.aprepare(messages, params)

@@ -46,7 +46,7 @@ class Fault(str, enum.Enum):
     SSE_CUT = "sse-cut"  # streams `cut_after` chunks, then drops the connection
     REDIRECT = "redirect"  # `status` (302 by default: a captive portal's login page) with a Location header
     NESTED_JSON = "nested-json"  # 200 with JSON nested deeper than any decoder's stack
-    FLAKY = "flaky"  # answers `status` for the first `fail_times` requests, then behaves like OK
+    FLAKY = "flaky"  # answers `status` to the first `fail_times` calls (POSTs), then behaves like OK
     BODY_DRIP = "body-drip"  # headers at once, then the body one byte per `drip_interval` (DRIP drips the headers too)
     HUGE_BODY = "huge-body"  # 200 whose JSON body is `huge_bytes` long (a chat answer that never ends)
     HUGE_ERROR = "huge-error"  # `status` (500) whose error message is `huge_bytes` long
@@ -161,7 +161,8 @@ class FaultServer:
         huge_bytes: the body size of ``HUGE_BODY``, ``HUGE_ERROR`` and (expanded) ``GZIP_BOMB``.
         cut_after: chunks sent before ``SSE_CUT`` drops the connection.
         chunk_interval: seconds between stream chunks (all streaming modes).
-        fail_times: failures before ``FLAKY`` recovers.
+        fail_times: failed calls (POST requests: chat, completions, embeddings) before ``FLAKY`` recovers;
+            the GETs a client sends to learn the server's kind are answered as ``OK`` would.
         model: the model id the stub serves.
         prompt_tokens: the ``usage.prompt_tokens`` the stub reports, whatever was sent (set it low to
             play a server that silently cuts long prompts, as Ollama does).
@@ -178,6 +179,7 @@ class FaultServer:
         self.port_request = port_request
         self.port: int | None = None
         self.requests = 0  # how many requests it has read
+        self.calls = 0  # how many of them were POSTs (calls, not probes)
         self.seen_headers: list[dict[str, str]] = []  # each request's headers (lower-case names), the last 100
         self.connections = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -304,7 +306,8 @@ class FaultServer:
                     return
                 with self._lock:
                     self.requests += 1
-                    n = self.requests
+                    self.calls += req[0] == "POST"
+                    n = self.calls
                     self.seen_headers = [*self.seen_headers[-99:], req[2]]
                 keep_alive = await self._respond(n, req, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -320,7 +323,7 @@ class FaultServer:
         keep = headers.get("connection", "").lower() != "close"
         mode = self.spec.mode
         if mode is Fault.FLAKY:
-            mode = Fault.STATUS if n <= self.spec.fail_times else Fault.OK
+            mode = Fault.STATUS if method == "POST" and n <= self.spec.fail_times else Fault.OK
         canned = self._canned(path, mode, keep)
         if canned is not None:
             reply, again = canned
