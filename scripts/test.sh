@@ -4,4 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+# llama.cpp's own server, built once from the same llama.cpp source (about 8 minutes the first time, then cached):
+# the tests run the kit against a server it did not write.
+NXS_LAB_LLAMA_SERVER=${NXS_LAB_LLAMA_SERVER:-$(bash scripts/build_llama_server.sh | tail -n 1)}
+export NXS_LAB_LLAMA_SERVER
 exec .venv/bin/python -m pytest "$@"

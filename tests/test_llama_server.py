@@ -1,0 +1,76 @@
+"""The kit against llama.cpp's own llama-server (a server it did not write), started with ``-c 1536`` on a model
+trained with 8,192: discovery, the runtime window, chat, streams, exact counts, the overflow error, and budgets
+that never overflow, alone and in a chain beside the embedded server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import nxs_lab as nx
+from nxs_lab.discovery import discover
+
+from .conftest import LLAMA_SERVER_CTX
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _history(turns: int) -> list[dict[str, str]]:
+    msgs = [{"role": "system", "content": "You answer in one short sentence."}]
+    for i in range(turns):
+        msgs.append({"role": "user", "content": f"Question {i}: what do rivers, lakes and seas have in common? " * 3})
+        msgs.append(
+            {"role": "assistant", "content": f"Answer {i}: they all hold water that moves and evaporates. " * 3}
+        )
+    msgs.append({"role": "user", "content": "Name one river."})
+    return msgs
+
+
+@pytest.fixture
+def server(llama_server: str) -> Iterator[nx.Provider]:
+    p = nx.Provider(name="llama-server", base_url=llama_server)
+    yield p
+    p.close()
+
+
+def test_it_is_found_and_its_runtime_window_read(llama_server: str, server: nx.Provider) -> None:
+    port = int(llama_server.rsplit(":", 1)[1].split("/")[0])
+    (ep,) = [e for e in discover(["127.0.0.1"], ports=[port], progress=False)]
+    assert ep.kind == "llama.cpp" and ep.models and ep.models[0].context_window == LLAMA_SERVER_CTX
+    assert server.server_kind == "llama.cpp"
+    assert server.context_window_info() == (LLAMA_SERVER_CTX, "server:llama.cpp")
+
+
+def test_chat_stream_and_exact_text_counts(server: nx.Provider) -> None:
+    r = server.chat([{"role": "user", "content": "Say hi"}], max_tokens=8)
+    assert r.provider == "llama-server" and r.finish_reason in ("stop", "length") and r.usage.completion_tokens
+    s = server.stream([{"role": "user", "content": "Count to three"}], max_tokens=8)
+    deltas = list(s)
+    assert deltas and s.result is not None and "".join(deltas) == s.result.text and s.result.ttft_s is not None
+    assert server.count_tokens("hello world, hello rivers") == server.count_tokens("hello world, hello rivers") > 0
+
+
+def test_an_unfitted_history_is_refused_with_the_numbers(server: nx.Provider) -> None:
+    with pytest.raises(nx.ContextOverflow) as err:
+        server.chat(_history(400), max_tokens=32)
+    assert err.value.context_window == LLAMA_SERVER_CTX and err.value.prompt_tokens > LLAMA_SERVER_CTX
+
+
+def test_the_default_guard_fits_a_history_three_times_the_window(server: nx.Provider) -> None:
+    """The case that used to send 1,636 tokens into 1,536: no calibration asked, the template overhead assumed."""
+    msgs = _history(400)
+    guard = nx.ContextGuard(server)
+    assert guard.counter.count_messages(msgs).tokens > 3 * LLAMA_SERVER_CTX
+    r = guard.chat(msgs, max_tokens=32)
+    assert r.dropped_messages > 0 and r.usage.prompt_tokens + 32 <= LLAMA_SERVER_CTX
+    assert not r.prompt_truncated
+
+
+def test_a_chain_over_two_windows_fits_each(server: nx.Provider, local_server: nx.LocalServer) -> None:
+    msgs = _history(400)
+    embedded = local_server.provider(name="embedded")
+    for order in ([server, embedded], [embedded, server]):
+        r = nx.FallbackChain(order, fit=True).chat(msgs, max_tokens=32)
+        assert r.provider == order[0].name and [a.provider for a in r.attempts] == [order[0].name]
+        assert r.dropped_messages > 0 and not r.prompt_truncated
