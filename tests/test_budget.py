@@ -215,18 +215,12 @@ def test_fit_leaves_room_for_the_counts_error(assumed: bool) -> None:
     counter = nx.EstimateCounter()
     if not assumed:
         counter.overhead = nx.ChatOverhead(per_message=4, reply=3, source="measured")
-    history = [{"role": "system", "content": "You are terse."}]
-    for i in range(60):
-        history += [
-            {"role": "user", "content": f"Question {i}: " + "tell me about rivers and lakes " * 6},
-            {"role": "assistant", "content": f"Answer {i}: " + "water flows downhill to the sea " * 6},
-        ]
-    history.append({"role": "user", "content": "And the last question?"})
+    history = _history(60, words=30)
     budget = nx.ContextBudget(context_window=1536, max_tokens=32)
     fit = budget.fit(history, counter)
     assert fit.dropped and fit.count.error > 0
     assert fit.count.upper <= budget.max_input_tokens  # the worst case fits, not only the estimate
-    assert fit.messages[0]["role"] == "system" and fit.messages[-1]["content"] == "And the last question?"
+    assert fit.messages[0]["role"] == "system" and fit.messages[-1] == history[-1]
 
 
 def test_an_unknown_window_is_learned_from_the_overflow_and_the_request_refitted() -> None:
@@ -234,13 +228,7 @@ def test_an_unknown_window_is_learned_from_the_overflow_and_the_request_refitted
     llama-cpp-python uses): the guard remembers it, refits once and is answered; the next call fits at once."""
     said = "This model's maximum context length is 1024 tokens. However, you requested 5728 tokens."
     body = {"error": {"message": said, "type": "invalid_request_error"}}
-    history = [{"role": "system", "content": "Be brief."}]
-    for i in range(40):
-        history += [
-            {"role": "user", "content": f"Question {i}: " + "what about rivers? " * 8},
-            {"role": "assistant", "content": f"Answer {i}: " + "they flow. " * 8},
-        ]
-    history.append({"role": "user", "content": "Last one?"})
+    history = _history(40, words=40)
     with FaultServer(Fault.FLAKY, status=400, body=body, fail_times=1) as stock:
         p = nx.Provider(name="stock", base_url=stock.base_url, model="stub-model")
         guard = nx.ContextGuard(p, counter=nx.EstimateCounter())
