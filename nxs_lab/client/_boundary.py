@@ -21,7 +21,7 @@ from .._net import redact_url
 from ..context.overflow import OverflowInfo, parse_overflow
 from ._budget import Budget
 
-__all__ = ["budgeted", "parse_retry_after", "shape_checked", "status_error", "translated"]
+__all__ = ["budget_failure", "budgeted", "parse_retry_after", "shape_checked", "status_error", "translated"]
 
 _NOT_FOUND_HINTS = ("model", "not found", "does not exist", "no such")
 # Statuses that say something about the path to this server, not about the request: another provider may answer.
@@ -218,31 +218,41 @@ def _sdk_error(exc: BaseException, provider: str, base_url: str) -> E.ProviderEr
     return None
 
 
+def budget_failure(
+    budget: Budget, deadline_error: Callable[[], E.ProviderError], provider: str, base_url: str
+) -> E.ProviderError | None:
+    """The kit's error for a request whose budget ran out (``None`` when it did not): ``deadline_error()`` for the
+    deadline, :class:`ResponseTooLarge` for the byte cap, :class:`InvalidResponse` for a compressed reply."""
+    if budget.tripped == "deadline":
+        return deadline_error()
+    if budget.tripped == "bytes":
+        return E.ResponseTooLarge(
+            f"the reply is larger than max_response_bytes ({budget.max_bytes:,} bytes); reading stopped",
+            provider=provider,
+            base_url=base_url,
+        )
+    if budget.tripped == "encoding":
+        return E.InvalidResponse(
+            "the server sent a compressed reply though none was asked for (its size could not be capped)",
+            provider=provider,
+            base_url=base_url,
+        )
+    return None
+
+
 @contextlib.contextmanager
 def budgeted(
     budget: Budget, deadline_error: Callable[[], E.ProviderError], provider: str, base_url: str
 ) -> Iterator[Budget]:
-    """Run the block under ``budget``; if it failed because the budget ran out, raise the kit's error for that:
-    ``deadline_error()`` for the deadline, :class:`ResponseTooLarge` for the byte cap."""
+    """Run the block under ``budget``; if it failed because the budget ran out, raise :func:`budget_failure`'s error."""
     with budget.active():
         try:
             yield budget
         except Exception as exc:
-            if budget.tripped == "deadline":
-                raise deadline_error() from exc
-            if budget.tripped == "bytes":
-                raise E.ResponseTooLarge(
-                    f"the reply is larger than max_response_bytes ({budget.max_bytes:,} bytes); reading stopped",
-                    provider=provider,
-                    base_url=base_url,
-                ) from exc
-            if budget.tripped == "encoding":
-                raise E.InvalidResponse(
-                    "the server sent a compressed reply though none was asked for (its size could not be capped)",
-                    provider=provider,
-                    base_url=base_url,
-                ) from exc
-            raise
+            failure = budget_failure(budget, deadline_error, provider, base_url)
+            if failure is None:
+                raise
+            raise failure from exc
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from ..errors import InvalidResponse, ResponseTimeout
 from ._boundary import budgeted, status_error, translated
 from ._budget import IDENTITY, Budget, BudgetTransport
 
-__all__ = ["NativeHTTPClient", "auth_headers", "httpx_timeout", "native_budget", "native_timeout", "url_for"]
+__all__ = ["NativeHTTPClient", "auth_headers", "httpx_timeout", "native_seconds", "native_timeout", "url_for"]
 
 
 def httpx_timeout(t: Timeouts) -> httpx2.Timeout:
@@ -26,12 +26,11 @@ def httpx_timeout(t: Timeouts) -> httpx2.Timeout:
     return httpx2.Timeout(connect=t.connect, read=t.first_byte, write=t.first_byte, pool=t.first_byte)
 
 
-def native_budget(config: ProviderConfig) -> tuple[Budget, float]:
-    """The budget of one metadata call (model list, props, tokenize) and its seconds: ``timeouts.total`` when
-    set, else ``first_byte`` (such replies are small: once the server starts answering it is done at once)."""
+def native_seconds(config: ProviderConfig) -> float:
+    """Seconds one metadata call (model list, props, tokenize) may take: ``timeouts.total`` when set, else
+    ``first_byte`` (such replies are small: once the server starts answering it is done at once)."""
     t = config.resolved_timeouts()
-    seconds = t.total if t.total is not None else t.first_byte
-    return Budget.within(seconds, config.max_response_bytes), seconds
+    return t.total if t.total is not None else t.first_byte
 
 
 def native_timeout(config: ProviderConfig, path: str, seconds: float) -> ResponseTimeout:
@@ -111,8 +110,9 @@ class NativeHTTPClient:
         return self._request("POST", path, payload)
 
     def _request(self, method: str, path: str, payload: Any = None) -> Any:
-        budget, seconds = native_budget(self.config)
         cfg = self.config
+        seconds = native_seconds(cfg)
+        budget = Budget.within(seconds, cfg.max_response_bytes)
         with (
             translated(cfg.name, cfg.base_url),
             budgeted(budget, lambda: native_timeout(cfg, path, seconds), cfg.name, cfg.base_url),

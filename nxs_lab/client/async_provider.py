@@ -23,9 +23,8 @@ from ..errors import NxsLabError
 from ..models import ModelInfo
 from ..results import ChatResult, Health
 from ._base import BaseProvider, Messages
-from ._boundary import budgeted
 from ._budget import AsyncBudgetTransport
-from ._native import auth_headers, decode_json, native_budget, native_timeout, url_for
+from ._native import auth_headers, decode_json, native_seconds, native_timeout, url_for
 from ._replies import chat_result, completion_result, response_result, vectors
 from .streaming import AsyncChatStream
 
@@ -91,11 +90,10 @@ class AsyncProvider(BaseProvider):
         return await self._request("POST", path, payload)
 
     async def _request(self, method: str, path: str, payload: Any = None) -> Any:
-        budget, seconds = native_budget(self.config)
-        budget.deadline = None  # asyncio.timeout below keeps the time
+        seconds = native_seconds(self.config)
         try:
-            async with asyncio.timeout(seconds):
-                with self._translated(), budgeted(budget, self._total_timeout, self.name, self.base_url):
+            async with asyncio.timeout(seconds):  # the time; the budget below holds the byte cap
+                with self._translated(), self._budgeted(None):
                     resp = await self.http.request(
                         method, url_for(self.base_url, path), json=payload, headers=auth_headers(self.config)
                     )

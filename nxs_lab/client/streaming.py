@@ -15,7 +15,7 @@ from typing import Any
 from ..config import Timeouts
 from ..errors import InvalidResponse, ProviderError, ResponseTimeout, StreamInterrupted
 from ..results import ChatResult, ToolCall, Usage
-from ._boundary import translated
+from ._boundary import budget_failure, translated
 from ._budget import Budget
 
 __all__ = ["AsyncChatStream", "ChatStream", "StreamAccumulator"]
@@ -151,16 +151,7 @@ class _StreamBase:
 
     def _budget_error(self, exc: ProviderError) -> ProviderError:
         """The error to report: what the budget says ran out, else ``exc`` itself."""
-        if self._budget.tripped == "deadline":
-            return self._timeout_error()
-        if self._budget.tripped == "bytes":
-            return InvalidResponse(
-                f"the stream passed max_response_bytes ({self._budget.max_bytes:,} bytes); reading stopped",
-                **self._kw(),
-            )
-        if self._budget.tripped == "encoding":
-            return InvalidResponse("the server sent a compressed stream though none was asked for", **self._kw())
-        return exc
+        return budget_failure(self._budget, self._timeout_error, self._acc.provider, self._base_url) or exc
 
     def _interrupted(self, exc: ProviderError) -> ProviderError:
         """Before any text: the error as it is (a chain may fail over). After: StreamInterrupted with the text."""
@@ -174,10 +165,19 @@ class _StreamBase:
             **self._kw(),
         )
 
-    def _stop_reading(self) -> None:
-        """Wake a read blocked on this stream (from any thread), or fail the next one if none is under way yet."""
+    def stop(self) -> None:
+        """End the stream now, from any thread (a Stop button): a read under way is woken, one not yet begun fails
+        at once; the iteration ends quietly with the text so far (``.result`` stays ``None``, :attr:`stopped`)."""
         self._stopped = True
         self._budget.cancel()
+
+    def _collected(self) -> ChatResult:
+        """``.result`` once the stream was read to its end; a stopped stream has none, and says so."""
+        if self.result is None:
+            raise StreamInterrupted(
+                "the stream was stopped before it finished", partial_text=self._acc.text, **self._kw()
+            )
+        return self.result
 
     def _finish(self) -> ChatResult:
         if self._acc.finish_reason is None:
@@ -233,11 +233,6 @@ class ChatStream(_StreamBase):
         if not self._stopped:
             self._finish()
 
-    def stop(self) -> None:
-        """End the stream now, from any thread: the iteration ends quietly with the text so far
-        (``.result`` stays ``None``, :attr:`stopped` is true) and the connection is closed."""
-        self._stop_reading()
-
     def close(self) -> None:
         """Stop reading; the connection is released."""
         if self._sdk_stream is not None:
@@ -248,11 +243,7 @@ class ChatStream(_StreamBase):
         """Read the whole stream and return the result."""
         for _ in self:
             pass
-        if self.result is None:
-            raise StreamInterrupted(
-                "the stream was stopped before it finished", partial_text=self._acc.text, **self._kw()
-            )
-        return self.result
+        return self._collected()
 
 
 class AsyncChatStream(_StreamBase):
@@ -294,10 +285,6 @@ class AsyncChatStream(_StreamBase):
         if not self._stopped:
             self._finish()
 
-    def stop(self) -> None:
-        """End the stream now (from the loop or another thread); the iteration ends with the text so far."""
-        self._stop_reading()
-
     async def aclose(self) -> None:
         if self._sdk_stream is not None:
             await self._sdk_stream.close()
@@ -306,8 +293,4 @@ class AsyncChatStream(_StreamBase):
     async def collect(self) -> ChatResult:
         async for _ in self:
             pass
-        if self.result is None:
-            raise StreamInterrupted(
-                "the stream was stopped before it finished", partial_text=self._acc.text, **self._kw()
-            )
-        return self.result
+        return self._collected()

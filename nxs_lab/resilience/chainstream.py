@@ -47,6 +47,11 @@ class _ChainStreamBase:
         if active is not None:
             active.stop()
 
+    def _collected(self) -> ChatResult:
+        if self.result is None:
+            raise StreamInterrupted("the stream was stopped before it finished", partial_text=self.text_so_far)
+        return self.result
+
     @property
     def text_so_far(self) -> str:
         active = self._active
@@ -150,9 +155,7 @@ class ChainStream(_ChainStreamBase):
     def collect(self) -> ChatResult:
         for _ in self:
             pass
-        if self.result is None:
-            raise StreamInterrupted("the stream was stopped before it finished", partial_text=self.text_so_far)
-        return self.result
+        return self._collected()
 
 
 class AsyncChainStream(_ChainStreamBase):
@@ -194,6 +197,4 @@ class AsyncChainStream(_ChainStreamBase):
     async def collect(self) -> ChatResult:
         async for _ in self:
             pass
-        if self.result is None:
-            raise StreamInterrupted("the stream was stopped before it finished", partial_text=self.text_so_far)
-        return self.result
+        return self._collected()
