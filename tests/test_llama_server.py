@@ -40,6 +40,7 @@ def test_it_is_found_and_its_runtime_window_read(llama_server: str, server: nx.P
     assert ep.kind == "llama.cpp" and ep.models and ep.models[0].context_window == LLAMA_SERVER_CTX
     assert server.server_kind == "llama.cpp"
     assert server.context_window_info() == (LLAMA_SERVER_CTX, "server:llama.cpp")
+    assert server.supports_tools() is False  # /props chat_template_caps: SmolLM2's template has no tool calls
 
 
 def test_chat_stream_and_exact_text_counts(server: nx.Provider) -> None:
@@ -58,13 +59,27 @@ def test_an_unfitted_history_is_refused_with_the_numbers(server: nx.Provider) ->
 
 
 def test_the_default_guard_fits_a_history_three_times_the_window(server: nx.Provider) -> None:
-    """The case that used to send 1,636 tokens into 1,536: no calibration asked, the template overhead assumed."""
+    """The case that used to send 1,636 tokens into 1,536, with nothing asked of the guard: the final count is the
+    server's own (its template, its tokenizer), so what was sent is exactly what the server counted."""
     msgs = _history(400)
     guard = nx.ContextGuard(server)
     assert guard.counter.count_messages(msgs).tokens > 3 * LLAMA_SERVER_CTX
     r = guard.chat(msgs, max_tokens=32)
     assert r.dropped_messages > 0 and r.usage.prompt_tokens + 32 <= LLAMA_SERVER_CTX
-    assert not r.prompt_truncated
+    assert r.prompt_tokens_sent == r.usage.prompt_tokens and not r.prompt_truncated
+
+
+def test_whole_chats_are_counted_through_its_own_template(server: nx.Provider) -> None:
+    """/apply-template then /tokenize: exact for any template (SmolLM2's adds a system prompt when there is none),
+    and the per-message overhead is measured through it with no generation."""
+    counter = nx.counter_for(server)
+    assert isinstance(counter, nx.ServerCounter) and counter.applies_template
+    assert counter.overhead.source == "measured" and counter.overhead.implicit_system > 0
+    for chat in (_history(2), [{"role": "user", "content": "Name one river."}], _history(5)[1:]):
+        count = counter.count_chat(chat)
+        assert count.exact and count.method is nx.CountMethod.SERVER_TEMPLATE
+        assert count.tokens == server.chat(chat, max_tokens=1).usage.prompt_tokens
+        assert counter.count_messages(chat).tokens == count.tokens  # the measured overhead agrees
 
 
 def test_a_chain_over_two_windows_fits_each(server: nx.Provider, local_server: nx.LocalServer) -> None:

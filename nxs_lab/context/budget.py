@@ -134,24 +134,31 @@ class ContextBudget:
             keep_from = i
         dropped = [m for t in turns[:keep_from] for m in t]
         kept_turns = [m for t in turns[keep_from:] for m in t]
-        summarized = False
+        summary: list[Message] = []
         if dropped and strategy == "summarize":
             assert summarizer is not None
-            summary = {"role": "system", "content": "Summary of the earlier conversation: " + summarizer(dropped)}
-            while True:
-                candidate = head + [summary] + kept_turns + tail
-                if counter.count_messages(candidate).upper <= limit:
-                    msgs_out, summarized = candidate, True
-                    break
+            summary = [{"role": "system", "content": "Summary of the earlier conversation: " + summarizer(dropped)}]
+            while counter.count_messages(head + summary + kept_turns + tail).upper > limit:
                 if not kept_turns:  # the summary itself does not fit: fall back to plain dropping
-                    msgs_out = head + tail
+                    summary = []
                     break
-                n_first = _first_turn_len(kept_turns)
-                dropped += kept_turns[:n_first]
-                kept_turns = kept_turns[n_first:]
-        else:
-            msgs_out = head + kept_turns + tail
-        return FitResult(msgs_out, dropped, counter.count_messages(msgs_out), self, summarized)
+                kept_turns = self._drop_first_turn(kept_turns, dropped)
+        # The final check counts the chat whole (exactly, where the server applies its template for us):
+        # a template that is not the sum of its messages costs the oldest kept turns, never an overflow.
+        count = counter.count_chat(head + summary + kept_turns + tail)
+        while count.upper > limit and kept_turns:
+            kept_turns = self._drop_first_turn(kept_turns, dropped)
+            count = counter.count_chat(head + summary + kept_turns + tail)
+        if count.upper > limit:
+            raise BudgetExceeded(count.upper, limit, self.arithmetic())
+        return FitResult(head + summary + kept_turns + tail, dropped, count, self, bool(summary))
+
+    @staticmethod
+    def _drop_first_turn(kept_turns: list[Message], dropped: list[Message]) -> list[Message]:
+        """``kept_turns`` without its oldest turn, which joins ``dropped``."""
+        n_first = _first_turn_len(kept_turns)
+        dropped += kept_turns[:n_first]
+        return kept_turns[n_first:]
 
 
 def _first_turn_len(messages: list[Message]) -> int:

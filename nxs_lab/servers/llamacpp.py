@@ -1,6 +1,9 @@
-"""llama.cpp's llama-server (port 8080, 9931 in newer builds): ``/props`` has n_ctx; ``/tokenize`` counts exactly."""
+"""llama.cpp's llama-server (port 8080, 9931 in newer builds): ``/props`` has n_ctx; ``/tokenize`` counts exactly,
+and ``/apply-template`` lays a chat out with the model's own template, so whole chats are counted exactly too."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from ..models import LoadState, ModelInfo
 from .base import NativeHTTP, ServerAdapter
@@ -20,6 +23,8 @@ class LlamaCpp(ServerAdapter):
     def models(self, http: NativeHTTP) -> list[ModelInfo]:
         props = http.get_json("/props")
         n_ctx = (props.get("default_generation_settings") or {}).get("n_ctx")
+        caps = props.get("chat_template_caps")
+        tools = caps.get("supports_tool_calls") if isinstance(caps, dict) else None
         out = []
         for m in models_from_openai_list(http.get_json("/v1/models"), server_kind=self.kind):
             out.append(
@@ -30,6 +35,7 @@ class LlamaCpp(ServerAdapter):
                     loaded=LoadState.LOADED,
                     server_kind=self.kind,
                     owned_by=m.owned_by,
+                    tool_calls=tools if isinstance(tools, bool) else None,
                     extra={**m.extra, "model_path": props.get("model_path"), "total_slots": props.get("total_slots")},
                 )
             )
@@ -38,3 +44,10 @@ class LlamaCpp(ServerAdapter):
     def count_tokens(self, http: NativeHTTP, model: str, text: str) -> int | None:
         reply = http.post_json("/tokenize", {"content": text, "add_special": False})
         return len(reply["tokens"])
+
+    def count_chat(self, http: NativeHTTP, model: str, messages: list[Any]) -> int | None:
+        # The server tokenizes a chat's prompt with special tokens added and parsed; /tokenize does the same here.
+        applied = self._try(http.post_json, "/apply-template", {"messages": messages})
+        if not isinstance(applied, dict) or not isinstance(applied.get("prompt"), str):
+            return None  # a build without /apply-template
+        return len(http.post_json("/tokenize", {"content": applied["prompt"], "add_special": True})["tokens"])

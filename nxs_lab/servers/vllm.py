@@ -1,6 +1,9 @@
-"""vLLM (port 8000): ``/v1/models`` entries carry ``max_model_len``; ``/tokenize`` counts exactly."""
+"""vLLM (port 8000): ``/v1/models`` entries carry ``max_model_len``; ``/tokenize`` counts text exactly, and whole
+chats through the model's template when given ``messages`` (vLLM's documented tokenize request for chats)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from ..models import LoadState, ModelInfo
 from .base import NativeHTTP, ServerAdapter
@@ -35,4 +38,12 @@ class VLLM(ServerAdapter):
 
     def count_tokens(self, http: NativeHTTP, model: str, text: str) -> int | None:
         reply = http.post_json("/tokenize", {"model": model, "prompt": text, "add_special_tokens": False})
+        return int(reply["count"]) if "count" in reply else len(reply["tokens"])
+
+    def count_chat(self, http: NativeHTTP, model: str, messages: list[Any]) -> int | None:
+        reply = self._try(
+            http.post_json, "/tokenize", {"model": model, "messages": messages, "add_generation_prompt": True}
+        )
+        if not isinstance(reply, dict):
+            return None
         return int(reply["count"]) if "count" in reply else len(reply["tokens"])
