@@ -11,9 +11,11 @@ __all__ = [
     "DISCOVERY_ENDPOINT_BUDGET",
     "DISCOVERY_MAX_PROBES",
     "EMBEDDED_N_CTX",
+    "LMSTUDIO_LOAD_CTX",
     "LOCAL_BASE_URL",
     "MAX_CALLS_PER_TURN",
     "MAX_RESPONSE_BYTES",
+    "OLLAMA_NUM_CTX",
     "PROBE_MAX_BYTES",
     "SERVER_PORTS",
     "SERVE_PORT",
@@ -72,3 +74,13 @@ MAX_RESPONSE_BYTES = 64 * 2**20
 # The largest reply a discovery probe reads. A model list of a few hundred models is ~100 KB; 4 MiB is ample and a
 # /24 scan that meets a hostile device still stays small.
 PROBE_MAX_BYTES = 4 * 2**20
+
+# The window Ollama runs a model with when nothing asks for another (docs/context-length: 4k below 24 GiB of VRAM,
+# which is every machine this kit targets; older releases used 2048 and say so in /api/ps once loaded). A model that
+# is not loaded is budgeted against this, never against the length it was trained with: Ollama cuts a longer prompt
+# silently. Set ProviderConfig.context_window for a server started with OLLAMA_CONTEXT_LENGTH, or num_ctx to ask.
+OLLAMA_NUM_CTX = 4096
+
+# The context length LM Studio loads a model with when a request arrives for one that is not loaded and the user set
+# no other for it (its load settings' default). Such a model is budgeted against this, capped at its maximum.
+LMSTUDIO_LOAD_CTX = 4096

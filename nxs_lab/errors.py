@@ -252,11 +252,14 @@ class ServerError(ProviderError):
 
 
 class StreamInterrupted(ProviderError):
-    """A stream failed after text had arrived. The text so far is in ``partial_text``;
-    it is never returned as if it were the whole answer."""
+    """A stream failed after text had arrived. The text so far is in ``partial_text`` (a reasoning model's
+    thinking so far in ``partial_reasoning``); it is never returned as if it were the whole answer."""
 
-    def __init__(self, message: str, *, partial_text: str = "", cause_kind: str = "", **kw) -> None:
+    def __init__(
+        self, message: str, *, partial_text: str = "", partial_reasoning: str = "", cause_kind: str = "", **kw
+    ) -> None:
         self.partial_text = partial_text
+        self.partial_reasoning = partial_reasoning
         self.cause_kind = cause_kind
         super().__init__(message, **kw)
 

@@ -60,6 +60,7 @@ class ModelInfo:
     capabilities: frozenset[str] = frozenset()
     server_kind: str = "generic"
     owned_by: str | None = None
+    tool_calls: bool | None = None  # whether the server says this model can call tools (None: it does not say)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -75,6 +76,7 @@ class ModelInfo:
             "size_mb": round(self.size_bytes / 1e6, 1) if self.size_bytes else None,
             "loaded": self.loaded.value,
             "capabilities": ", ".join(sorted(self.capabilities)),
+            "tool_calls": self.tool_calls,
             "server_kind": self.server_kind,
         }
 

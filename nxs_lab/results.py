@@ -10,7 +10,17 @@ from typing import Any
 
 from ._html import kv_table, rows_table
 
-__all__ = ["Attempt", "ChatResult", "EmbeddingResult", "Health", "Outcome", "ToolCall", "Usage", "attempts_table"]
+__all__ = [
+    "Attempt",
+    "ChatResult",
+    "EmbeddingResult",
+    "Embeddings",
+    "Health",
+    "Outcome",
+    "ToolCall",
+    "Usage",
+    "attempts_table",
+]
 
 
 class Outcome(str, enum.Enum):
@@ -62,6 +72,7 @@ class Usage:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
+    reasoning_tokens: int | None = None  # of the completion tokens, those spent thinking (where the server says)
 
     @classmethod
     def from_sdk(cls, usage: Any) -> Usage:
@@ -77,7 +88,11 @@ class Usage:
         total = get("total_tokens")
         if total is None and prompt is not None and completion is not None:
             total = prompt + completion
-        return cls(prompt, completion, total)
+        details = get("completion_tokens_details") or get("output_tokens_details")
+        reasoning = (details.get if isinstance(details, dict) else lambda k: getattr(details, k, None))(
+            "reasoning_tokens"
+        )
+        return cls(prompt, completion, total, reasoning if isinstance(reasoning, int) else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +112,8 @@ class ToolCall:
 class ChatResult:
     """The outcome of one chat, completion or response call.
 
+    ``text`` is the answer; a reasoning model's thinking is in ``reasoning`` (from the server's
+    ``reasoning_content`` / ``reasoning`` field, or split out of an inline ``<think>`` block).
     ``latency_s`` is from sending the request to the last byte; ``ttft_s`` is
     the time to the first generated token (for non-streamed calls the whole
     reply arrives at once, so it equals ``latency_s``).
@@ -115,6 +132,7 @@ class ChatResult:
     prompt_tokens_sent: int | None = None  # what the kit counted as sent, when it counted
     prompt_truncated: bool = False  # the server saw fewer prompt tokens than were sent: it cut the prompt
     dropped_messages: int = 0  # messages left out to fit this provider's window
+    reasoning: str = ""  # the model's thinking, apart from the answer
     raw: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -138,10 +156,12 @@ class ChatResult:
             "model": self.model,
             "endpoint": self.endpoint,
             "text": self.text,
+            "reasoning": self.reasoning or None,
             "tool_calls": ", ".join(f"{c.name}({c.arguments})" for c in self.tool_calls) or None,
             "finish_reason": self.finish_reason,
             "prompt_tokens": self.usage.prompt_tokens,
             "completion_tokens": self.usage.completion_tokens,
+            "reasoning_tokens": self.usage.reasoning_tokens,
             "latency_s": round(self.latency_s, 4),
             "ttft_s": round(self.ttft_s, 4) if self.ttft_s is not None else None,
             "prompt_tokens_sent": self.prompt_tokens_sent,
@@ -179,6 +199,17 @@ class Health:
         return kv_table(f"health of {self.provider}", asdict(self))
 
 
+class Embeddings(list[list[float]]):
+    """The vectors of one ``embed()`` call: a list of vectors, one per text, that also says whether the kit
+    made them by mean-pooling the per-token vectors of a server that returned those (``pooled``)."""
+
+    pooled: bool = False
+
+    def __init__(self, vectors: Iterator[list[float]] | list[list[float]] = (), *, pooled: bool = False) -> None:  # type: ignore[assignment]
+        super().__init__(vectors)
+        self.pooled = pooled
+
+
 @dataclass(frozen=True, slots=True)
 class EmbeddingResult:
     """Vectors from a fallback chain, with who answered. Behaves like the list of vectors."""
@@ -186,6 +217,11 @@ class EmbeddingResult:
     vectors: list[list[float]]
     provider: str
     attempts: tuple[Attempt, ...] = ()
+
+    @property
+    def pooled(self) -> bool:
+        """Whether the kit mean-pooled per-token vectors into these (see :class:`Embeddings`)."""
+        return bool(getattr(self.vectors, "pooled", False))
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -198,6 +234,5 @@ class EmbeddingResult:
 
     def _repr_html_(self) -> str:
         dims = len(self.vectors[0]) if self.vectors else 0
-        return kv_table("embeddings", {"provider": self.provider, "vectors": len(self.vectors), "dimensions": dims}) + (
-            attempts_table(self.attempts) if self.attempts else ""
-        )
+        row = {"provider": self.provider, "vectors": len(self.vectors), "dimensions": dims, "pooled": self.pooled}
+        return kv_table("embeddings", row) + (attempts_table(self.attempts) if self.attempts else "")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 
@@ -25,7 +27,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     for item in items:
         names = getattr(item, "fixturenames", ())
-        if "local_server" in names or "llama_server" in names or item.nodeid.startswith("notebooks/"):
+        if {"local_server", "llama_server", "stock_server"} & set(names) or item.nodeid.startswith("notebooks/"):
             item.add_marker(pytest.mark.server)
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
@@ -50,9 +52,7 @@ def llama_server() -> Iterator[str]:
     binary = os.environ.get("NXS_LAB_LLAMA_SERVER", "")
     if not os.access(binary, os.X_OK):
         pytest.skip("llama-server is not built: bash scripts/build_llama_server.sh (scripts/test.sh does it)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     cmd = [
         binary,
         "-m",
@@ -69,29 +69,70 @@ def llama_server() -> Iterator[str]:
         "1",
         "--jinja",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"llama-server exited with {proc.returncode}: {(proc.stderr.read() or '')[-2000:]}")
-            try:
-                if httpx2.get(base + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("llama-server did not become ready within 120 s")
-            time.sleep(0.3)
-        yield base + "/v1"
-    finally:
-        proc.terminate()
+    yield from _serve_until_ready(cmd, f"http://127.0.0.1:{port}", "llama-server")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve_until_ready(cmd: list[str], base: str, name: str) -> Iterator[str]:
+    """Run a server process until it answers ``/v1/models``; yield its base_url; stop it afterwards. Its log goes
+    to a file (a pipe nobody reads fills up and stalls a chatty server), shown if it fails to start."""
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
         try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            deadline = time.monotonic() + 120
+            while True:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    why = f"exited with {proc.returncode}" if proc.poll() is not None else "was not ready in 120 s"
+                    raise RuntimeError(f"{name} {why}: {log.read()[-2000:]}")
+                try:
+                    if httpx2.get(base + "/v1/models", timeout=2).status_code == 200:
+                        break
+                except httpx2.TransportError:
+                    pass
+                time.sleep(0.3)
+            yield base + "/v1"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+# A stock llama-cpp-python server (not the kit's launcher): it publishes no window, its embeddings are per token.
+STOCK_CTX = 1024
+
+
+@pytest.fixture(scope="session")
+def stock_server() -> Iterator[str]:
+    """``python -m llama_cpp.server`` as its users start it, the bundled model with ``n_ctx`` 1,024 (the model was
+    trained with 8,192) and ``embedding`` on: nothing of the kit's in front of it. Yields its base_url."""
+    port = _free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(nx.bundled_model_path()),
+        "--n_ctx",
+        str(STOCK_CTX),
+        "--embedding",
+        "true",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_threads",
+        "2",
+    ]
+    yield from _serve_until_ready(cmd, f"http://127.0.0.1:{port}", "the stock llama-cpp-python server")
 
 
 @pytest.fixture

@@ -1,10 +1,19 @@
 """Stand-ins for each server kind: real loopback servers answering the kind's native endpoints with the
-response shapes its documentation gives. Used by the discovery tests and benchmark."""
+response shapes its documentation gives. Used by the discovery tests and benchmark.
+
+Sources: LM Studio's docs (lmstudio-ai/docs, 1_developer/2_rest: list.md for ``/api/v1/models``, endpoints.md for
+``/api/v0/models``); Ollama's docs/api.md (``/api/tags``, ``/api/show``, ``/api/ps`` with ``context_length``) and
+docs/context-length.mdx (the 4k default); llama.cpp's tools/server/README.md (``/props``, ``/tokenize``,
+``/apply-template``); vLLM's OpenAI-compatible server docs (``max_model_len``, ``/tokenize``, ``reasoning_content``).
+Chat replies (reasoning fields, inline ``<think>``, Ollama's ``fp_ollama`` fingerprint) come from the fault kit's
+``reasoning=`` and ``fingerprint=`` options."""
 
 from __future__ import annotations
 
 from typing import Any
 
+# LM Studio 0.3.x (v0 API only). Listed first: a text model that is not loaded; then the loaded model is a
+# vision-language one (Gemma 3): detection must pick the loaded VLM, never make LM Studio load a second model.
 LMSTUDIO: dict[str, Any] = {
     "/api/v0/models": {
         "object": "list",
@@ -17,8 +26,19 @@ LMSTUDIO: dict[str, Any] = {
                 "arch": "qwen2",
                 "compatibility_type": "gguf",
                 "quantization": "Q4_K_M",
-                "state": "loaded",
+                "state": "not-loaded",
                 "max_context_length": 32768,
+            },
+            {
+                "id": "gemma-3-4b-it",
+                "object": "model",
+                "type": "vlm",
+                "publisher": "lmstudio-community",
+                "arch": "gemma3",
+                "compatibility_type": "gguf",
+                "quantization": "Q4_K_M",
+                "state": "loaded",
+                "max_context_length": 131072,
                 "loaded_context_length": 8192,
             },
             {
@@ -38,6 +58,66 @@ LMSTUDIO: dict[str, Any] = {
         "object": "list",
         "data": [
             {"id": "qwen2.5-7b-instruct", "object": "model", "owned_by": "organization_owner"},
+            {"id": "gemma-3-4b-it", "object": "model", "owned_by": "organization_owner"},
+            {"id": "text-embedding-nomic-embed-text-v1.5", "object": "model", "owned_by": "organization_owner"},
+        ],
+    },
+}
+
+# LM Studio 0.4+ (the v1 REST API beside v0): the same situation in v1's shapes.
+LMSTUDIO_V1: dict[str, Any] = {
+    "/api/v1/models": {
+        "models": [
+            {
+                "type": "llm",
+                "publisher": "qwen",
+                "key": "qwen/qwen3-8b",
+                "display_name": "Qwen3 8B",
+                "architecture": "qwen3",
+                "quantization": {"name": "Q4_K_M", "bits_per_weight": 4},
+                "size_bytes": 5027783488,
+                "params_string": "8B",
+                "loaded_instances": [],
+                "max_context_length": 40960,
+                "format": "gguf",
+                "capabilities": {"vision": False, "trained_for_tool_use": True},
+                "description": None,
+            },
+            {
+                "type": "llm",
+                "publisher": "google",
+                "key": "google/gemma-3-4b",
+                "display_name": "Gemma 3 4B",
+                "architecture": "gemma3",
+                "quantization": {"name": "Q4_0", "bits_per_weight": 4},
+                "size_bytes": 3154899360,
+                "params_string": "4B",
+                "loaded_instances": [{"id": "google/gemma-3-4b", "config": {"context_length": 8192}}],
+                "max_context_length": 131072,
+                "format": "gguf",
+                "capabilities": {"vision": True, "trained_for_tool_use": False},
+                "description": None,
+            },
+            {
+                "type": "embedding",
+                "publisher": "nomic-ai",
+                "key": "text-embedding-nomic-embed-text-v1.5",
+                "display_name": "Nomic Embed Text v1.5",
+                "quantization": {"name": "F16", "bits_per_weight": 16},
+                "size_bytes": 274290560,
+                "params_string": None,
+                "loaded_instances": [],
+                "max_context_length": 2048,
+                "format": "gguf",
+            },
+        ]
+    },
+    "/api/v0/models": LMSTUDIO["/api/v0/models"],
+    "/v1/models": {
+        "object": "list",
+        "data": [
+            {"id": "qwen/qwen3-8b", "object": "model", "owned_by": "organization_owner"},
+            {"id": "google/gemma-3-4b", "object": "model", "owned_by": "organization_owner"},
             {"id": "text-embedding-nomic-embed-text-v1.5", "object": "model", "owned_by": "organization_owner"},
         ],
     },
@@ -62,6 +142,21 @@ OLLAMA: dict[str, Any] = {
                     "quantization_level": "Q4_K_M",
                 },
             },
+            {
+                "name": "qwen3:4b",
+                "model": "qwen3:4b",
+                "modified_at": "2026-10-02T10:00:00Z",
+                "size": 2497293918,
+                "digest": "e55aed6fe643",
+                "details": {
+                    "parent_model": "",
+                    "format": "gguf",
+                    "family": "qwen3",
+                    "families": ["qwen3"],
+                    "parameter_size": "4.0B",
+                    "quantization_level": "Q4_K_M",
+                },
+            },
         ]
     },
     "/api/show": {
@@ -82,11 +177,17 @@ OLLAMA: dict[str, Any] = {
                 "details": {"family": "llama", "quantization_level": "Q4_K_M"},
                 "expires_at": "2026-11-25T12:00:00Z",
                 "size_vram": 0,
-                "context_length": 4096,
+                "context_length": 8192,
             },
         ]
     },
-    "/v1/models": {"object": "list", "data": [{"id": "llama3.2:3b", "object": "model", "owned_by": "library"}]},
+    "/v1/models": {
+        "object": "list",
+        "data": [
+            {"id": "llama3.2:3b", "object": "model", "owned_by": "library"},
+            {"id": "qwen3:4b", "object": "model", "owned_by": "library"},
+        ],
+    },
 }
 
 LLAMACPP: dict[str, Any] = {

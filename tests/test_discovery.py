@@ -57,19 +57,22 @@ def test_finds_every_kind_and_reads_native_metadata(lab, local_server: nx.LocalS
     assert found[("127.0.0.1", local_server.port)].kind == "llama-cpp-python"
     lm = found[("127.0.0.2", 1234)]
     assert lm.kind == "lmstudio"
-    qwen, nomic = lm.models
-    assert (qwen.kind, qwen.context_window, qwen.quantization, qwen.loaded) == (
-        nx.ModelKind.CHAT,
+    qwen, gemma, nomic = lm.models
+    assert (gemma.kind, gemma.context_window, gemma.quantization, gemma.loaded) == (
+        nx.ModelKind.VLM,
         8192,
         "Q4_K_M",
         nx.LoadState.LOADED,
     )
+    assert (qwen.kind, qwen.context_window, qwen.loaded) == (nx.ModelKind.CHAT, 4096, nx.LoadState.NOT_LOADED)
     assert (nomic.kind, nomic.loaded) == (nx.ModelKind.EMBEDDING, nx.LoadState.NOT_LOADED)
     ol = found[("127.0.0.3", 11434)]
     assert ol.kind == "ollama" and ol.version == "0.12.6"
-    (llama,) = ol.models
-    assert llama.context_window == 4096  # what it runs with (/api/ps), not the trained 131072
+    llama, qwen3 = ol.models
+    assert llama.context_window == 8192  # what it runs with (/api/ps), not the trained 131072
     assert llama.extra["trained_context_length"] == 131072 and "tools" in llama.capabilities
+    # not loaded: Ollama's default num_ctx, which is what it will run with, never the trained length
+    assert (qwen3.context_window, qwen3.extra["window_source"]) == (4096, "ollama default num_ctx")
     cpp = found[("127.0.0.4", 8080)]
     assert cpp.kind == "llama.cpp" and cpp.models[0].context_window == 4096 and cpp.version == "b6500-5cdb27e"
     vl = found[("127.0.0.5", 8000)]
@@ -91,7 +94,7 @@ def test_endpoint_becomes_a_provider(local_server: nx.LocalServer) -> None:
 def test_to_dataframe_one_row_per_model(lab) -> None:
     eps = discover(["127.0.0.2", "127.0.0.3"], progress=False)
     df = eps.to_dataframe()
-    assert len(df) == 3 and set(df["kind"]) == {"LM Studio", "Ollama"}
+    assert len(df) == 5 and set(df["kind"]) == {"LM Studio", "Ollama"}
     assert {"url", "model", "context", "quantization", "loaded", "auth", "exposed"} <= set(df.columns)
     assert "<table" in eps._repr_html_()
 

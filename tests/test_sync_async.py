@@ -7,7 +7,6 @@ Each scenario is a real loopback server (a stand-in for a server kind, or a faul
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,38 +16,17 @@ import nxs_lab as nx
 from nxs_lab.config import Timeouts
 from nxs_lab.testing import Fault, FaultServer
 
-from .standins import LLAMACPP, LMSTUDIO, OLLAMA, VLLM
+from .standins import LLAMACPP, LMSTUDIO, LMSTUDIO_V1, OLLAMA, VLLM
 
 pytestmark = pytest.mark.timeout(60)
 
 SHORT = Timeouts(connect=0.5, first_byte=2.0, idle=2.0)
 USER = [{"role": "user", "content": "hi"}]
 
-# LM Studio with a loaded vision-language model listed after an unloaded text model: detection must pick the
-# loaded one (the async half used to read /v1/models only and pick the unloaded one).
-LMSTUDIO_VLM = copy.deepcopy(LMSTUDIO)
-LMSTUDIO_VLM["/api/v0/models"]["data"] = [
-    {
-        "id": "llama-3.2-3b-instruct",
-        "type": "llm",
-        "state": "not-loaded",
-        "max_context_length": 131072,
-        "quantization": "Q4_K_M",
-    },
-    {
-        "id": "gemma-3-4b-it",
-        "type": "vlm",
-        "state": "loaded",
-        "max_context_length": 131072,
-        "loaded_context_length": 4096,
-        "quantization": "Q4_K_M",
-    },
-]
-
 # name -> (FaultServer settings, provider settings)
 SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "lmstudio": ({"routes": LMSTUDIO}, {}),
-    "lmstudio-vlm-loaded": ({"routes": LMSTUDIO_VLM}, {}),
+    "lmstudio-v1": ({"routes": LMSTUDIO_V1}, {}),
     "ollama": ({"routes": OLLAMA}, {}),
     "llama.cpp": ({"routes": LLAMACPP}, {}),
     "vllm": ({"routes": VLLM}, {}),
@@ -154,14 +132,27 @@ def test_sync_and_async_agree(scenario: tuple[str, str, dict[str, Any]]) -> None
     aio = asyncio.run(async_run(url, kw))
     assert sync == aio, name
     # the table must exercise real outcomes, not errors everywhere
-    if name in ("lmstudio", "ollama", "llama.cpp", "vllm", "generic"):
+    if name in ("lmstudio", "lmstudio-v1", "ollama", "llama.cpp", "vllm", "generic"):
         assert sync["chat"][0] == "ok" and sync["health"] is True
 
 
-def test_detection_prefers_a_loaded_vision_model() -> None:
-    with FaultServer(routes=LMSTUDIO_VLM) as srv, nx.Provider(name="p", base_url=srv.base_url, timeouts=SHORT) as p:
-        assert p.resolve_model() == "gemma-3-4b-it"
-        assert p.context_window_info() == (4096, "server:lmstudio")
+@pytest.mark.parametrize(
+    ("routes", "vlm", "text"),
+    [(LMSTUDIO, "gemma-3-4b-it", "qwen2.5-7b-instruct"), (LMSTUDIO_V1, "google/gemma-3-4b", "qwen/qwen3-8b")],
+    ids=["v0", "v1"],
+)
+def test_detection_prefers_a_loaded_vision_model(routes: dict[str, Any], vlm: str, text: str) -> None:
+    """An unloaded text model listed first, a loaded vision-language model after it: the loaded one is picked (a 4 GB
+    box must not load a second model), with the window it runs with; the unloaded one is budgeted against the
+    length LM Studio would load it with, not its trained maximum."""
+    with FaultServer(routes=routes) as srv, nx.Provider(name="p", base_url=srv.base_url, timeouts=SHORT) as p:
+        assert p.resolve_model() == vlm
+        assert p.context_window_info() == (8192, "server:lmstudio")
+        models = {m.id: m for m in p.list_models()}
+        assert models[vlm].kind is nx.ModelKind.VLM and models[vlm].loaded is nx.LoadState.LOADED
+        assert models[text].loaded is nx.LoadState.NOT_LOADED and models[text].context_window == 4096
+        assert models[text].extra["window_source"] == "lmstudio default load length"
+        assert models[text].extra["api"] == ("v1" if routes is LMSTUDIO_V1 else "v0")
 
 
 def test_async_twin_shares_the_catalogue() -> None:
@@ -169,7 +160,7 @@ def test_async_twin_shares_the_catalogue() -> None:
         p = nx.Provider(name="p", base_url=srv.base_url, timeouts=SHORT)
         ap = p.to_async()
         assert ap.catalog is p.catalog and ap.config is p.config
-        assert p.detect_model() == asyncio.run(ap.detect_model()) == "qwen2.5-7b-instruct"
+        assert p.detect_model() == asyncio.run(ap.detect_model()) == "gemma-3-4b-it"
         asyncio.run(ap.aclose())
         assert p.list_models()  # closing the twin leaves the owner usable
         p.close()

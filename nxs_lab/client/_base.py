@@ -18,7 +18,7 @@ from .._net import redact_url
 from ..config import ProviderConfig, Timeouts
 from ..defaults import LOCAL_BASE_URL
 from ..errors import ResponseTimeout
-from ..results import Health
+from ..results import ChatResult, Health
 from ._boundary import budgeted, translated
 from ._budget import IDENTITY, Budget
 from ._native import NativeHTTPClient, auth_headers, httpx_timeout
@@ -281,7 +281,18 @@ class BaseProvider:
             self.base_url,
             self.timeouts,
             self.config.max_response_bytes,
+            on_result=lambda r: self._checked_for_truncation(r, kw["messages"], acc.fingerprint),
         )
+
+    def _checked_for_truncation(self, result: ChatResult, messages: Messages, fingerprint: str | None) -> ChatResult:
+        """``result`` flagged ``prompt_truncated`` when a server known to cut over-long prompts silently (Ollama)
+        counted far fewer prompt tokens than were sent. No request: the count is tiktoken's, or an estimate,
+        with its error bound (a :class:`~nxs_lab.ContextGuard` checks again with its exact count)."""
+        if not self.catalog.cuts_prompts_silently(fingerprint):
+            return result
+        from ..context.budget import check_truncation
+
+        return check_truncation(result, self.catalog.rough_count(list(messages)))
 
     @staticmethod
     def _embed_items(texts: str | Sequence[str]) -> list[str]:

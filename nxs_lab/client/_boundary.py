@@ -123,6 +123,8 @@ def status_error(
         if any(h in low for h in _NOT_FOUND_HINTS) and "model" in low:
             return E.ModelNotFound(f"model not found{where}", **kw)
         return E.UnsupportedEndpoint(f"the server has no endpoint{where or ' at this path'}", **kw)
+    if status == 501:  # Not Implemented: llama-server's "does not support embeddings" (started without them)
+        return E.UnsupportedEndpoint(f"the server does not serve this{where}", **kw)
     if status >= 500:
         return E.ServerError(f"server error{where}", retry_after=parse_retry_after(headers), **kw)
     special = _SPECIAL_STATUS.get(status)

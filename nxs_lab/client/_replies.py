@@ -12,8 +12,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..errors import InvalidResponse
-from ..results import ChatResult, ToolCall, Usage
+from ..results import ChatResult, Embeddings, ToolCall, Usage
 from ._boundary import shape_checked
+from .reasoning import reasoning_field, split_thinking
 
 __all__ = ["chat_result", "completion_result", "response_result", "vectors"]
 
@@ -47,8 +48,12 @@ def chat_result(resp: Any, model: str, t0: float, provider: str, base_url: str) 
         if getattr(c, "function", None) is not None
     )
     latency = time.perf_counter() - t0
+    text, reasoning = msg.content or "", reasoning_field(msg)
+    if reasoning is None:
+        reasoning, text = split_thinking(text)
     result = ChatResult(
-        text=msg.content or "",
+        text=text,
+        reasoning=reasoning,
         provider=provider,
         model=getattr(resp, "model", None) or model,
         finish_reason=choice.finish_reason,
@@ -109,7 +114,10 @@ def response_result(resp: Any, model: str, t0: float, provider: str, base_url: s
 
 
 @_refuses_bad_shapes
-def vectors(resp: Any, n: int, provider: str, base_url: str) -> list[list[float]]:
+def vectors(resp: Any, n: int, pool: bool, provider: str, base_url: str) -> Embeddings:
+    """One vector per input. A server that returns one vector per *token* (llama.cpp run without pooling) has
+    them mean-pooled, as its own ``--pooling mean`` would, and the result says so (``pooled``); with
+    ``pool=False`` that is an error instead."""
     data = getattr(resp, "data", None)
     if not isinstance(data, list) or len(data) != n:
         raise InvalidResponse(
@@ -118,10 +126,26 @@ def vectors(resp: Any, n: int, provider: str, base_url: str) -> list[list[float]
             base_url=base_url,
         )
     out = [d.embedding for d in sorted(data, key=lambda d: d.index)]
-    if any(not isinstance(v, list) or (v and isinstance(v[0], list)) for v in out):
+    if any(not isinstance(v, list) for v in out):
+        raise InvalidResponse("an embedding is not a list of numbers", provider=provider, base_url=base_url)
+    per_token = [i for i, v in enumerate(out) if v and isinstance(v[0], list)]
+    if not per_token:
+        return Embeddings(out)
+    if not pool:
         raise InvalidResponse(
-            "the server returned one vector per token, not one per input (no pooling?)",
+            f"the server returned one vector per token, not one per input (input {per_token[0]}; it runs without "
+            "pooling): start it with --pooling mean, or let the kit pool them (pool=True)",
             provider=provider,
             base_url=base_url,
         )
-    return out
+    return Embeddings([_mean(v) if v and isinstance(v[0], list) else v for v in out], pooled=True)
+
+
+def _mean(rows: list[list[float]]) -> list[float]:
+    """The mean of per-token vectors (all of one width; an empty list for an input of no tokens)."""
+    if not rows:
+        return []
+    width = len(rows[0])
+    if any(len(r) != width for r in rows):
+        raise ValueError(f"per-token vectors of different widths ({width} and others)")
+    return [sum(col) / len(rows) for col in zip(*rows, strict=True)]

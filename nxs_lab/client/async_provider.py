@@ -21,7 +21,7 @@ import httpx2
 
 from ..errors import NxsLabError
 from ..models import ModelInfo
-from ..results import ChatResult, Health
+from ..results import ChatResult, Embeddings, Health
 from ._base import BaseProvider, Messages
 from ._budget import AsyncBudgetTransport
 from ._native import auth_headers, decode_json, native_seconds, native_timeout, url_for
@@ -118,6 +118,10 @@ class AsyncProvider(BaseProvider):
         known = self.catalog.known(model)
         return known if known is not None else await asyncio.to_thread(self.catalog.resolve, model)
 
+    async def supports_tools(self, model: str | None = None) -> bool | None:
+        """See :meth:`Provider.supports_tools`."""
+        return await asyncio.to_thread(self.catalog.tool_calls, model)
+
     async def context_window_info(self, model: str | None = None) -> tuple[int | None, str]:
         return await asyncio.to_thread(self.catalog.context_window_info, model)
 
@@ -133,7 +137,8 @@ class AsyncProvider(BaseProvider):
         t0 = time.perf_counter()
         with self._translated():
             resp = await self._create(self.client.chat.completions, kw)
-        return chat_result(resp, m, t0, self.name, self.base_url)
+        result = chat_result(resp, m, t0, self.name, self.base_url)
+        return self._checked_for_truncation(result, messages, getattr(resp, "system_fingerprint", None))
 
     async def stream(self, messages: Messages, *, model: str | None = None, **params: Any) -> AsyncChatStream:
         """Stream a chat: ``async for`` over the returned stream for text deltas, then read ``.result``."""
@@ -156,18 +161,19 @@ class AsyncProvider(BaseProvider):
             resp = await self._create(self.client.responses, dict(params, model=m, input=input))
         return response_result(resp, m, t0, self.name, self.base_url)
 
-    async def embed(self, texts: str | Sequence[str], *, model: str | None = None) -> list[list[float]]:
-        """One vector per text. A single string gives a list with one vector."""
+    async def embed(self, texts: str | Sequence[str], *, model: str | None = None, pool: bool = True) -> Embeddings:
+        """One vector per text (a single string gives a list with one vector). Per-token vectors from a server
+        run without pooling are mean-pooled and flagged (``.pooled``); ``pool=False`` makes them an error."""
         items = self._embed_items(texts)
         if not items:
-            return []
+            return Embeddings()
         if model is not None:
             m = self.catalog.check_allowed(model)
         else:
             m = await asyncio.to_thread(self.catalog.embedding_model)
         with self._translated():
             resp = await self._create(self.client.embeddings, dict(model=m, input=items, encoding_format="float"))
-        return vectors(resp, len(items), self.name, self.base_url)
+        return vectors(resp, len(items), pool, self.name, self.base_url)
 
     async def health(self) -> Health:
         """Whether the server lists its models, and how fast. Never raises: any failure is reported in it."""

@@ -18,7 +18,7 @@ from .._net import Scope, url_scope
 from ..config import ProviderConfig
 from ..errors import ModelNotAllowed, ModelNotFound
 from ..models import LoadState, ModelInfo, ModelKind
-from ..servers import GENERIC, NativeHTTP, ServerAdapter, identify
+from ..servers import ADAPTERS, GENERIC, NativeHTTP, ServerAdapter, identify
 from ._boundary import shape_checked
 
 __all__ = ["ModelCatalog", "pick_model"]
@@ -60,6 +60,9 @@ class ModelCatalog:
         self.server_version: str | None = None
         self._models: list[ModelInfo] | None = None
         self._learned: dict[str, int] = {}  # windows the server stated in an overflow error, per model
+        # Chat-template overheads measured once per (model, counting method): see nxs_lab.context.counting.
+        self.overheads: dict[tuple[str, str], Any] = {}
+        self._rough: Any = None  # the request-free counter of rough_count, made on first use
 
     # ------------------------------------------------------------------ the server
 
@@ -160,6 +163,38 @@ class ModelCatalog:
     def count_tokens(self, text: str, model: str | None = None) -> int | None:
         """Tokens in ``text`` by the server's own tokenizer, or ``None`` when it has none."""
         return self.server.count_tokens(self.http, self.resolve(model), text)
+
+    def tool_calls(self, model: str | None = None) -> bool | None:
+        """Whether the server says ``model`` can call tools: ``True``, ``False``, or ``None`` when it does not say."""
+        resolved = self.resolve(model)
+        return next((m.tool_calls for m in self.list_models() if m.id == resolved), None)
+
+    def cuts_prompts_silently(self, fingerprint: str | None = None) -> bool:
+        """Whether this server answers an over-long prompt with a 200 after cutting it (Ollama), as far as is
+        known without a request: from its kind once probed, else from a reply's ``system_fingerprint``."""
+        if self._server is not None:
+            return self._server.cuts_prompts_silently
+        return fingerprint is not None and any(
+            a.cuts_prompts_silently and a.fingerprint == fingerprint for a in ADAPTERS
+        )
+
+    def rough_count(self, messages: list[Any]) -> Any:
+        """A count of ``messages`` with no request (tiktoken offline, else characters/4), with its error bound:
+        enough to see that a server counted far fewer prompt tokens than were sent."""
+        from ..context.counting import EstimateCounter, TiktokenCounter, TokenCounter
+
+        with self._lock:
+            if self._rough is None:
+                try:
+                    self._rough = TiktokenCounter()
+                except (LookupError, ImportError):
+                    self._rough = EstimateCounter()
+            counter: TokenCounter = self._rough
+        return counter.count_messages(messages)
+
+    def count_chat(self, messages: list[Any], model: str | None = None) -> int | None:
+        """Tokens in a whole chat as the server's template lays it out, or ``None`` when the server cannot say."""
+        return self.server.count_chat(self.http, self.resolve(model), messages)
 
     def __repr__(self) -> str:
         kind = self._server.kind if self._server is not None else "not probed"

@@ -22,7 +22,7 @@ import httpx2
 
 from ..errors import NxsLabError
 from ..models import ModelInfo
-from ..results import ChatResult, Health
+from ..results import ChatResult, Embeddings, Health
 from ._base import BaseProvider, Messages
 from ._budget import BudgetTransport
 from ._replies import chat_result, completion_result, response_result, vectors
@@ -108,6 +108,11 @@ class Provider(BaseProvider):
         """The window for ``model`` and where the number came from: ``config``, ``server:<kind>`` or ``unknown``."""
         return self.catalog.context_window_info(model)
 
+    def supports_tools(self, model: str | None = None) -> bool | None:
+        """Whether the server says the model can call tools (llama.cpp's template caps, Ollama's capabilities, …):
+        ``None`` when it does not say, so a caller tries and sees."""
+        return self.catalog.tool_calls(model)
+
     def count_tokens(self, text: str, model: str | None = None) -> int | None:
         """Tokens in ``text`` by the server's own tokenizer, or ``None`` when it has none."""
         return self.catalog.count_tokens(text, model)
@@ -121,7 +126,8 @@ class Provider(BaseProvider):
         t0 = time.perf_counter()
         with self._translated():
             resp = self._create(self.client.chat.completions, kw)
-        return chat_result(resp, m, t0, self.name, self.base_url)
+        result = chat_result(resp, m, t0, self.name, self.base_url)
+        return self._checked_for_truncation(result, messages, getattr(resp, "system_fingerprint", None))
 
     def stream(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatStream:
         """Stream a chat: iterate the returned :class:`ChatStream` for text deltas, then read ``.result``."""
@@ -145,15 +151,16 @@ class Provider(BaseProvider):
             resp = self._create(self.client.responses, dict(params, model=m, input=input))
         return response_result(resp, m, t0, self.name, self.base_url)
 
-    def embed(self, texts: str | Sequence[str], *, model: str | None = None) -> list[list[float]]:
-        """One vector per text. A single string gives a list with one vector."""
+    def embed(self, texts: str | Sequence[str], *, model: str | None = None, pool: bool = True) -> Embeddings:
+        """One vector per text (a single string gives a list with one vector). Per-token vectors from a server
+        run without pooling are mean-pooled and flagged (``.pooled``); ``pool=False`` makes them an error."""
         items = self._embed_items(texts)
         if not items:
-            return []
+            return Embeddings()
         m = self.catalog.check_allowed(model) if model is not None else self.catalog.embedding_model()
         with self._translated():
             resp = self._create(self.client.embeddings, dict(model=m, input=items, encoding_format="float"))
-        return vectors(resp, len(items), self.name, self.base_url)
+        return vectors(resp, len(items), pool, self.name, self.base_url)
 
     def health(self) -> Health:
         """Whether the server lists its models, and how fast. Never raises: any failure is reported in it."""

@@ -1,8 +1,11 @@
-"""Streams of chat deltas: iterate for text, read ``.result`` at the end.
+"""Streams of chat deltas: iterate for the answer's text, read ``.result`` at the end.
 
 The sync and async streams share one accumulator, so both build the final
-:class:`~nxs_lab.results.ChatResult` the same way (text, tool calls assembled
-from their fragments, usage when the server sends it, time to first token).
+:class:`~nxs_lab.results.ChatResult` the same way (text, reasoning, tool calls
+assembled from their fragments, usage when the server sends it, time to first token).
+A reasoning model's thinking streams too: :meth:`ChatStream.deltas` yields every
+piece as a :class:`~nxs_lab.client.reasoning.Delta` that says which it is, while
+iterating the stream itself yields the answer's text only.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from ..errors import InvalidResponse, ProviderError, ResponseTimeout, StreamInte
 from ..results import ChatResult, ToolCall, Usage
 from ._boundary import budget_failure, translated
 from ._budget import Budget
+from .reasoning import Delta, ThinkSplitter, reasoning_field
 
 __all__ = ["AsyncChatStream", "ChatStream", "StreamAccumulator"]
 
@@ -29,37 +33,50 @@ class StreamAccumulator:
         self.model = model
         self.t0 = t0
         self.parts: list[str] = []
+        self.reasoning_parts: list[str] = []
+        self._splitter: ThinkSplitter | None = ThinkSplitter()  # until the server sends reasoning on its own
         self.ttft: float | None = None
         self.finish_reason: str | None = None
         self.usage = Usage()
         self._tools: dict[int, dict[str, str]] = {}
         self.chunks = 0
+        self.fingerprint: str | None = None  # the server's system_fingerprint, when it sends one
 
     @property
     def text(self) -> str:
         return "".join(self.parts)
 
     @property
+    def reasoning(self) -> str:
+        return "".join(self.reasoning_parts)
+
+    @property
     def has_tool_calls(self) -> bool:
         return bool(self._tools)
 
-    def feed(self, chunk: Any) -> str | None:
-        """Take one chunk; return its text delta, if it carries any."""
+    def feed(self, chunk: Any) -> list[Delta]:
+        """Take one chunk; return the thinking and answer deltas it carries (often one, sometimes none)."""
         if not hasattr(chunk, "choices"):
             raise InvalidResponse("a stream chunk is not a chat completion chunk", provider=self.provider)
         self.chunks += 1
         if getattr(chunk, "model", None):
             self.model = chunk.model
+        if isinstance(getattr(chunk, "system_fingerprint", None), str):
+            self.fingerprint = chunk.system_fingerprint
         if getattr(chunk, "usage", None) is not None:
             self.usage = Usage.from_sdk(chunk.usage)
-        delta_text = None
+        out: list[Delta] = []
         for choice in chunk.choices or ():
             if choice.index not in (0, None):
                 continue
             delta = choice.delta
             if delta is not None:
+                thought = reasoning_field(delta)
+                if thought:
+                    self._splitter = None  # the server splits thinking out itself: content is all answer
+                    out.append(Delta(thought, True))
                 if delta.content:
-                    delta_text = delta.content
+                    out += self._splitter.feed(delta.content) if self._splitter else [Delta(delta.content)]
                 for tc in delta.tool_calls or ():
                     slot = self._tools.setdefault(tc.index or 0, {"id": "", "name": "", "arguments": ""})
                     if tc.id:
@@ -69,11 +86,16 @@ class StreamAccumulator:
                         slot["arguments"] += tc.function.arguments or ""
             if choice.finish_reason:
                 self.finish_reason = choice.finish_reason
-        if (delta_text or self._tools) and self.ttft is None:
+                out += self._splitter.flush() if self._splitter else []
+        return self._took(out)
+
+    def _took(self, deltas: list[Delta]) -> list[Delta]:
+        """Record ``deltas`` (and the time of the first token, thinking included)."""
+        if (deltas or self._tools) and self.ttft is None:
             self.ttft = time.perf_counter() - self.t0
-        if delta_text:
-            self.parts.append(delta_text)
-        return delta_text
+        for d in deltas:
+            (self.reasoning_parts if d.reasoning else self.parts).append(d.text)
+        return deltas
 
     def result(self) -> ChatResult:
         calls = tuple(
@@ -82,6 +104,7 @@ class StreamAccumulator:
         )
         return ChatResult(
             text=self.text,
+            reasoning=self.reasoning,
             provider=self.provider,
             model=self.model,
             finish_reason=self.finish_reason,
@@ -100,8 +123,10 @@ class _StreamBase:
         base_url: str,
         timeouts: Timeouts,
         max_bytes: int | None = None,
+        on_result: Callable[[ChatResult], ChatResult] | None = None,
     ) -> None:
         self._open = open_stream
+        self._on_result = on_result
         self._acc = acc
         self._base_url = base_url
         self._timeouts = timeouts
@@ -155,11 +180,12 @@ class _StreamBase:
 
     def _interrupted(self, exc: ProviderError) -> ProviderError:
         """Before any text: the error as it is (a chain may fail over). After: StreamInterrupted with the text."""
-        if not self._acc.text and not self._acc.has_tool_calls:
+        if not self._acc.text and not self._acc.reasoning and not self._acc.has_tool_calls:
             return exc
         return StreamInterrupted(
             f"the stream broke after {len(self._acc.text)} characters: {exc.message}",
             partial_text=self._acc.text,
+            partial_reasoning=self._acc.reasoning,
             cause_kind=type(exc).__name__,
             status=exc.status,
             **self._kw(),
@@ -175,7 +201,10 @@ class _StreamBase:
         """``.result`` once the stream was read to its end; a stopped stream has none, and says so."""
         if self.result is None:
             raise StreamInterrupted(
-                "the stream was stopped before it finished", partial_text=self._acc.text, **self._kw()
+                "the stream was stopped before it finished",
+                partial_text=self._acc.text,
+                partial_reasoning=self._acc.reasoning,
+                **self._kw(),
             )
         return self.result
 
@@ -184,7 +213,8 @@ class _StreamBase:
             # EOF without a finish reason is a cut stream, whatever the transport said.
             err = InvalidResponse("the stream ended without a finish reason (cut short)", **self._kw())
             raise self._interrupted(err)
-        self.result = self._acc.result()
+        result = self._acc.result()
+        self.result = self._on_result(result) if self._on_result is not None else result
         return self.result
 
 
@@ -203,6 +233,11 @@ class ChatStream(_StreamBase):
     """
 
     def __iter__(self) -> Iterator[str]:
+        return (d.text for d in self.deltas() if not d.reasoning)
+
+    def deltas(self) -> Iterator[Delta]:
+        """Every delta, thinking (``reasoning=True``) and answer alike, as it arrives. Reading this or the
+        stream itself consumes the same stream: use one of them."""
         if self._stopped:
             return
         b = self._budget
@@ -221,9 +256,7 @@ class ChatStream(_StreamBase):
                         chunk = next(chunks, None)
                     if chunk is None:
                         break
-                    delta = self._acc.feed(chunk)
-                    if delta:
-                        yield delta
+                    yield from self._acc.feed(chunk)
         except ProviderError as exc:
             if self._stopped:
                 return
@@ -260,6 +293,12 @@ class AsyncChatStream(_StreamBase):
             raise self._timeout_error() from None
 
     async def __aiter__(self) -> AsyncIterator[str]:
+        async for d in self.deltas():
+            if not d.reasoning:
+                yield d.text
+
+    async def deltas(self) -> AsyncIterator[Delta]:
+        """Every delta, thinking and answer alike (see :meth:`ChatStream.deltas`)."""
         if self._stopped:
             return
         self._t_open = time.monotonic()
@@ -273,8 +312,7 @@ class AsyncChatStream(_StreamBase):
                     raise self._timeout_error() from None
                 chunks = self._sdk_stream.__aiter__()
                 while not self._stopped and (chunk := await self._next(chunks)) is not None:
-                    delta = self._acc.feed(chunk)
-                    if delta:
+                    for delta in self._acc.feed(chunk):
                         yield delta
         except ProviderError as exc:
             if self._stopped:

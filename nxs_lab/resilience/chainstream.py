@@ -15,6 +15,7 @@ from ._schedule import Run, Try
 
 if TYPE_CHECKING:
     from ..client import Provider
+    from ..client.reasoning import Delta
     from ..context.guard import Prepared
     from .fallback import FallbackChain, Messages
 
@@ -124,6 +125,10 @@ class ChainStream(_ChainStreamBase):
     """Deltas from the first provider that streams; ``.result`` (with ``.attempts``) after the end."""
 
     def __iter__(self) -> Iterator[str]:
+        return (d.text for d in self.deltas() if not d.reasoning)
+
+    def deltas(self) -> Iterator[Delta]:
+        """Every delta, thinking and answer alike (see :meth:`~nxs_lab.client.streaming.ChatStream.deltas`)."""
         run = Run(self.chain, "stream", self.params.get("model"))
         for t in run.schedule():
             if self._stopped:
@@ -139,7 +144,7 @@ class ChainStream(_ChainStreamBase):
                 else:
                     s, prepared = t.provider.stream(self._messages_for_next(), **self.params), None
                 self._active = s
-                yield from s
+                yield from s.deltas()
                 if self._ended_by_stop(run, t, s):
                     return
             except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
@@ -162,6 +167,12 @@ class AsyncChainStream(_ChainStreamBase):
     """The async twin of :class:`ChainStream`."""
 
     async def __aiter__(self) -> AsyncIterator[str]:
+        async for d in self.deltas():
+            if not d.reasoning:
+                yield d.text
+
+    async def deltas(self) -> AsyncIterator[Delta]:
+        """Every delta, thinking and answer alike."""
         run = Run(self.chain, "stream", self.params.get("model"))
         for t in run.schedule():
             if self._stopped:
@@ -180,7 +191,7 @@ class AsyncChainStream(_ChainStreamBase):
                         None,
                     )
                 self._active = s
-                async for delta in s:
+                async for delta in s.deltas():
                     yield delta
                 if self._ended_by_stop(run, t, s):
                     return

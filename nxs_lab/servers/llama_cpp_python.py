@@ -38,6 +38,7 @@ class LlamaCppPython(ServerAdapter):
                     loaded=LoadState.LOADED if m.get("loaded") else LoadState.NOT_LOADED,
                     capabilities=frozenset({"tool_use"}) if m.get("kind") == "chat" else frozenset(),
                     server_kind=self.kind,
+                    tool_calls=True if m.get("kind") == "chat" else None,
                     extra={"n_ctx_train": m.get("n_ctx_train"), "file": m.get("file")},
                 )
                 for m in described["models"]

@@ -1,22 +1,30 @@
 """Ollama (port 11434): ``/api/tags`` (quantization, size), ``/api/show`` (window, capabilities), ``/api/ps`` (loaded).
 
-Ollama's ``/v1`` endpoints ignore ``num_ctx``: a model runs with the window ``/api/ps``
+Ollama's ``/v1`` endpoints take no ``num_ctx``: a model runs with the window ``/api/ps``
 reports (``context_length``), often far below what it was trained for, and an
-over-long prompt is cut silently. The window reported here is the running one
-when the model is loaded, else the trained one, and says which in ``extra``.
+over-long prompt is cut silently (a 200, with a low ``usage.prompt_tokens``). The
+window reported here is the running one when the model is loaded; otherwise the
+``num_ctx`` its Modelfile sets, else Ollama's default (``defaults.OLLAMA_NUM_CTX``),
+never the trained length. ``extra`` says which (``window_source``) and keeps the trained one.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from ..defaults import OLLAMA_NUM_CTX
 from ..models import LoadState, ModelInfo, ModelKind
 from .base import NativeHTTP, ServerAdapter
+
+_NUM_CTX = re.compile(r"^\s*num_ctx\s+(\d+)\s*$", re.MULTILINE)
 
 
 class Ollama(ServerAdapter):
     kind = "ollama"
     label = "Ollama"
+    cuts_prompts_silently = True
+    fingerprint = "fp_ollama"  # the system_fingerprint of its /v1 replies
 
     def probe(self, http: NativeHTTP) -> tuple[bool, str | None]:
         payload = self._try(http.get_json, "/api/version")
@@ -37,6 +45,22 @@ class Ollama(ServerAdapter):
                 return value
         return None
 
+    @staticmethod
+    def modelfile_window(show: dict[str, Any]) -> int | None:
+        """The ``num_ctx`` the model's Modelfile sets (``/api/show`` ``parameters``), if any."""
+        found = _NUM_CTX.search(str(show.get("parameters") or ""))
+        return int(found.group(1)) if found else None
+
+    @classmethod
+    def window(cls, show: dict[str, Any], running: dict[str, Any] | None) -> tuple[int, str]:
+        """The window the model runs (or will run) with, and where that number came from."""
+        if running and isinstance(running.get("context_length"), int) and running["context_length"] > 0:
+            return running["context_length"], "running"
+        set_by_modelfile = cls.modelfile_window(show)
+        if set_by_modelfile is not None:
+            return set_by_modelfile, "modelfile num_ctx"
+        return OLLAMA_NUM_CTX, "ollama default num_ctx"
+
     def models(self, http: NativeHTTP) -> list[ModelInfo]:
         tags = http.get_json("/api/tags").get("models", [])
         running = {
@@ -50,7 +74,7 @@ class Ollama(ServerAdapter):
             caps = frozenset(show.get("capabilities") or [])
             run = running.get(name)
             trained = self.trained_window(show)
-            window = run.get("context_length") if run and isinstance(run.get("context_length"), int) else trained
+            window, source = self.window(show, run)
             kind = (
                 ModelKind.EMBEDDING
                 if "embedding" in caps
@@ -67,12 +91,13 @@ class Ollama(ServerAdapter):
                     size_bytes=t.get("size"),
                     loaded=LoadState.LOADED if run else LoadState.NOT_LOADED,
                     capabilities=caps,
+                    tool_calls=("tools" in caps) if caps else None,
                     server_kind="ollama",
                     extra={
                         "family": details.get("family"),
                         "parameter_size": details.get("parameter_size"),
                         "trained_context_length": trained,
-                        "window_source": "running" if run else "trained",
+                        "window_source": source,
                     },
                 )
             )

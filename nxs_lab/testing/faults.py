@@ -69,26 +69,55 @@ LOOKALIKES: dict[str, dict[str, Any]] = {
 }
 
 
-def _completion(model: str, text: str = "stub answer", prompt_tokens: int = 5) -> dict[str, Any]:
-    return {
+# Where servers put a reasoning model's thinking (``reasoning=`` of an OK server):
+#   "reasoning_content"  a field beside content: llama-server --reasoning-format deepseek, vLLM before 0.10,
+#                        LM Studio with "separate reasoning_content" on, DeepSeek's own API
+#   "reasoning"          the same under another name: Ollama's /v1, vLLM 0.10+, OpenRouter (gpt-oss and others)
+#   "think"              inline in content, <think>…</think> first: a server that does not split it out
+THOUGHT = "The user wants a short answer. "
+
+
+def _completion(model: str, text: str = "stub answer", prompt_tokens: int = 5, spec: FaultSpec | None = None) -> Any:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    reasoning = spec.reasoning if spec is not None else None
+    if reasoning == "think":
+        message["content"] = f"<think>{THOUGHT * 2}</think>\n\n{text}"
+    elif reasoning is not None:
+        message[reasoning] = THOUGHT * 2
+    usage: dict[str, Any] = {"prompt_tokens": prompt_tokens, "completion_tokens": 2, "total_tokens": prompt_tokens + 2}
+    if reasoning is not None:
+        usage["completion_tokens_details"] = {"reasoning_tokens": 12}
+    reply: dict[str, Any] = {
         "id": "chatcmpl-stub",
         "object": "chat.completion",
         "created": 0,
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 2, "total_tokens": prompt_tokens + 2},
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": usage,
     }
+    if spec is not None and spec.fingerprint is not None:
+        reply["system_fingerprint"] = spec.fingerprint
+    return reply
 
 
-def _chunk(model: str, content: str | None, finish: str | None = None) -> bytes:
-    delta = {"content": content} if content is not None else {}
-    payload = {
+def _chunk(
+    model: str,
+    content: str | None,
+    finish: str | None = None,
+    *,
+    field: str = "content",
+    fingerprint: str | None = None,
+) -> bytes:
+    delta = {field: content} if content is not None else {}
+    payload: dict[str, Any] = {
         "id": "chatcmpl-stub",
         "object": "chat.completion.chunk",
         "created": 0,
         "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
+    if fingerprint is not None:
+        payload["system_fingerprint"] = fingerprint
     return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
 
@@ -135,6 +164,9 @@ class FaultSpec:
     model: str = _MODEL
     prompt_tokens: int = 5
     routes: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str | None = None
+    reasoning: str | None = None
+    per_token_embeddings: bool = False
     huge_bytes: int = 300 * 2**20
 
 
@@ -168,6 +200,10 @@ class FaultServer:
             play a server that silently cuts long prompts, as Ollama does).
         routes: extra ``{path: payload}`` answered with 200 JSON (``{path: (status, payload)}`` for
             another status), e.g. to stand in for a server kind's native endpoints.
+        fingerprint: the ``system_fingerprint`` of its replies (``"fp_ollama"`` is how Ollama's say who it is).
+        reasoning: where a reasoning model's thinking goes: ``"reasoning_content"``, ``"reasoning"`` or
+            ``"think"`` (inline ``<think>…</think>``), in replies and streams (see ``THOUGHT``).
+        per_token_embeddings: answer embeddings with one vector per token (a server run without pooling).
         host, port_request: where to listen (``port_request=0``: a free port).
     """
 
@@ -390,11 +426,15 @@ class FaultServer:
         elif path.endswith("/embeddings"):
             inputs = request.get("input", [])
             inputs = [inputs] if isinstance(inputs, str) else inputs
-            vectors = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(len(inputs))]
+            if self.spec.per_token_embeddings:  # one vector per token (a llama.cpp server run without pooling)
+                rows: list[Any] = [[[0.1, 0.2, 0.3], [0.3, 0.4, 0.5]] for _ in inputs]
+            else:
+                rows = [[0.1, 0.2, 0.3] for _ in inputs]
+            vectors = [{"object": "embedding", "index": i, "embedding": row} for i, row in enumerate(rows)]
             data = {"object": "list", "model": model, "data": vectors}
         else:
             text = "stub \ud800 answer" if mode is Fault.LONE_SURROGATE else "stub answer"
-            data = _completion(model, text, prompt_tokens=self.spec.prompt_tokens)
+            data = _completion(model, text, prompt_tokens=self.spec.prompt_tokens, spec=self.spec)
         return _response(200, json.dumps(data).encode(), keep_alive=keep)
 
     async def _huge(self, mode: Fault, writer: asyncio.StreamWriter) -> None:
@@ -435,17 +475,39 @@ class FaultServer:
                 await writer.drain()
                 await asyncio.sleep(interval or 0.01)
             return
+        fp = self.spec.fingerprint
+        reasoning = self.spec.reasoning
+        if reasoning == "think":
+            words = ["<th", "ink>", THOUGHT, "</think>", "\n\n", *words]
+        elif reasoning is not None:
+            for part in (THOUGHT, THOUGHT):
+                writer.write(_chunk(model, part, field=reasoning, fingerprint=fp))
         for i, word in enumerate(words):
             if self._stopping:
                 return
             if mode is Fault.SSE_CUT and i == self.spec.cut_after:
                 writer.transport.abort()  # drop the connection mid-stream, no terminating chunk
                 return
-            writer.write(_chunk(model, word))
+            writer.write(_chunk(model, word, fingerprint=fp))
             await writer.drain()
             if interval:
                 await asyncio.sleep(interval)
-        writer.write(_chunk(model, None, "stop"))
+        writer.write(_chunk(model, None, "stop", fingerprint=fp))
+        usage = _completion(model, prompt_tokens=self.spec.prompt_tokens, spec=self.spec)["usage"]
+        writer.write(
+            b"data: "
+            + json.dumps(
+                {
+                    "id": "chatcmpl-stub",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": model,
+                    "choices": [],
+                    "usage": usage,
+                }
+            ).encode()
+            + b"\n\n"
+        )
         writer.write(b"data: [DONE]\n\n")
         await writer.drain()
 

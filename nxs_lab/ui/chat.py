@@ -80,7 +80,7 @@ class ChatPanel(Panel):
         self.widget.add_class("nxs-chat-panel")
         self._stop = threading.Event()
         self._active: Any = None  # the stream being read, so Stop can close it from the UI thread
-        self._partial = ""
+        self._partial = self._thinking = ""
         self._counters: dict[str, TokenCounter] = {}
         self.last_result: Any = None
         self.error: BaseException | None = None
@@ -144,20 +144,24 @@ class ChatPanel(Panel):
 
     def clear(self) -> None:
         self.messages = [m for m in self.messages if m["role"] == "system"]
-        self._partial = ""
+        self._partial = self._thinking = ""
         self.answered_by.value = ""
         self._render()
 
     def _stream(self, target: Provider | FallbackChain) -> None:
-        self._partial = ""
+        self._partial = self._thinking = ""
         last_paint = 0.0
         stopped = False
         try:
-            stream = self._active = target.stream(list(self.messages), max_tokens=self.max_tokens)
+            wire = [{k: v for k, v in m.items() if k not in _PANEL_ONLY} for m in self.messages]
+            stream = self._active = target.stream(wire, max_tokens=self.max_tokens)
             if self._stop.is_set():  # Stop came before the stream existed
                 stream.stop()
-            for delta in stream:
-                self._partial += delta
+            for delta in stream.deltas():
+                if delta.reasoning:
+                    self._thinking += delta.text
+                else:
+                    self._partial += delta.text
                 if time.monotonic() - last_paint > 0.05:  # repaint at most 20 times a second
                     self._render()
                     last_paint = time.monotonic()
@@ -165,8 +169,9 @@ class ChatPanel(Panel):
         except NxsLabError as exc:
             self.error = exc
             partial = getattr(exc, "partial_text", "") or self._partial
-            if partial:
-                self._append({"role": "assistant", "content": partial, "interrupted": True})
+            thinking = getattr(exc, "partial_reasoning", "") or self._thinking
+            if partial or thinking:
+                self._append({"role": "assistant", "content": partial, "interrupted": True, "reasoning": thinking})
             self.answered_by.value = (
                 f"<span style='color:#b00020'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>"
             )
@@ -174,14 +179,16 @@ class ChatPanel(Panel):
             result = getattr(stream, "result", None)
             self.last_result = result
             if stopped:
-                self._append({"role": "assistant", "content": self._partial, "stopped": True})
+                self._append(
+                    {"role": "assistant", "content": self._partial, "stopped": True, "reasoning": self._thinking}
+                )
                 self.answered_by.value = "stopped: the partial answer is kept and marked as stopped"
             elif result is not None:
-                self._append(result.message())
+                self._append({**result.message(), "reasoning": result.reasoning})
                 self.answered_by.value = self._describe(result)
         finally:
             self._active = None
-            self._partial = ""
+            self._partial = self._thinking = ""
             self._render()
             if self.error is None and not stopped:
                 # Only after an answer: a provider that just failed is not asked again (for its window) from here.
@@ -207,7 +214,7 @@ class ChatPanel(Panel):
             provider = next((p for p in self._providers if p.name == self.last_result.provider), provider)
         try:
             window, _ = provider.context_window_info()
-            counter = self._counters.get(provider.name) or counter_for(provider)
+            counter = self._counters.get(provider.name) or counter_for(provider, calibrate=False)
         except NxsLabError as exc:
             self.meter_label.value = f"context: unknown ({html.escape(type(exc).__name__)})"
             return
@@ -226,10 +233,27 @@ class ChatPanel(Panel):
             who = m["role"]
             text = html.escape(str(m.get("content") or "")).replace("\n", "<br>")
             mark = " <i>(stopped)</i>" if m.get("stopped") else " <i>(interrupted)</i>" if m.get("interrupted") else ""
-            parts.append(f"<div class='nxs-msg nxs-{who}'><b>{who}</b>: {text}{mark}</div>")
-        if self._partial:
+            thought = _thinking_html(m.get("reasoning") or "")
+            parts.append(f"<div class='nxs-msg nxs-{who}'><b>{who}</b>: {thought}{text}{mark}</div>")
+        if self._partial or self._thinking:
+            cursor = "▌" if self._partial else ""
             parts.append(
                 f"<div class='nxs-msg nxs-assistant nxs-streaming'><b>assistant</b>: "
-                f"{html.escape(self._partial)}▌</div>"
+                f"{_thinking_html(self._thinking, live=not self._partial)}{html.escape(self._partial)}{cursor}</div>"
             )
         self.conversation.value = "".join(parts) or "<i>no messages yet</i>"
+
+
+# Keys the panel keeps on its messages for display; they are never sent to a server.
+_PANEL_ONLY = frozenset({"stopped", "interrupted", "reasoning"})
+
+
+def _thinking_html(thinking: str, live: bool = False) -> str:
+    """A reasoning model's thinking, collapsed under a summary that says how much there is (open it to read)."""
+    if not thinking:
+        return ""
+    label = "thinking…" if live else "thought"
+    return (
+        f"<details class='nxs-thinking'><summary><i>{label} ({len(thinking.split())} words)</i></summary>"
+        f"<div style='color:#666;white-space:pre-wrap'>{html.escape(thinking)}</div></details>"
+    )

@@ -1,0 +1,186 @@
+"""What today's servers send, read the way they mean it: a reasoning model's thinking in each of its three shapes
+(kept apart from the answer, in replies, streams and chains), Ollama's silent truncation flagged on a plain call,
+per-token embeddings pooled. Each server is a real loopback stand-in answering in the shapes its documentation
+gives (the fault kit's ``reasoning=``, ``fingerprint=``, ``per_token_embeddings=`` options)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import nxs_lab as nx
+from nxs_lab.client.reasoning import ThinkSplitter, split_thinking
+from nxs_lab.servers.ollama import Ollama
+from nxs_lab.testing import Fault, FaultServer
+from nxs_lab.testing.faults import THOUGHT
+
+from .standins import OLLAMA, VLLM
+
+pytestmark = pytest.mark.timeout(60)
+
+USER = [{"role": "user", "content": "hi"}]
+SHAPES = ["reasoning_content", "reasoning", "think"]
+ANSWER = "one two three four five six "  # what the fault kit's streams send as the answer
+
+
+def _provider(srv: FaultServer, **kw: Any) -> nx.Provider:
+    return nx.Provider(name="p", base_url=srv.base_url, model="stub-model", **kw)
+
+
+# ------------------------------------------------------------------------------ reasoning
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_reply_keeps_thinking_apart_from_the_answer(shape: str) -> None:
+    with FaultServer(reasoning=shape) as srv, _provider(srv) as p:
+        r = p.chat(USER)
+    assert r.text == "stub answer"
+    assert r.reasoning.strip() == (THOUGHT * 2).strip()
+    assert "<think>" not in r.text and r.usage.reasoning_tokens == 12
+    assert r.as_row()["reasoning"] == r.reasoning
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_stream_yields_thinking_deltas_apart_from_the_answer(shape: str) -> None:
+    with FaultServer(reasoning=shape) as srv, _provider(srv) as p:
+        deltas = list(p.stream(USER).deltas())
+        plain = p.stream(USER)
+        answer_only = list(plain)
+    thinking = "".join(d.text for d in deltas if d.reasoning)
+    assert thinking == (THOUGHT if shape == "think" else THOUGHT * 2)
+    assert "".join(d.text for d in deltas if not d.reasoning) == ANSWER
+    assert all("<think>" not in d.text and "</think>" not in d.text for d in deltas)
+    assert deltas[0].reasoning  # the thinking comes first, and shows as it arrives
+    assert "".join(answer_only) == ANSWER and plain.result is not None
+    assert plain.result.text == ANSWER and plain.result.reasoning == thinking
+    assert plain.result.usage.reasoning_tokens == 12
+
+
+def test_a_broken_stream_keeps_the_thinking_and_the_text_so_far() -> None:
+    with FaultServer(Fault.SSE_CUT, reasoning="reasoning_content", cut_after=2) as srv, _provider(srv) as p:
+        s = p.stream(USER)
+        with pytest.raises(nx.StreamInterrupted) as err:
+            s.collect()
+    assert err.value.partial_reasoning == THOUGHT * 2 and err.value.partial_text == "one two "
+
+
+def test_async_streams_and_chains_carry_thinking_too() -> None:
+    async def run(url: str) -> tuple[list[Any], nx.ChatResult]:
+        async with nx.AsyncProvider(name="p", base_url=url, model="stub-model") as ap:
+            s = await ap.stream(USER)
+            return [d async for d in s.deltas()], await ap.chat(USER)
+
+    with FaultServer(reasoning="reasoning") as srv:
+        deltas, reply = asyncio.run(run(srv.base_url))
+        chain = nx.FallbackChain([_provider(srv)])
+        cs = chain.stream(USER)
+        chain_deltas = list(cs.deltas())
+    assert [d.reasoning for d in deltas][:2] == [True, True] and reply.reasoning == THOUGHT * 2
+    assert "".join(d.text for d in chain_deltas if d.reasoning) == THOUGHT * 2
+    assert cs.result is not None and cs.result.text == ANSWER and cs.result.reasoning == THOUGHT * 2
+
+
+@given(st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=40))
+def test_inline_thinking_splits_the_same_however_the_stream_is_cut(cuts: list[int]) -> None:
+    """A ``<think>`` block cut into any pieces (tags split across deltas included) gives the same thinking and
+    answer as the whole text does."""
+    text = "  <think>weigh the options </think>\n\nThe answer is <b>42</b>."
+    pieces, i = [], 0
+    for n in cuts:
+        if i >= len(text):
+            break
+        pieces.append(text[i : i + n])
+        i += n
+    pieces.append(text[i:])
+    splitter = ThinkSplitter()
+    out = [d for piece in pieces for d in splitter.feed(piece)] + splitter.flush()
+    thinking = "".join(d.text for d in out if d.reasoning)
+    answer = "".join(d.text for d in out if not d.reasoning)
+    assert (thinking.strip(), answer) == split_thinking(text) == ("weigh the options", "The answer is <b>42</b>.")
+
+
+def test_inline_thinking_edge_cases() -> None:
+    assert split_thinking("no thinking here") == ("", "no thinking here")
+    assert split_thinking("<think>ran out of tokens while thinking") == ("ran out of tokens while thinking", "")
+    assert split_thinking("the template opened it</think>Paris.") == ("the template opened it", "Paris.")
+    s = ThinkSplitter()
+    assert [d.text for d in s.feed("Plain answer")] == ["Plain answer"]  # no tag: passes through at once
+
+
+# --------------------------------------------------------------------------- Ollama truncation
+
+
+def _history(turns: int) -> list[dict[str, str]]:
+    msgs = []
+    for i in range(turns):
+        msgs.append({"role": "user", "content": f"Question {i}: tell me about rivers and lakes. " * 4})
+        msgs.append({"role": "assistant", "content": f"Answer {i}: rivers flow into lakes and seas. " * 4})
+    return msgs + [{"role": "user", "content": "Sum it up."}]
+
+
+def test_ollama_truncation_is_flagged_on_a_plain_chat_and_stream() -> None:
+    """Ollama's /v1 cuts an over-long prompt to its num_ctx and answers 200; its replies say who it is
+    (system_fingerprint fp_ollama), so a plain call is checked with no extra request."""
+    with FaultServer(prompt_tokens=4096, fingerprint="fp_ollama") as srv, _provider(srv) as p:
+        before = srv.requests
+        r = p.chat(_history(150))
+        assert srv.requests == before + 1  # the check cost no request
+        assert r.prompt_truncated and r.prompt_tokens_sent is not None and r.prompt_tokens_sent > 4096
+        s = p.stream(_history(150))
+        s.collect()
+        assert s.result is not None and s.result.prompt_truncated
+        short = p.chat(USER)  # a prompt that fits is not flagged, whatever the server counted
+        assert not short.prompt_truncated
+    assert "TRUNCATED" in r._repr_html_()
+
+
+def test_ollama_truncation_is_flagged_when_the_kind_is_known_from_its_native_api() -> None:
+    with FaultServer(routes=OLLAMA, prompt_tokens=4096) as srv:
+        with nx.Provider(name="ollama", base_url=srv.base_url) as p:
+            assert p.resolve_model() == "llama3.2:3b" and p.server_kind == "ollama"
+            assert p.chat(_history(150)).prompt_truncated
+
+
+def test_a_server_that_does_not_cut_silently_is_not_second_guessed() -> None:
+    """A stub that reports a fixed prompt count but is not known to cut prompts: nothing is flagged (a server
+    that refuses an over-long prompt says so with an error)."""
+    with FaultServer(prompt_tokens=5) as srv, _provider(srv) as p:
+        r = p.chat(_history(150))
+    assert not r.prompt_truncated and r.prompt_tokens_sent is None
+
+
+def test_ollama_windows_come_from_what_it_runs_not_what_it_was_trained_for() -> None:
+    show = {"model_info": {"llama.context_length": 131072}, "parameters": 'stop "<|eot_id|>"\nnum_ctx 16384'}
+    assert Ollama.window(show, None) == (16384, "modelfile num_ctx")
+    assert Ollama.window({"model_info": {"llama.context_length": 131072}}, None) == (4096, "ollama default num_ctx")
+    assert Ollama.window(show, {"context_length": 8192}) == (8192, "running")
+
+
+# ------------------------------------------------------------------------------ embeddings
+
+
+def test_per_token_embeddings_are_pooled_and_flagged() -> None:
+    with FaultServer(per_token_embeddings=True) as srv, _provider(srv) as p:
+        vectors = p.embed(["a", "b"])
+        assert vectors.pooled and vectors[0] == pytest.approx([0.2, 0.3, 0.4])
+        with pytest.raises(nx.InvalidResponse, match="one vector per token"):
+            p.embed(["a"], pool=False)
+        chain = nx.FallbackChain([p])
+        assert chain.embed(["a"]).pooled
+    with FaultServer() as srv, _provider(srv) as p:
+        assert not p.embed(["a"]).pooled
+
+
+# ---------------------------------------------------------------------------- whole-chat counts
+
+
+def test_vllm_counts_whole_chats_through_its_tokenize_endpoint() -> None:
+    with FaultServer(routes=VLLM) as srv, nx.Provider(name="v", base_url=srv.base_url) as p:
+        counter = nx.counter_for(p, calibrate=False)
+        assert isinstance(counter, nx.ServerCounter) and counter.applies_template
+        count = counter.count_chat(USER)
+        assert count.exact and count.method is nx.CountMethod.SERVER_TEMPLATE and count.tokens == 3
