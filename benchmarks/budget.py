@@ -1,6 +1,12 @@
-"""Token counters against the server's own tokenizer, their speed, and fitting a 1,000-message history.
+"""Token counters against the server's own tokenizer, their speed, fitting a 1,000-message history, and per server
+how far the kit's count of a whole chat is from what the server counted.
 
     .venv/bin/python benchmarks/budget.py
+
+Whole chats: against the embedded server, llama.cpp's own llama-server (when ``NXS_LAB_LLAMA_SERVER`` names it)
+and a stock llama-cpp-python server, the kit's default count (``counter_for``: the server's template and tokenizer
+where it applies its template, else its tokenizer with the overhead it measured) beside the anchor (tiktoken with
+the assumed overhead), each against ``usage.prompt_tokens``.
 
 Starts the embedded server (SmolLM2, llama-cpp-python). For prose, code, numbers and non-Latin text it
 prints each counter's error against the server's ``/extras/tokenize/count`` (the anchor: tiktoken, which
@@ -10,11 +16,14 @@ time to fit a 1,000-message history (goal < 50 ms) with a cold and a warm cache.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import statistics
 import time
+from collections.abc import Iterator
 
 import nxs_lab as nx
+from nxs_lab.testing import foreign
 
 PROSE = (
     "People who run their own language models want to know which servers are up, which models those serve "
@@ -41,7 +50,56 @@ def history(n: int) -> list[dict]:
     return msgs
 
 
+CHATS = [
+    [{"role": "user", "content": "Hello there! How are you today?"}],
+    [
+        {"role": "system", "content": "You are a pirate. Answer in pirate speak."},
+        {"role": "user", "content": "Where is the treasure buried? 東京 or Москва?"},
+        {"role": "assistant", "content": "Arr, under the old oak, matey."},
+        {"role": "user", "content": "def f(x):\n    return x**2  # and 12345?"},
+    ],
+    history(24),
+]
+
+
+@contextlib.contextmanager
+def servers() -> Iterator[dict[str, str]]:
+    """The servers to measure, by name → base_url (llama-server only when it is built)."""
+    with contextlib.ExitStack() as stack:
+        srv = stack.enter_context(nx.LocalServer(n_ctx=4096, embedding=False))
+        urls = {"embedded (llama-cpp-python + launcher)": srv.base_url}
+        if foreign.llama_server_binary() is not None:
+            urls["llama-server (llama.cpp)"] = stack.enter_context(foreign.llama_server(4096))
+        urls["stock llama-cpp-python"] = stack.enter_context(foreign.stock_llama_cpp_python(4096, embedding=False))
+        yield urls
+
+
+def whole_chat_errors() -> dict[str, tuple[int, int, str]]:
+    """Per server: the largest |count − usage.prompt_tokens| over CHATS for the kit's count and for the anchor."""
+    out = {}
+    anchor = nx.TiktokenCounter()
+    with servers() as urls:
+        for name, url in urls.items():
+            with nx.Provider(name=name, base_url=url) as p:
+                kit = nx.counter_for(p)
+                kit_err = tik_err = 0
+                for chat in CHATS:
+                    truth = p.chat(chat, max_tokens=1, temperature=0).usage.prompt_tokens
+                    assert truth is not None
+                    kit_err = max(kit_err, abs(kit.count_chat(chat).tokens - truth))
+                    tik_err = max(tik_err, abs(anchor.count_messages(chat).tokens - truth))
+                out[name] = (kit_err, tik_err, kit.count_chat(CHATS[0]).method.value)
+    return out
+
+
 def main() -> None:
+    chats = whole_chat_errors()
+    print(
+        f"{'whole chats, |count − usage.prompt_tokens| (max of 3)':<58}{'kit':>6}{'tiktoken':>10}  how the kit counts"
+    )
+    for name, (kit_err, tik_err, how) in chats.items():
+        print(f"  {name:<56}{kit_err:>6}{tik_err:>10}  {how}")
+    print()
     with nx.LocalServer(n_ctx=4096, embedding=False) as srv:
         p = srv.provider()
         server = nx.ServerCounter(p)
@@ -90,9 +148,12 @@ def main() -> None:
         abs(100 * (counters["tiktoken cl100k (anchor)"]._count(t) - truth[k]) / truth[k]) for k, t in SAMPLES.items()
     )
     verdict = "meets" if gguf_cold < 50 else "misses"
+    worst = max(kit_err for kit_err, _, _ in chats.values())
+    anchor_worst = max(tik_err for _, tik_err, _ in chats.values())
     print(
-        f"summary: server and GGUF counts exact (tiktoken up to {tik_err:.0f}% off); fitting 1,000 messages "
-        f"{gguf_cold:.1f} ms cold / {gguf_warm:.2f} ms warm with the GGUF counter ({verdict} the 50 ms goal)"
+        f"summary: whole chats off by at most {worst} tokens on {len(chats)} servers (tiktoken anchor: "
+        f"{anchor_worst}); server and GGUF text counts exact (tiktoken up to {tik_err:.0f}% off); fitting 1,000 "
+        f"messages {gguf_cold:.1f} ms cold / {gguf_warm:.2f} ms warm with the GGUF counter ({verdict} the 50 ms goal)"
     )
 
 

@@ -38,7 +38,9 @@ _EXPORTS: dict[str, str] = {
     "ContextGuard": "context.guard",
     "ContextOverflow": "errors",
     "CountMethod": "context.counting",
+    "Delta": "client.reasoning",
     "EmbeddingResult": "results",
+    "Embeddings": "results",
     "Endpoint": "discovery.endpoints",
     "Endpoints": "discovery.endpoints",
     "EstimateCounter": "context.counting",
@@ -128,6 +130,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     )
     from .client.provider import (
         Provider,
+    )
+    from .client.reasoning import (
+        Delta,
     )
     from .client.streaming import (
         ChatStream,
@@ -238,6 +243,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         Attempt,
         ChatResult,
         EmbeddingResult,
+        Embeddings,
         Health,
         Outcome,
         ToolCall,

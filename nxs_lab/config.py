@@ -93,6 +93,9 @@ class ProviderConfig(BaseModel):
     model: str | None = None  # None: detect the first loaded chat model
     priority: int = 100  # lower answers first in a fallback chain
     context_window: int | None = Field(default=None, gt=0)
+    # Ollama only: the window to run the model with, asked for on every call through Ollama's native chat
+    # (options.num_ctx; its /v1 endpoints cannot) and budgeted against. Other servers set theirs when they start.
+    num_ctx: int | None = Field(default=None, gt=0)
     max_tokens: int | None = Field(default=None, gt=0)
     reserve: int = Field(default=0, ge=0)
     # A reply larger than this is refused (ResponseTooLarge) before it fills memory; a chain fails over.

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
 
-import httpx2
 import pytest
 
 import nxs_lab as nx
-from nxs_lab.testing import Fault, FaultServer
+from nxs_lab.testing import Fault, FaultServer, foreign
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -49,61 +42,10 @@ LLAMA_SERVER_CTX = 1536
 def llama_server() -> Iterator[str]:
     """llama.cpp's own llama-server (built by scripts/build_llama_server.sh; ``NXS_LAB_LLAMA_SERVER`` names the
     binary) serving the bundled model on 127.0.0.1 with ``-c 1536``; yields its base_url."""
-    binary = os.environ.get("NXS_LAB_LLAMA_SERVER", "")
-    if not os.access(binary, os.X_OK):
+    if foreign.llama_server_binary() is None:
         pytest.skip("llama-server is not built: bash scripts/build_llama_server.sh (scripts/test.sh does it)")
-    port = _free_port()
-    cmd = [
-        binary,
-        "-m",
-        str(nx.bundled_model_path()),
-        "-c",
-        str(LLAMA_SERVER_CTX),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "-t",
-        "2",
-        "--parallel",
-        "1",
-        "--jinja",
-    ]
-    yield from _serve_until_ready(cmd, f"http://127.0.0.1:{port}", "llama-server")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve_until_ready(cmd: list[str], base: str, name: str) -> Iterator[str]:
-    """Run a server process until it answers ``/v1/models``; yield its base_url; stop it afterwards. Its log goes
-    to a file (a pipe nobody reads fills up and stalls a chatty server), shown if it fails to start."""
-    with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    why = f"exited with {proc.returncode}" if proc.poll() is not None else "was not ready in 120 s"
-                    raise RuntimeError(f"{name} {why}: {log.read()[-2000:]}")
-                try:
-                    if httpx2.get(base + "/v1/models", timeout=2).status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    pass
-                time.sleep(0.3)
-            yield base + "/v1"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with foreign.llama_server(LLAMA_SERVER_CTX) as url:
+        yield url
 
 
 # A stock llama-cpp-python server (not the kit's launcher): it publishes no window, its embeddings are per token.
@@ -114,25 +56,8 @@ STOCK_CTX = 1024
 def stock_server() -> Iterator[str]:
     """``python -m llama_cpp.server`` as its users start it, the bundled model with ``n_ctx`` 1,024 (the model was
     trained with 8,192) and ``embedding`` on: nothing of the kit's in front of it. Yields its base_url."""
-    port = _free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(nx.bundled_model_path()),
-        "--n_ctx",
-        str(STOCK_CTX),
-        "--embedding",
-        "true",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_threads",
-        "2",
-    ]
-    yield from _serve_until_ready(cmd, f"http://127.0.0.1:{port}", "the stock llama-cpp-python server")
+    with foreign.stock_llama_cpp_python(STOCK_CTX) as url:
+        yield url
 
 
 @pytest.fixture

@@ -134,3 +134,35 @@ def test_variants_served_over_http(variants) -> None:
     assert list(df["model"]) == [srv.chat_alias, "smollm2-q8"]
     assert all(float(v.split(" ± ")[0]) > 0 for v in df["tg tok/s"])
     assert described["smollm2-q8"]["quantization"] == "Q8_0"  # the alias really served the variant
+
+
+def test_every_gguf_type_is_known_mxfp4_included(tmp_path) -> None:
+    """Read with the ``gguf`` package: every type it knows has a size (none comes out as 0 bits), a file with an
+    MXFP4 tensor (gpt-oss) reads as 4.25 bits per weight, and an all-F32 source is labelled F32."""
+    import gguf
+    import numpy as np
+
+    from nxs_lab.quant.gguf import bits_per_weight, file_type_name, read_gguf, type_name
+
+    for t in gguf.GGMLQuantizationType:
+        if t in gguf.GGML_QUANT_SIZES:
+            assert bits_per_weight(t) > 0 and type_name(t)
+    path = tmp_path / "mxfp4.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    block, size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType.MXFP4]
+    rows, cols = 4, 2 * block  # two MXFP4 blocks per row: the row is 2 × 17 bytes
+    writer.add_tensor(
+        "blk.0.ffn_up.weight",
+        np.zeros((rows, 2 * size), dtype=np.uint8),
+        raw_shape=(rows, 2 * size),
+        raw_dtype=gguf.GGMLQuantizationType.MXFP4,
+    )
+    writer.add_tensor("output_norm.weight", np.ones(cols, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    info = read_gguf(path)
+    assert info.type_mix == {"mxfp4": 1, "f32": 1} and info.bits["mxfp4"] == 4.25
+    assert info.file_type == "F32" == file_type_name(0)

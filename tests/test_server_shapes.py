@@ -184,3 +184,38 @@ def test_vllm_counts_whole_chats_through_its_tokenize_endpoint() -> None:
         assert isinstance(counter, nx.ServerCounter) and counter.applies_template
         count = counter.count_chat(USER)
         assert count.exact and count.method is nx.CountMethod.SERVER_TEMPLATE and count.tokens == 3
+
+
+# ------------------------------------------------------------------------ Ollama's num_ctx
+
+
+def test_a_window_asked_of_ollama_goes_through_its_native_chat() -> None:
+    """/v1 cannot carry num_ctx: with num_ctx set, chat and stream go to /api/chat with options.num_ctx, come back
+    as the kit's usual results (thinking included), and the budget is the window asked for."""
+    with FaultServer(routes=OLLAMA, prompt_tokens=30, reasoning="thinking") as srv:
+        with nx.Provider(name="ollama", base_url=srv.base_url, num_ctx=16384) as p:
+            assert p.context_window_info() == (16384, "num_ctx asked of ollama")
+            r = p.chat(USER, max_tokens=7, temperature=0)
+            assert srv.last_body["options"] == {"num_ctx": 16384, "num_predict": 7, "temperature": 0}
+            assert srv.last_body["stream"] is False and srv.last_body["messages"] == USER
+            assert (r.text, r.reasoning, r.finish_reason, r.usage.prompt_tokens) == ("stub answer", THOUGHT, "stop", 30)
+            s = p.stream(USER)
+            deltas = list(s.deltas())
+            assert srv.last_body["stream"] is True and srv.last_body["options"]["num_ctx"] == 16384
+            assert "".join(d.text for d in deltas if not d.reasoning) == "one two three "
+            assert s.result is not None and s.result.reasoning == THOUGHT and s.result.usage.completion_tokens == 6
+
+            async def run() -> nx.ChatResult:
+                async with p.to_async() as ap:
+                    st = await ap.stream(USER)
+                    await st.collect()
+                    assert st.result is not None and st.result.text == "one two three "
+                    return await ap.chat(USER)
+
+            assert asyncio.run(run()).text == "stub answer"
+
+
+def test_num_ctx_on_a_server_that_is_not_ollama_is_refused_clearly() -> None:
+    with FaultServer(routes=VLLM) as srv, nx.Provider(name="v", base_url=srv.base_url, num_ctx=8192) as p:
+        with pytest.raises(nx.ConfigError, match=r"num_ctx: .* vLLM server: its window is set when it starts"):
+            p.chat(USER)

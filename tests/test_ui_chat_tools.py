@@ -122,3 +122,31 @@ def test_stop_on_a_chain_releases_the_probe() -> None:
         assert list(s) == [] and s.stopped and s.result is None
         assert ok.requests == 0  # a stopped stream tries no other provider
         assert chain.breakers["primary"].allow()  # the probe was given back
+
+
+def test_a_reasoning_models_thinking_shows_collapsed_and_is_never_sent_back() -> None:
+    """The thinking streams into a collapsed block apart from the answer; the next request carries the answer only
+    (the panel's own marks, thinking included, never reach a server)."""
+    from nxs_lab.testing.faults import THOUGHT
+
+    with FaultServer(Fault.OK, reasoning="reasoning_content", chunk_interval=0.02) as srv:
+        panel = ChatPanel(nx.Provider(name="thinker", base_url=srv.base_url, model="m"))
+        panel.send("why?", wait=True)
+        assert panel.error is None
+        answer = panel.messages[-1]
+        assert answer["content"] == "one two three four five six " and answer["reasoning"] == THOUGHT * 2
+        html = panel.conversation.value
+        assert "<details class='nxs-thinking'>" in html and "<details open" not in html
+        assert html.index("nxs-thinking") < html.index("one two three")
+        panel.send("and then?", wait=True)
+        sent = srv.last_body["messages"]
+        assert [set(m) for m in sent] == [{"role", "content"}] * 3 and sent[1]["content"] == answer["content"]
+
+
+def test_a_prompt_the_server_cut_is_shown_in_the_panel() -> None:
+    """An Ollama that cut the conversation to its window answers 200: the panel says so beside the answer."""
+    with FaultServer(Fault.OK, prompt_tokens=50, fingerprint="fp_ollama") as srv:
+        panel = ChatPanel(nx.Provider(name="ollama", base_url=srv.base_url, model="m"))
+        panel.send("tell me about rivers and lakes and seas " * 200, wait=True)
+        assert panel.last_result is not None and panel.last_result.prompt_truncated
+        assert "the server cut the prompt" in panel.answered_by.value

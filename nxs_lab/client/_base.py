@@ -8,7 +8,7 @@ sent, which model is chosen and how a reply is read cannot drift between them.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx2
@@ -17,13 +17,15 @@ from pydantic import SecretStr
 from .._net import redact_url
 from ..config import ProviderConfig, Timeouts
 from ..defaults import LOCAL_BASE_URL
-from ..errors import ResponseTimeout
+from ..errors import ConfigError, ResponseTimeout
 from ..results import ChatResult, Health
 from ._boundary import budgeted, translated
 from ._budget import IDENTITY, Budget
 from ._native import NativeHTTPClient, auth_headers, httpx_timeout
+from ._ollama import AsyncLines, chunk_from_line, ollama_request, reply_as_completion
+from ._replies import chat_result
 from .catalog import ModelCatalog
-from .streaming import StreamAccumulator
+from .streaming import ChatStream, StreamAccumulator
 
 __all__ = ["NO_KEY", "BaseProvider", "Messages"]
 
@@ -75,6 +77,8 @@ class BaseProvider:
         allowed_models: when given, any other model is refused before a request is sent.
         context_window, max_tokens, reserve: the budget this provider's requests must fit.
         max_response_bytes: the largest reply accepted (default 64 MiB); a larger one is :class:`ResponseTooLarge`.
+        num_ctx: Ollama only: run the model with this window (sent as ``options.num_ctx`` through Ollama's native
+            chat, since its ``/v1`` endpoints cannot) and budget against it.
         catalog: share another provider's :class:`ModelCatalog` (its probes and caches).
     """
 
@@ -92,6 +96,7 @@ class BaseProvider:
         max_tokens: int | None = None,
         reserve: int | None = None,
         max_response_bytes: int | None = None,
+        num_ctx: int | None = None,
         catalog: ModelCatalog | None = None,
         native_transport: httpx2.BaseTransport | None = None,
     ) -> None:
@@ -102,6 +107,7 @@ class BaseProvider:
             max_tokens=max_tokens,
             reserve=reserve,
             max_response_bytes=max_response_bytes,
+            num_ctx=num_ctx,
         )
         self.config = catalog.config if catalog is not None else _config(config, name, base_url, api_key, model, fields)
         self._transport: Any = None
@@ -272,17 +278,60 @@ class BaseProvider:
         kw.setdefault("stream_options", {"include_usage": True})
         return kw
 
-    def _new_stream(self, stream_class: Any, kw: dict[str, Any]) -> Any:
-        """A (sync or async) chat stream of ``kw``, opened when first read, under this provider's limits."""
+    def _new_stream(self, stream_class: Any, kw: dict[str, Any], num_ctx: int | None = None) -> Any:
+        """A (sync or async) chat stream of ``kw``, opened when first read, under this provider's limits; through
+        Ollama's native chat when a window (``num_ctx``) is asked for."""
         acc = StreamAccumulator(self.name, kw["model"], time.perf_counter())
+        opener: Any = lambda: self.client.chat.completions.create(**kw)  # noqa: E731
+        if num_ctx is not None:
+            body = ollama_request(kw, num_ctx)
+            if stream_class is ChatStream:
+                opener = lambda: self._ollama_chunks(body)  # noqa: E731
+            else:
+
+                async def opener() -> Any:
+                    return AsyncLines(self._ollama_chunks(body))
+
         return stream_class(
-            lambda: self.client.chat.completions.create(**kw),
+            opener,
             acc,
             self.base_url,
             self.timeouts,
             self.config.max_response_bytes,
             on_result=lambda r: self._checked_for_truncation(r, kw["messages"], acc.fingerprint),
         )
+
+    def _ollama_num_ctx(self) -> int | None:
+        """The window to ask Ollama for, when one is configured (probes the server's kind once, blocking)."""
+        n = self.config.num_ctx
+        if n is None:
+            return None
+        server = self.catalog.server
+        if server.kind != "ollama":
+            why = (
+                f"{n} is asked for through Ollama's native chat, but this is a {server.label} server: its window is "
+                "set when it starts (set context_window to budget against it)"
+            )
+            raise ConfigError(f"provider {self.name!r}", [("num_ctx", why)])
+        return n
+
+    def _ollama_chat(self, messages: Messages, model: str, params: dict[str, Any], num_ctx: int) -> ChatResult:
+        """A chat through Ollama's native ``/api/chat`` with ``options.num_ctx`` (blocking)."""
+        body = ollama_request(self._chat_kwargs(messages, model, params), num_ctx)
+        t0 = time.perf_counter()
+        with self._translated():
+            reply = self.catalog.http.post_json("/api/chat", body)
+        result = chat_result(reply_as_completion(reply, self.name, self.base_url), model, t0, self.name, self.base_url)
+        return self._checked_for_truncation(result, messages, "fp_ollama")
+
+    def _ollama_chunks(self, body: dict[str, Any]) -> Iterator[Any]:
+        http: Any = self.catalog.http  # the NativeHTTPClient every catalogue is built with
+        lines = http.stream_lines("/api/chat", body)
+        try:
+            for line in lines:
+                yield chunk_from_line(line)
+        finally:
+            lines.close()
 
     def _checked_for_truncation(self, result: ChatResult, messages: Messages, fingerprint: str | None) -> ChatResult:
         """``result`` flagged ``prompt_truncated`` when a server known to cut over-long prompts silently (Ollama)

@@ -7,7 +7,9 @@ synchronous on purpose: adapters are written once, and the async provider runs t
 from __future__ import annotations
 
 import base64
+import json
 import threading
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -119,6 +121,30 @@ class NativeHTTPClient:
         ):
             resp = self.http.request(method, url_for(cfg.base_url, path), json=payload, headers=auth_headers(cfg))
         return decode_json(resp, path, cfg)
+
+    def stream_lines(self, path: str, payload: Any) -> Iterator[Any]:
+        """POST ``payload`` and yield each JSON line of the reply as it arrives (an NDJSON stream: Ollama's native
+        chat). No budget of its own: the caller's (a chat stream's first-byte and idle limits) governs each read."""
+        cfg = self.config
+        url = url_for(cfg.base_url, path)
+        with (
+            translated(cfg.name, cfg.base_url),
+            self.http.stream("POST", url, json=payload, headers=auth_headers(cfg)) as resp,
+        ):
+            if not resp.is_success:
+                resp.read()
+                decode_json(resp, path, cfg)  # raises the kit's error for the status
+            for line in resp.iter_lines():
+                if not line.strip():
+                    continue
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    raise InvalidResponse(
+                        f"{path} streamed a line that is not JSON: {line[:100]!r}",
+                        provider=cfg.name,
+                        base_url=cfg.base_url,
+                    ) from None
 
     def close(self) -> None:
         with self._lock:

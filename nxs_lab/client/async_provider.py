@@ -133,6 +133,9 @@ class AsyncProvider(BaseProvider):
     async def chat(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatResult:
         """One chat completion. ``params`` go to the server (``max_tokens``, ``temperature``, ``tools``, …)."""
         m = await self.resolve_model(model)
+        num_ctx = await asyncio.to_thread(self._ollama_num_ctx)
+        if num_ctx is not None:
+            return await asyncio.to_thread(self._ollama_chat, messages, m, params, num_ctx)
         kw = self._chat_kwargs(messages, m, params)
         t0 = time.perf_counter()
         with self._translated():
@@ -143,7 +146,8 @@ class AsyncProvider(BaseProvider):
     async def stream(self, messages: Messages, *, model: str | None = None, **params: Any) -> AsyncChatStream:
         """Stream a chat: ``async for`` over the returned stream for text deltas, then read ``.result``."""
         m = await self.resolve_model(model)
-        return self._new_stream(AsyncChatStream, self._stream_kwargs(messages, m, params))
+        num_ctx = await asyncio.to_thread(self._ollama_num_ctx)
+        return self._new_stream(AsyncChatStream, self._stream_kwargs(messages, m, params), num_ctx)
 
     async def complete(self, prompt: str, *, model: str | None = None, **params: Any) -> ChatResult:
         """A legacy text completion (``/v1/completions``)."""

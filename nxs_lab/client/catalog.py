@@ -145,6 +145,8 @@ class ModelCatalog:
         learned = self._learned.get(resolved)
         if learned is not None:
             return learned, "learned from the server's overflow error"
+        if self.config.num_ctx is not None and self.server.kind == "ollama":
+            return self.config.num_ctx, "num_ctx asked of ollama"
         window = self.server.context_window(self.http, resolved)
         if window is not None:
             return window, f"server:{self.server.kind}"

@@ -122,6 +122,9 @@ class Provider(BaseProvider):
     def chat(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatResult:
         """One chat completion. ``params`` go to the server (``max_tokens``, ``temperature``, ``tools``, …)."""
         m = self.resolve_model(model)
+        num_ctx = self._ollama_num_ctx()
+        if num_ctx is not None:
+            return self._ollama_chat(messages, m, params, num_ctx)
         kw = self._chat_kwargs(messages, m, params)
         t0 = time.perf_counter()
         with self._translated():
@@ -132,7 +135,7 @@ class Provider(BaseProvider):
     def stream(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatStream:
         """Stream a chat: iterate the returned :class:`ChatStream` for text deltas, then read ``.result``."""
         m = self.resolve_model(model)
-        return self._new_stream(ChatStream, self._stream_kwargs(messages, m, params))
+        return self._new_stream(ChatStream, self._stream_kwargs(messages, m, params), self._ollama_num_ctx())
 
     def complete(self, prompt: str, *, model: str | None = None, **params: Any) -> ChatResult:
         """A legacy text completion (``/v1/completions``)."""

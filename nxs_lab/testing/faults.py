@@ -218,6 +218,7 @@ class FaultServer:
         self.calls = 0  # how many of them were POSTs (calls, not probes)
         self.seen_headers: list[dict[str, str]] = []  # each request's headers (lower-case names), the last 100
         self.connections = 0
+        self.last_body: dict[str, Any] = {}  # the JSON body of the last POST
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.base_events.Server | None = None
@@ -374,7 +375,12 @@ class FaultServer:
             await self._huge(mode, writer)
             return False
         request = json.loads(body or b"{}") if method == "POST" else {}
+        if method == "POST":
+            self.last_body = request
         model = request.get("model") or self.spec.model
+        if path == "/api/chat":  # Ollama's native chat: one JSON reply, or NDJSON lines when streaming
+            await self._ollama_chat(model, bool(request.get("stream")), writer)
+            return False
         if request.get("stream") and not path.endswith(("/models", "/embeddings")):
             await self._stream(model, mode, writer)
             return False
@@ -436,6 +442,27 @@ class FaultServer:
             text = "stub \ud800 answer" if mode is Fault.LONE_SURROGATE else "stub answer"
             data = _completion(model, text, prompt_tokens=self.spec.prompt_tokens, spec=self.spec)
         return _response(200, json.dumps(data).encode(), keep_alive=keep)
+
+    async def _ollama_chat(self, model: str, stream: bool, writer: asyncio.StreamWriter) -> None:
+        """Ollama's ``POST /api/chat`` (docs/api.md): ``message`` (with ``thinking`` for a reasoning model), ``done``,
+        ``done_reason``, ``prompt_eval_count``, ``eval_count``; streamed as one JSON object per line."""
+        counts = {"prompt_eval_count": self.spec.prompt_tokens, "eval_count": 6}
+        thinking = {"thinking": THOUGHT} if self.spec.reasoning else {}
+        last = {"model": model, "message": {"role": "assistant", "content": ""}, "done": True, "done_reason": "stop"}
+        if not stream:
+            message = {"role": "assistant", "content": "stub answer", **thinking}
+            reply = {**last, "message": message, **counts}
+            writer.write(_response(200, json.dumps(reply).encode()))
+            await writer.drain()
+            return
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\nconnection: close\r\n\r\n")
+        parts = [{"role": "assistant", "content": "", **thinking}] if thinking else []
+        parts += [{"role": "assistant", "content": w} for w in ("one ", "two ", "three ")]
+        for message in parts:
+            writer.write(json.dumps({"model": model, "message": message, "done": False}).encode() + b"\n")
+            await writer.drain()
+        writer.write(json.dumps({**last, **counts}).encode() + b"\n")
+        await writer.drain()
 
     async def _huge(self, mode: Fault, writer: asyncio.StreamWriter) -> None:
         """A body of ``huge_bytes``, written a MiB at a time (never held in memory whole)."""

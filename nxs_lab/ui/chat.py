@@ -203,9 +203,15 @@ class ChatPanel(Panel):
             + (f" ({html.escape(a.error)})" if a.error else "")
             for a in hops
         )
+        cut = (
+            f" <span style='color:#b00020'>⚠ the server cut the prompt: it counted {result.usage.prompt_tokens} of "
+            f"~{result.prompt_tokens_sent} tokens sent (its window is smaller than it says)</span>"
+            if result.prompt_truncated
+            else ""
+        )
         return (
             f"answered by <b>{html.escape(result.provider)}</b> ({html.escape(result.model)}) in "
-            f"{result.latency_s:.2f} s" + (f"; failovers:{via}" if hops else "")
+            f"{result.latency_s:.2f} s" + (f"; failovers:{via}" if hops else "") + cut
         )
 
     def _update_meter(self, target: Provider | FallbackChain) -> None:

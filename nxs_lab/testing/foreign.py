@@ -1,0 +1,91 @@
+"""Servers the kit did not write, started as their users start them, for tests and benchmarks on loopback.
+
+    >>> with stock_llama_cpp_python(n_ctx=1024) as url:           # doctest: +SKIP
+    ...     nx.Provider(base_url=url).chat(...)
+
+``llama_server`` runs llama.cpp's own ``llama-server`` (the binary ``scripts/build_llama_server.sh`` builds, named
+by ``NXS_LAB_LLAMA_SERVER``); ``stock_llama_cpp_python`` runs ``python -m llama_cpp.server`` with nothing of the
+kit's in front of it. Both serve the bundled model on 127.0.0.1 at a free port and are stopped on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+
+import httpx2
+
+from ..local import bundled_model_path
+
+__all__ = ["free_port", "llama_server", "llama_server_binary", "running", "stock_llama_cpp_python"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running(cmd: list[str], base: str, name: str, ready_s: float = 120.0) -> Iterator[str]:
+    """Run ``cmd`` until ``base`` answers ``/v1/models``; yield ``base/v1``; stop it afterwards. Its log goes to a
+    file (a pipe nobody reads fills up and stalls a chatty server) and is shown if it fails to start."""
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + ready_s
+            while True:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    why = f"exited with {proc.returncode}" if proc.poll() is not None else f"not ready in {ready_s:g} s"
+                    raise RuntimeError(f"{name} {why}: {log.read()[-2000:]}")
+                try:
+                    if httpx2.get(base + "/v1/models", timeout=2).status_code == 200:
+                        break
+                except httpx2.TransportError:
+                    pass
+                time.sleep(0.3)
+            yield base + "/v1"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def llama_server_binary() -> str | None:
+    """The llama-server binary ``NXS_LAB_LLAMA_SERVER`` names, if it is there and runnable."""
+    binary = os.environ.get("NXS_LAB_LLAMA_SERVER", "")
+    return binary if binary and os.access(binary, os.X_OK) else None
+
+
+@contextlib.contextmanager
+def llama_server(ctx: int, binary: str | None = None) -> Iterator[str]:
+    """llama.cpp's own server with a runtime window of ``ctx`` (``-c``); yields its base_url."""
+    exe = binary or llama_server_binary()
+    if exe is None:
+        raise FileNotFoundError("no llama-server: bash scripts/build_llama_server.sh, then set NXS_LAB_LLAMA_SERVER")
+    port = free_port()
+    cmd = [exe, "-m", str(bundled_model_path()), "-c", str(ctx), "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["-t", "2", "--parallel", "1", "--jinja"]
+    with running(cmd, f"http://127.0.0.1:{port}", "llama-server") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def stock_llama_cpp_python(n_ctx: int, embedding: bool = True) -> Iterator[str]:
+    """``python -m llama_cpp.server`` as its users start it (it publishes no window; with ``embedding`` on, this
+    model's embeddings come one vector per token); yields its base_url."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_model_path()), "--n_ctx", str(n_ctx)]
+    cmd += ["--embedding", str(embedding).lower(), "--host", "127.0.0.1", "--port", str(port), "--n_threads", "2"]
+    with running(cmd, f"http://127.0.0.1:{port}", "the stock llama-cpp-python server") as url:
+        yield url
