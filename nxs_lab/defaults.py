@@ -11,6 +11,7 @@ __all__ = [
     "DISCOVERY_ENDPOINT_BUDGET",
     "DISCOVERY_MAX_PROBES",
     "EMBEDDED_N_CTX",
+    "EMBEDDED_OMP_WAIT_POLICY",
     "LMSTUDIO_LOAD_CTX",
     "LOCAL_BASE_URL",
     "MAX_CALLS_PER_TURN",
@@ -66,6 +67,13 @@ MAX_CALLS_PER_TURN = 16
 # The embedded SmolLM2 model was trained with 8192 tokens; 2048 keeps its KV cache at ~45 MB (a 4 GB laptop can
 # spare it) while holding a few turns of chat and the tool-calling prompts.
 EMBEDDED_N_CTX = 2048
+
+# How llama.cpp's OpenMP threads wait for each other in the embedded server. Spinning (libgomp's default, or any
+# spin count) is fastest on an idle machine and collapses beside one busy process: on 2 cores a 48-token answer
+# stalled past 60 s, and even 1,000 spins kept only a third of the speed. Passive waiting kept 71-78 % (33-37 t/s
+# beside a busy core, 45-49 quiet) and never stalled (benchmarks/embedded.py). A notebook always has company: the
+# kernel, JupyterLab and a browser. Set OMP_WAIT_POLICY or GOMP_SPINCOUNT yourself to choose otherwise.
+EMBEDDED_OMP_WAIT_POLICY = "PASSIVE"
 
 # The largest reply a provider call accepts. 64 MiB holds an embeddings batch of ~1,000 texts at 4,096 dimensions
 # written as JSON floats, or any chat answer many times over; a hostile or broken server cannot fill the memory.

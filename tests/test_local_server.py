@@ -225,3 +225,19 @@ def test_the_model_description_names_no_absolute_path(local_server: nx.LocalServ
     text = json.dumps(local_server.describe())
     assert os.path.expanduser("~") not in text and "/site-packages/" not in text
     assert all("/" not in m["file"] and m["file"].endswith(".gguf") for m in local_server.describe())
+
+
+def test_llama_cpp_threads_wait_passively_unless_the_user_chose(
+    local_server: nx.LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spinning OpenMP threads stall generation beside any busy process (benchmarks/embedded.py): the launcher runs
+    with OMP_WAIT_POLICY=PASSIVE, and a user's own OpenMP setting is left as it is."""
+    assert local_server._proc is not None
+    with open(f"/proc/{local_server._proc.pid}/environ", "rb") as f:
+        assert b"OMP_WAIT_POLICY=PASSIVE" in f.read().split(b"\0")
+    unstarted = nx.LocalServer()
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.setenv("GOMP_SPINCOUNT", "1000")
+    assert "OMP_WAIT_POLICY" not in unstarted._child_env()
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert unstarted._child_env()["OMP_WAIT_POLICY"] == "ACTIVE"

@@ -32,7 +32,7 @@ from pydantic import SecretStr
 
 from .._html import kv_table
 from .._net import is_loopback
-from ..defaults import EMBEDDED_N_CTX
+from ..defaults import EMBEDDED_N_CTX, EMBEDDED_OMP_WAIT_POLICY
 from ..errors import ServerStartError
 from .bundled import BUNDLED_CHAT_ALIAS, BUNDLED_EMBED_ALIAS, bundled_model_path
 from .protocol import KEY_ENV
@@ -80,7 +80,9 @@ class LocalServer:
         api_key: required for non-loopback hosts (generated when missing).
         embedding: also serve the embedding alias (mean pooling, one vector per input).
         extra_models: more aliases, ``{alias: gguf_path}`` (e.g. quantization variants), loaded on first use.
-        n_threads: CPU threads per model (default: all cores).
+        n_threads: CPU threads per model (default: all cores). llama.cpp's OpenMP threads wait passively
+            (``OMP_WAIT_POLICY=PASSIVE`` unless the environment sets it), so a busy core elsewhere slows
+            generation instead of stalling it (see ``defaults.EMBEDDED_OMP_WAIT_POLICY``).
         startup_timeout: seconds to wait for ``/v1/models`` before giving up.
     """
 
@@ -256,6 +258,8 @@ class LocalServer:
             env[KEY_ENV] = self.api_key.get_secret_value()
         for var in ("CONFIG_FILE", "MODEL", "HOST", "PORT", "API_KEY"):
             env.pop(var, None)
+        if "OMP_WAIT_POLICY" not in env and "GOMP_SPINCOUNT" not in env:  # the user's own OpenMP choice wins
+            env["OMP_WAIT_POLICY"] = EMBEDDED_OMP_WAIT_POLICY
         return env
 
     def _wait_ready(self) -> None:
