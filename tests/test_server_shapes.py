@@ -16,7 +16,7 @@ import nxs_lab as nx
 from nxs_lab.client.reasoning import ThinkSplitter, split_thinking
 from nxs_lab.servers.ollama import Ollama
 from nxs_lab.testing import Fault, FaultServer
-from nxs_lab.testing.faults import THOUGHT
+from nxs_lab.testing.replies import THOUGHT
 
 from .standins import OLLAMA, VLLM
 

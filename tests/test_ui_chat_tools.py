@@ -127,7 +127,7 @@ def test_stop_on_a_chain_releases_the_probe() -> None:
 def test_a_reasoning_models_thinking_shows_collapsed_and_is_never_sent_back() -> None:
     """The thinking streams into a collapsed block apart from the answer; the next request carries the answer only
     (the panel's own marks, thinking included, never reach a server)."""
-    from nxs_lab.testing.faults import THOUGHT
+    from nxs_lab.testing.replies import THOUGHT
 
     with FaultServer(Fault.OK, reasoning="reasoning_content", chunk_interval=0.02) as srv:
         panel = ChatPanel(nx.Provider(name="thinker", base_url=srv.base_url, model="m"))

@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .replies import THOUGHT, chunk, completion
+
 __all__ = ["LOOKALIKES", "Fault", "FaultServer", "FaultSpec", "fault_process"]
 
 
@@ -67,58 +69,6 @@ LOOKALIKES: dict[str, dict[str, Any]] = {
     # llama.cpp's /props with a window that is not a number
     "llamacpp-text-window": {"/props": {"default_generation_settings": {"n_ctx": "lots"}, "build_info": "b1"}},
 }
-
-
-# Where servers put a reasoning model's thinking (``reasoning=`` of an OK server):
-#   "reasoning_content"  a field beside content: llama-server --reasoning-format deepseek, vLLM before 0.10,
-#                        LM Studio with "separate reasoning_content" on, DeepSeek's own API
-#   "reasoning"          the same under another name: Ollama's /v1, vLLM 0.10+, OpenRouter (gpt-oss and others)
-#   "think"              inline in content, <think>…</think> first: a server that does not split it out
-THOUGHT = "The user wants a short answer. "
-
-
-def _completion(model: str, text: str = "stub answer", prompt_tokens: int = 5, spec: FaultSpec | None = None) -> Any:
-    message: dict[str, Any] = {"role": "assistant", "content": text}
-    reasoning = spec.reasoning if spec is not None else None
-    if reasoning == "think":
-        message["content"] = f"<think>{THOUGHT * 2}</think>\n\n{text}"
-    elif reasoning is not None:
-        message[reasoning] = THOUGHT * 2
-    usage: dict[str, Any] = {"prompt_tokens": prompt_tokens, "completion_tokens": 2, "total_tokens": prompt_tokens + 2}
-    if reasoning is not None:
-        usage["completion_tokens_details"] = {"reasoning_tokens": 12}
-    reply: dict[str, Any] = {
-        "id": "chatcmpl-stub",
-        "object": "chat.completion",
-        "created": 0,
-        "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-        "usage": usage,
-    }
-    if spec is not None and spec.fingerprint is not None:
-        reply["system_fingerprint"] = spec.fingerprint
-    return reply
-
-
-def _chunk(
-    model: str,
-    content: str | None,
-    finish: str | None = None,
-    *,
-    field: str = "content",
-    fingerprint: str | None = None,
-) -> bytes:
-    delta = {field: content} if content is not None else {}
-    payload: dict[str, Any] = {
-        "id": "chatcmpl-stub",
-        "object": "chat.completion.chunk",
-        "created": 0,
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }
-    if fingerprint is not None:
-        payload["system_fingerprint"] = fingerprint
-    return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
 
 def _response(
@@ -440,7 +390,9 @@ class FaultServer:
             data = {"object": "list", "model": model, "data": vectors}
         else:
             text = "stub \ud800 answer" if mode is Fault.LONE_SURROGATE else "stub answer"
-            data = _completion(model, text, prompt_tokens=self.spec.prompt_tokens, spec=self.spec)
+            data = completion(
+                model, text, self.spec.prompt_tokens, reasoning=self.spec.reasoning, fingerprint=self.spec.fingerprint
+            )
         return _response(200, json.dumps(data).encode(), keep_alive=keep)
 
     async def _ollama_chat(self, model: str, stream: bool, writer: asyncio.StreamWriter) -> None:
@@ -498,7 +450,7 @@ class FaultServer:
         interval = self.spec.drip_interval if mode is Fault.DRIP else self.spec.chunk_interval
         if mode is Fault.ENDLESS_STREAM:
             while not self._stopping:
-                writer.write(_chunk(model, "more "))
+                writer.write(chunk(model, "more "))
                 await writer.drain()
                 await asyncio.sleep(interval or 0.01)
             return
@@ -508,19 +460,19 @@ class FaultServer:
             words = ["<th", "ink>", THOUGHT, "</think>", "\n\n", *words]
         elif reasoning is not None:
             for part in (THOUGHT, THOUGHT):
-                writer.write(_chunk(model, part, field=reasoning, fingerprint=fp))
+                writer.write(chunk(model, part, field=reasoning, fingerprint=fp))
         for i, word in enumerate(words):
             if self._stopping:
                 return
             if mode is Fault.SSE_CUT and i == self.spec.cut_after:
                 writer.transport.abort()  # drop the connection mid-stream, no terminating chunk
                 return
-            writer.write(_chunk(model, word, fingerprint=fp))
+            writer.write(chunk(model, word, fingerprint=fp))
             await writer.drain()
             if interval:
                 await asyncio.sleep(interval)
-        writer.write(_chunk(model, None, "stop", fingerprint=fp))
-        usage = _completion(model, prompt_tokens=self.spec.prompt_tokens, spec=self.spec)["usage"]
+        writer.write(chunk(model, None, "stop", fingerprint=fp))
+        usage = completion(model, prompt_tokens=self.spec.prompt_tokens, reasoning=self.spec.reasoning)["usage"]
         writer.write(
             b"data: "
             + json.dumps(
