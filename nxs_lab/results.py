@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -205,7 +205,7 @@ class Embeddings(list[list[float]]):
 
     pooled: bool = False
 
-    def __init__(self, vectors: Iterator[list[float]] | list[list[float]] = (), *, pooled: bool = False) -> None:  # type: ignore[assignment]
+    def __init__(self, vectors: Iterable[list[float]] = (), *, pooled: bool = False) -> None:
         super().__init__(vectors)
         self.pooled = pooled
 

@@ -192,7 +192,7 @@ def test_vllm_counts_whole_chats_through_its_tokenize_endpoint() -> None:
 def test_a_window_asked_of_ollama_goes_through_its_native_chat() -> None:
     """/v1 cannot carry num_ctx: with num_ctx set, chat and stream go to /api/chat with options.num_ctx, come back
     as the kit's usual results (thinking included), and the budget is the window asked for."""
-    with FaultServer(routes=OLLAMA, prompt_tokens=30, reasoning="thinking") as srv:
+    with FaultServer(routes=OLLAMA, prompt_tokens=30, reasoning="reasoning") as srv:
         with nx.Provider(name="ollama", base_url=srv.base_url, num_ctx=16384) as p:
             assert p.context_window_info() == (16384, "num_ctx asked of ollama")
             r = p.chat(USER, max_tokens=7, temperature=0)

@@ -469,7 +469,9 @@ def counter_for(provider: BaseProvider, model: str | None = None, *, calibrate: 
         except ProviderError as exc:
             if calibrate:
                 raise
-            log.info("%s: the chat template's overhead stays assumed (±%s): %s", provider.name, "2/message", exc)
+            log.info(
+                "%s: the chat template's overhead stays assumed (with its wider error bound): %s", provider.name, exc
+            )
     if overhead is not None:
         catalog.overheads[key] = overhead
     return counter

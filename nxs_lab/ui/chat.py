@@ -28,6 +28,8 @@ from ._base import Panel
 __all__ = ["ChatPanel"]
 
 CHAIN = "all, in order (fallback chain)"
+# Keys the panel keeps on its messages for display; they are never sent to a server.
+_PANEL_ONLY = frozenset({"stopped", "interrupted", "reasoning"})
 
 
 class ChatPanel(Panel):
@@ -248,10 +250,6 @@ class ChatPanel(Panel):
                 f"{_thinking_html(self._thinking, live=not self._partial)}{html.escape(self._partial)}{cursor}</div>"
             )
         self.conversation.value = "".join(parts) or "<i>no messages yet</i>"
-
-
-# Keys the panel keeps on its messages for display; they are never sent to a server.
-_PANEL_ONLY = frozenset({"stopped", "interrupted", "reasoning"})
 
 
 def _thinking_html(thinking: str, live: bool = False) -> str:
