@@ -130,10 +130,15 @@ class AsyncProvider(BaseProvider):
 
     # ------------------------------------------------------------------- calls
 
+    async def _aollama_num_ctx(self) -> int | None:
+        """``_ollama_num_ctx`` off the event loop, and only when a window is configured: every other call skips
+        the thread hop (200 concurrent calls queueing on the default executor delayed their own connects)."""
+        return await asyncio.to_thread(self._ollama_num_ctx) if self.config.num_ctx is not None else None
+
     async def chat(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatResult:
         """One chat completion. ``params`` go to the server (``max_tokens``, ``temperature``, ``tools``, …)."""
         m = await self.resolve_model(model)
-        num_ctx = await asyncio.to_thread(self._ollama_num_ctx)
+        num_ctx = await self._aollama_num_ctx()
         if num_ctx is not None:
             return await asyncio.to_thread(self._ollama_chat, messages, m, params, num_ctx)
         kw = self._chat_kwargs(messages, m, params)
@@ -146,7 +151,7 @@ class AsyncProvider(BaseProvider):
     async def stream(self, messages: Messages, *, model: str | None = None, **params: Any) -> AsyncChatStream:
         """Stream a chat: ``async for`` over the returned stream for text deltas, then read ``.result``."""
         m = await self.resolve_model(model)
-        num_ctx = await asyncio.to_thread(self._ollama_num_ctx)
+        num_ctx = await self._aollama_num_ctx()
         return self._new_stream(AsyncChatStream, self._stream_kwargs(messages, m, params), num_ctx)
 
     async def complete(self, prompt: str, *, model: str | None = None, **params: Any) -> ChatResult:
