@@ -11,9 +11,13 @@ Q4_1), quality is relative to that source's weights, and the report says so.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import math
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -48,6 +52,17 @@ def _rss_bytes() -> int:
     import psutil
 
     return int(psutil.Process().memory_info().rss)
+
+
+def _settled_rss_bytes() -> int:
+    """Resident bytes once what earlier variants freed has left the process: collected, and the C heap trimmed
+    (glibc keeps freed buffers for reuse, so a later variant's buffers would not show in its RSS delta)."""
+    gc.collect()
+    libc = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
+    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None  # glibc has it; musl does not
+    if trim is not None:
+        trim(0)
+    return _rss_bytes()
 
 
 def _log_softmax(x: Any) -> Any:
@@ -153,7 +168,7 @@ def _speed(
     """Load time, resident memory, and prompt/generation speed of a plain instance, as a server would run it;
     generation speed also from llama.cpp's own counters for the same runs."""
     llama_cpp = llama_cpp_module()
-    rss0 = _rss_bytes()
+    rss0 = _settled_rss_bytes()
     t0 = time.perf_counter()
     with captured_native_log():
         llm = llama_cpp.Llama(
