@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
+import threading
 
 import httpx2
 import pytest
@@ -10,6 +12,7 @@ import pytest
 import nxs_lab as nx
 from nxs_lab.client._boundary import parse_retry_after, status_error
 from nxs_lab.context.overflow import parse_overflow
+from nxs_lab.testing import Fault, FaultServer
 
 
 def test_tree_is_rooted_in_one_base() -> None:
@@ -155,6 +158,47 @@ def test_unanswered_connect_raises_connect_timeout(blackhole_url: str) -> None:
     p = nx.Provider(name="hole", base_url=blackhole_url, model="m", timeouts=nx.Timeouts(connect=0.3))
     with pytest.raises(nx.ConnectTimeout):
         p.chat([{"role": "user", "content": "hi"}])
+
+
+@pytest.mark.timeout(30)  # a hang guard: the async connect's timeout is kept by a watchdog, and still fires
+def test_unanswered_async_connect_raises_connect_timeout(blackhole_url: str) -> None:
+    async def call() -> None:
+        async with nx.AsyncProvider(
+            name="hole", base_url=blackhole_url, model="m", timeouts=nx.Timeouts(connect=0.3)
+        ) as p:
+            await p.chat([{"role": "user", "content": "hi"}])
+
+    with pytest.raises(nx.ConnectTimeout):
+        asyncio.run(call())
+
+
+@pytest.mark.timeout(120)
+def test_a_starved_event_loop_does_not_make_a_healthy_server_look_dead() -> None:
+    """Threads holding the GIL starve the loop; a wall-clock 0.5 s connect timeout then fired before most connects
+    were even tried (192 of 200 calls to a healthy loopback server failed). Loop time the client could not use is
+    not held against the server."""
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            sum(range(1000))
+
+    async def burst(url: str) -> list[object]:
+        async with nx.AsyncProvider(name="ok", base_url=url, model="stub-model") as p:  # loopback: connect 0.5 s
+            calls = (p.chat([{"role": "user", "content": "hi"}], max_tokens=1) for _ in range(100))
+            return await asyncio.gather(*calls, return_exceptions=True)
+
+    spinners = [threading.Thread(target=spin, daemon=True) for _ in range(3)]
+    with FaultServer(Fault.OK) as ok:
+        for t in spinners:
+            t.start()
+        try:
+            results = asyncio.run(burst(ok.base_url))
+        finally:
+            stop.set()
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert not failed, f"{len(failed)} of 100 calls failed, first: {failed[0]!r}"
+    assert all(isinstance(r, nx.ChatResult) for r in results)
 
 
 @pytest.mark.timeout(30)

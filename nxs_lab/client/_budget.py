@@ -19,9 +19,10 @@ import contextvars
 import socket
 import ssl
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
+import anyio
 import httpcore2
 import httpx2
 
@@ -228,6 +229,50 @@ class _AsyncStream(httpcore2.AsyncNetworkStream):
         return self._inner.get_extra_info(info)
 
 
+# The watchdog below counts a connect timeout in this many steps.
+_CONNECT_STEPS = 10
+
+
+async def _connect_within(
+    connect: Callable[[float | None], Awaitable[httpcore2.AsyncNetworkStream]],
+    timeout: float | None,
+    wall: float | None,
+) -> httpcore2.AsyncNetworkStream:
+    """``connect(wall)``, given up with ``ConnectTimeout`` once ``timeout`` seconds of the event loop's own
+    time have passed.
+
+    A connect on loopback or a LAN is answered within milliseconds, so its timeout is short (0.5 s on
+    loopback). When the client's loop is starved (hundreds of calls at once, or threads holding the GIL), a
+    wall-clock timeout fires before the connect has even been tried, and a healthy server is taken for dead:
+    200 concurrent calls beside two busy threads lost 192 to loopback "connect timeouts". So the timeout is
+    kept by a watchdog that sleeps it in tenths and counts each tenth once, however late it wakes: time the
+    loop could not run is not held against the server. A budget's deadline (``wall``) stays wall-clock.
+    """
+    if timeout is None:
+        return await connect(wall)
+    stream: httpcore2.AsyncNetworkStream | None = None
+    error: Exception | None = None
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        for _ in range(_CONNECT_STEPS):
+            await anyio.sleep(timeout / _CONNECT_STEPS)
+        scope.cancel()
+
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch, scope)
+            try:
+                stream = await connect(wall)
+            except Exception as exc:  # noqa: BLE001 - re-raised below, outside the task group (no ExceptionGroup)
+                error = exc
+            tg.cancel_scope.cancel()
+    if error is not None:
+        raise error
+    if stream is None:  # only the watchdog cancels this scope; the caller's own cancellation passes through it
+        raise httpcore2.ConnectTimeout(f"no connection within {timeout:g} s")
+    return stream
+
+
 class _AsyncBackend(httpcore2.AsyncNetworkBackend):
     def __init__(self, inner: httpcore2.AsyncNetworkBackend) -> None:
         self._inner = inner
@@ -241,7 +286,12 @@ class _AsyncBackend(httpcore2.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.AsyncNetworkStream:
         bounded = _connect_timeout(timeout)
-        return _AsyncStream(await self._inner.connect_tcp(host, port, bounded, local_address, socket_options))
+        wall = bounded if timeout is None or (bounded is not None and bounded < timeout) else None
+
+        def connect(seconds: float | None) -> Awaitable[httpcore2.AsyncNetworkStream]:
+            return self._inner.connect_tcp(host, port, seconds, local_address, socket_options)
+
+        return _AsyncStream(await _connect_within(connect, timeout, wall))
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
