@@ -223,6 +223,18 @@ def test_every_bad_input_path_in_the_loop_ends_within_max_rounds() -> None:
     assert seen == ["rivers", "rivers"]  # only the valid call ran, once per round
 
 
+def test_final_answer_asks_once_more_without_tools_when_the_rounds_run_out() -> None:
+    tb, _seen = make_toolbox()
+    calls = [("search_memory", '{"query": "rivers"}')]
+    with FaultServer(Fault.OK, routes=_stub_with_calls(calls)) as stub:  # a model that never stops calling
+        p = nx.Provider(name="stub", base_url=stub.base_url, model="stub-model")
+        run = run_tools(p, [{"role": "user", "content": "go"}], tb, max_rounds=1, final_answer=True)
+        asked = stub.last_body
+    assert asked["tool_choice"] == "none" and asked["messages"][-1]["role"] == "tool"  # from the tool results
+    assert [s.kind for s in run.trace] == ["model", "tool", "answer"] and run.rounds == 1
+    assert run.outcome is RunOutcome.MAX_ROUNDS  # this stub calls even when told not to: said, not hidden
+
+
 def test_parallel_calls_in_one_turn_run_concurrently() -> None:
     tb = Toolbox()
     threads: set[int] = set()

@@ -26,7 +26,10 @@ def test_chat_streams_into_the_panel_and_the_transcript(local_server: nx.LocalSe
     roles = [m["role"] for m in panel.messages]
     assert roles == ["system", "user", "assistant"] and panel.messages[-1]["content"]
     assert "answered by <b>local</b>" in panel.answered_by.value
-    assert "nxs-assistant" in panel.conversation.value and panel.input.value == ""
+    shown = panel.view.messages[-1]
+    assert shown["role"] == "assistant" and shown["meta"].startswith("answered by") and panel.input.value == ""
+    assert shown["html"].startswith("<") and panel.view.live == {}
+    assert shown["mark"].startswith("cut at") == panel.last_result.truncated  # 16 tokens: cut, or a short answer
     assert (
         0 < panel.meter.value <= panel.meter.max == local_server.n_ctx and "server tokenizer" in panel.meter_label.value
     )
@@ -50,7 +53,7 @@ def test_stop_keeps_the_partial_answer_marked(local_server: nx.LocalServer) -> N
     panel.wait(60)
     last = panel.messages[-1]
     assert last["role"] == "assistant" and last.get("stopped") and "stopped" in panel.answered_by.value
-    assert "(stopped)" in panel.conversation.value
+    assert panel.view.messages[-1]["mark"] == "(stopped)"
     panel.clear_button.click()
     assert panel.messages == []
 
@@ -79,6 +82,10 @@ def test_tool_panel_runs_the_loop_and_shows_the_trace(provider: nx.Provider) -> 
     assert panel.error is None and panel.run is not None
     assert "trace (live)" in panel.trace.value and "search_memory" in panel.trace.value
     assert "round(s)" in panel.status.value and len(panel.run.tool_steps) >= 1
+    # it always ends with an answer: the model's own, or one asked for from the tool results when rounds ran out
+    assert panel.run.outcome in (nx.tools.RunOutcome.ANSWERED, nx.tools.RunOutcome.ANSWERED_AT_LIMIT)
+    assert panel.run.final is not None and "<b>answer</b>" in panel.answer.value
+    assert "The first call was forced" in panel.answer.value  # and says what a model that can call tools does
 
 
 def test_stop_ends_a_silent_stream_at_once_and_send_while_busy_says_so() -> None:
@@ -100,9 +107,12 @@ def test_a_failed_provider_is_not_probed_again_from_the_panel() -> None:
     short = nx.config.Timeouts(connect=0.5, first_byte=1.0, idle=1.0)
     with FaultServer(Fault.HANG) as hung:
         panel = ChatPanel(nx.Provider(name="hung", base_url=hung.base_url, model="m", timeouts=short))
+        panel.wait(10)  # the model dropdown's listing (it times out too: the dropdown keeps the configured model)
+        before = hung.requests
         panel.send("hello", wait=True)
         assert isinstance(panel.error, nx.ResponseTimeout) and not panel.busy
-        assert hung.requests == 1  # the chat request only: no model list, no window probe afterwards
+        assert hung.requests == before + 1  # the chat request only: no window probe afterwards
+        assert panel.model_choice.value == "m"
 
 
 def test_stop_on_a_chain_releases_the_probe() -> None:
@@ -135,9 +145,8 @@ def test_a_reasoning_models_thinking_shows_collapsed_and_is_never_sent_back() ->
         assert panel.error is None
         answer = panel.messages[-1]
         assert answer["content"] == "one two three four five six " and answer["reasoning"] == THOUGHT * 2
-        html = panel.conversation.value
-        assert "<details class='nxs-thinking'>" in html and "<details open" not in html
-        assert html.index("nxs-thinking") < html.index("one two three")
+        shown = panel.view.messages[-1]
+        assert shown["thinking"] == THOUGHT * 2 and "one two three" in shown["html"] and THOUGHT not in shown["html"]
         panel.send("and then?", wait=True)
         sent = srv.last_body["messages"]
         assert [set(m) for m in sent] == [{"role", "content"}] * 3 and sent[1]["content"] == answer["content"]
@@ -150,3 +159,57 @@ def test_a_prompt_the_server_cut_is_shown_in_the_panel() -> None:
         panel.send("tell me about rivers and lakes and seas " * 200, wait=True)
         assert panel.last_result is not None and panel.last_result.prompt_truncated
         assert "the server cut the prompt" in panel.answered_by.value
+
+
+def test_answers_render_as_markdown_and_only_the_live_message_repaints() -> None:
+    """The answer streams into ``live`` (a token repaints one message); the finished list changes twice: the
+    user's message, then the answer, rendered from Markdown with its code highlighted and nothing raw."""
+    answer = "Here is **bold**, a list:\n\n- one\n- two\n\n```python\nprint('hi')\n```\n\n<script>x()</script>"
+    with FaultServer(Fault.OK, answer=answer, chunk_interval=0.05) as srv:
+        panel = ChatPanel(nx.Provider(name="md", base_url=srv.base_url, model="m"))
+        panel.wait(10)
+        lists: list[int] = []
+        lives: list[dict] = []
+        panel.view.observe(lambda c: lists.append(len(c["new"])), names="messages")
+        panel.view.observe(lambda c: lives.append(c["new"]), names="live")
+        panel.send("show me", wait=True)
+    assert lists == [1, 2]  # the user's message, then the finished answer: never per token
+    assert len([x for x in lives if x]) >= 2 and lives[-1] == {}  # the answer grew in ``live``, then left it
+    html = panel.view.messages[-1]["html"]
+    assert "<strong>bold</strong>" in html and "<li>one</li>" in html and '<pre class="nxs-code">' in html
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert panel.view.messages[-1]["text"] == answer  # what the copy button copies: the Markdown itself
+
+
+def test_a_cut_answer_is_marked(local_server: nx.LocalServer) -> None:
+    panel = ChatPanel(local_server.provider(), max_tokens=3)
+    assert panel.max_tokens.value == 3
+    panel.send("Write a long story about a lighthouse.", wait=True)
+    assert panel.error is None and panel.last_result.truncated
+    assert panel.messages[-1]["cut"] and panel.view.messages[-1]["mark"].startswith("cut at max_tokens")
+    assert set(panel.messages[-1]) - {"cut", "meta", "reasoning"} == {"role", "content"}  # what is sent back
+
+
+def test_the_model_dropdown_lists_chat_models_loaded_first() -> None:
+    """An LM Studio with an unloaded text model, a loaded vision model and an embedding model: the dropdown offers
+    the two chat models, the loaded one first, and the chosen one is the model the request names."""
+    from .standins import LMSTUDIO
+
+    with FaultServer(Fault.OK, routes=LMSTUDIO) as srv:
+        panel = ChatPanel(nx.Provider(name="lms", base_url=srv.base_url))
+        panel.wait(10)
+        labels = [label for label, _ in panel.model_choice.options]
+        assert [v for _, v in panel.model_choice.options] == ["gemma-3-4b-it", "qwen2.5-7b-instruct"]
+        assert labels[0].startswith("gemma-3-4b-it (loaded)") and "(not loaded)" in labels[1]
+        panel.model_choice.value = "qwen2.5-7b-instruct"
+        panel.send("hi", wait=True)
+        assert srv.last_body["model"] == "qwen2.5-7b-instruct"
+        assert "answered by" in panel.answered_by.value
+
+
+def test_the_chain_uses_each_providers_own_model(local_server: nx.LocalServer) -> None:
+    panel = ChatPanel([local_server.provider(name="a"), local_server.provider(name="b")], max_tokens=4)
+    assert panel.model_choice.disabled and panel.model is None
+    panel.choice.value = "a"
+    panel.wait(30)
+    assert not panel.model_choice.disabled and panel.model == local_server.chat_alias

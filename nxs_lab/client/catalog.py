@@ -173,9 +173,10 @@ class ModelCatalog:
 
     def cuts_prompts_silently(self, fingerprint: str | None = None) -> bool:
         """Whether this server answers an over-long prompt with a 200 after cutting it (Ollama), as far as is
-        known without a request: from its kind once probed, else from a reply's ``system_fingerprint``."""
-        if self._server is not None:
-            return self._server.cuts_prompts_silently
+        known without a request: from its kind once probed, or from a reply's ``system_fingerprint`` (an Ollama
+        behind a proxy that hides its native endpoints is probed as generic, and still signs its replies)."""
+        if self._server is not None and self._server.cuts_prompts_silently:
+            return True
         return fingerprint is not None and any(
             a.cuts_prompts_silently and a.fingerprint == fingerprint for a in ADAPTERS
         )

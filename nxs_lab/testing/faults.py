@@ -117,6 +117,7 @@ class FaultSpec:
     fingerprint: str | None = None
     reasoning: str | None = None
     per_token_embeddings: bool = False
+    answer: str | None = None
     huge_bytes: int = 300 * 2**20
 
 
@@ -154,6 +155,7 @@ class FaultServer:
         reasoning: where a reasoning model's thinking goes: ``"reasoning_content"``, ``"reasoning"`` or
             ``"think"`` (inline ``<think>…</think>``), in replies and streams (see ``THOUGHT``).
         per_token_embeddings: answer embeddings with one vector per token (a server run without pooling).
+        answer: the chat answer's text (streamed a few characters a chunk) instead of the stub's own words.
         host, port_request: where to listen (``port_request=0``: a free port).
     """
 
@@ -311,6 +313,8 @@ class FaultServer:
         mode = self.spec.mode
         if mode is Fault.FLAKY:
             mode = Fault.STATUS if method == "POST" and n <= self.spec.fail_times else Fault.OK
+        if method == "POST" and path in self.spec.routes:  # a canned reply: still keep what was asked
+            self.last_body = _json_or_raw(body)
         canned = self._canned(path, mode, keep)
         if canned is not None:
             reply, again = canned
@@ -389,7 +393,7 @@ class FaultServer:
             vectors = [{"object": "embedding", "index": i, "embedding": row} for i, row in enumerate(rows)]
             data = {"object": "list", "model": model, "data": vectors}
         else:
-            text = "stub \ud800 answer" if mode is Fault.LONE_SURROGATE else "stub answer"
+            text = "stub \ud800 answer" if mode is Fault.LONE_SURROGATE else self.spec.answer or "stub answer"
             data = completion(
                 model, text, self.spec.prompt_tokens, reasoning=self.spec.reasoning, fingerprint=self.spec.fingerprint
             )
@@ -447,6 +451,8 @@ class FaultServer:
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n")
         await writer.drain()
         words = ["one ", "two ", "three ", "four ", "five ", "six "]
+        if self.spec.answer:
+            words = [self.spec.answer[i : i + 6] for i in range(0, len(self.spec.answer), 6)]
         interval = self.spec.drip_interval if mode is Fault.DRIP else self.spec.chunk_interval
         if mode is Fault.ENDLESS_STREAM:
             while not self._stopping:
@@ -489,6 +495,15 @@ class FaultServer:
         )
         writer.write(b"data: [DONE]\n\n")
         await writer.drain()
+
+
+def _json_or_raw(body: bytes) -> dict[str, Any]:
+    """A request body as JSON, or ``{"raw": …}`` when it is not JSON (a canned route answers either)."""
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        return {"raw": body[:1000].decode("utf-8", "replace")}
+    return data if isinstance(data, dict) else {"raw": data}
 
 
 @contextlib.contextmanager

@@ -33,6 +33,7 @@ PARALLEL_CALLS = 8
 class RunOutcome(str, enum.Enum):
     ANSWERED = "answered"  # the model gave a final answer without asking for more tools
     MAX_ROUNDS = "max rounds reached"  # it was still calling tools when the rounds ran out
+    ANSWERED_AT_LIMIT = "answered when the rounds ran out"  # ``final_answer``: asked to answer from the results
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class TraceStep:
     """One step: a model turn, or one tool call with its arguments and result or error."""
 
     round: int
-    kind: str  # model | tool
+    kind: str  # model | tool | answer (the final answer asked for when the rounds ran out)
     name: str
     arguments: str = ""
     result: str = ""
@@ -105,6 +106,7 @@ def run_tools(
     parallel: bool = True,
     max_calls_per_turn: int = MAX_CALLS_PER_TURN,
     on_step: Callable[[TraceStep], Any] | None = None,
+    final_answer: bool = False,
     **params: Any,
 ) -> ToolRun:
     """Run the loop against a :class:`~nxs_lab.Provider` or :class:`~nxs_lab.FallbackChain`.
@@ -113,13 +115,12 @@ def run_tools(
     later rounds use ``"auto"``. ``on_step`` sees each :class:`TraceStep` as it happens (panels use it).
     A turn runs at most ``max_calls_per_turn`` calls (the rest are answered "too-many-calls"), at most
     :data:`PARALLEL_CALLS` at a time when ``parallel``.
+
+    ``final_answer``: when the rounds run out while the model still asks for tools, ask it once more, with
+    ``tool_choice="none"``, to answer from the tool results it has (outcome ``ANSWERED_AT_LIMIT``; the trace's
+    last step is an ``answer``). A small model that keeps calling tools then still ends with an answer.
     """
-    if max_rounds < 1:
-        raise ValueError("max_rounds must be at least 1")
-    if max_calls_per_turn < 1:
-        raise ValueError("max_calls_per_turn must be at least 1")
-    if not len(toolbox):
-        raise ValueError("the toolbox is empty: register at least one tool")
+    _check_limits(max_rounds, max_calls_per_turn, toolbox)
     msgs: list[dict[str, Any]] = [dict(m) for m in messages]
     trace: list[TraceStep] = []
 
@@ -134,17 +135,9 @@ def run_tools(
         result: ChatResult = target.chat(
             msgs, tools=toolbox.schemas(), tool_choice=tool_choice if rnd == 1 else "auto", **params
         )
-        record(
-            TraceStep(
-                rnd,
-                "model",
-                result.model,
-                result=result.text or "",
-                arguments=", ".join(c.name for c in result.tool_calls),
-                seconds=time.perf_counter() - t0,
-                provider=result.provider,
-            )
-        )
+        called = ", ".join(c.name for c in result.tool_calls)
+        seconds = time.perf_counter() - t0
+        record(TraceStep(rnd, "model", result.model, called, result.text or "", None, seconds, result.provider))
         final = result
         if not result.tool_calls:
             return ToolRun(msgs + [result.message()], RunOutcome.ANSWERED, result, trace, rnd)
@@ -154,7 +147,37 @@ def run_tools(
         for call, out in zip(calls, outcomes, strict=True):
             msgs.append({"role": "tool", "tool_call_id": call.id, "name": call.name, "content": out.content})
             record(_tool_step(rnd, call.arguments, out))
+    answered = _answer_at_limit(target, msgs, toolbox, params, record, max_rounds) if final_answer else None
+    if answered is not None:
+        return ToolRun(msgs + [answered.message()], RunOutcome.ANSWERED_AT_LIMIT, answered, trace, max_rounds)
     return ToolRun(msgs, RunOutcome.MAX_ROUNDS, final, trace, max_rounds)
+
+
+def _check_limits(max_rounds: int, max_calls_per_turn: int, toolbox: Toolbox) -> None:
+    if max_rounds < 1:
+        raise ValueError("max_rounds must be at least 1")
+    if max_calls_per_turn < 1:
+        raise ValueError("max_calls_per_turn must be at least 1")
+    if not len(toolbox):
+        raise ValueError("the toolbox is empty: register at least one tool")
+
+
+def _answer_at_limit(
+    target: Any,
+    msgs: list[dict[str, Any]],
+    toolbox: Toolbox,
+    params: dict[str, Any],
+    record: Callable[[TraceStep], None],
+    rounds: int,
+) -> ChatResult | None:
+    """The model's answer from the tool results so far (``tool_choice="none"``), or ``None`` if it still calls."""
+    t0 = time.perf_counter()
+    result: ChatResult = target.chat(msgs, tools=toolbox.schemas(), tool_choice="none", **params)
+    seconds = time.perf_counter() - t0
+    record(
+        TraceStep(rounds, "answer", result.model, result=result.text or "", seconds=seconds, provider=result.provider)
+    )
+    return None if result.tool_calls else result
 
 
 def _run_calls(toolbox: Toolbox, calls: list[ToolCall], parallel: bool, limit: int) -> list[ToolOutcome]:

@@ -1,11 +1,12 @@
-"""ChatPanel: pick a provider (or the whole fallback chain), type, watch tokens stream in.
+"""ChatPanel: pick a provider (or the whole fallback chain) and a model, type, watch the answer stream in.
 
     >>> from nxs_lab.ui import ChatPanel
     >>> ChatPanel([local, kimi], transcript="runs/chat.jsonl")      # doctest: +SKIP
 
-Streaming runs on a background thread, so the kernel stays free; the panel
-shows which provider answered, any failovers on the way, and a context meter
-(tokens used of the model's window). It only drives core objects.
+Enter sends (Shift+Enter starts a new line). Answers render as Markdown with highlighted code; each says who
+answered, in how long, after which failovers, and whether it was cut at ``max_tokens``. Streaming runs on a
+background thread, so the kernel stays free, and repaints only the message being written. A context meter
+shows the tokens used of the model's window. The panel only drives core objects.
 """
 
 from __future__ import annotations
@@ -21,15 +22,25 @@ import ipywidgets as widgets
 from ..client.provider import Provider
 from ..context.counting import TokenCounter, counter_for
 from ..errors import NxsLabError
+from ..models import LoadState, ModelInfo, ModelKind
 from ..resilience.fallback import FallbackChain
 from ..tools.transcript import Transcript
 from ._base import Panel
+from ._chatview import ChatView
+from .markdown import to_html
 
 __all__ = ["ChatPanel"]
 
 CHAIN = "all, in order (fallback chain)"
+# What the model dropdown says when the chain is chosen: each provider answers with its own model.
+EACH_OWN = "each provider's own"
 # Keys the panel keeps on its messages for display; they are never sent to a server.
-_PANEL_ONLY = frozenset({"stopped", "interrupted", "reasoning"})
+_PANEL_ONLY = frozenset({"stopped", "interrupted", "reasoning", "meta", "cut"})
+# The answer being streamed is repainted at most this often (seconds): ten times a second reads as live.
+_REPAINT_S = 0.1
+# Answers are capped here unless the panel is told otherwise: a few paragraphs, and a small model on two cores
+# writes them in under 15 s; a longer answer is marked "cut at max_tokens", and the field is there to raise it.
+DEFAULT_MAX_TOKENS = 512
 
 
 class ChatPanel(Panel):
@@ -39,7 +50,7 @@ class ChatPanel(Panel):
         self,
         providers: Provider | FallbackChain | Sequence[Provider],
         *,
-        max_tokens: int = 256,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
         system: str | None = None,
         transcript: str | None = None,
     ) -> None:
@@ -51,29 +62,27 @@ class ChatPanel(Panel):
             self.chain = FallbackChain(self._providers) if len(self._providers) > 1 else None
         if not self._providers:
             raise ValueError("ChatPanel needs at least one provider")
-        self.max_tokens = max_tokens
         self.transcript = Transcript.load(transcript) if transcript else None
         self.messages: list[dict[str, Any]] = list(self.transcript.messages) if self.transcript else []
         if system and not self.messages:
             self._append({"role": "system", "content": system})
-        self.choice = widgets.Dropdown(description="provider", layout=widgets.Layout(width="420px"))
-        self._refresh_choices()
-        self.input = widgets.Textarea(
-            placeholder="Type a message…", layout=widgets.Layout(width="520px", height="70px")
+        self.choice = widgets.Dropdown(description="provider", layout=widgets.Layout(width="360px"))
+        self.model_choice = widgets.Dropdown(description="model", layout=widgets.Layout(width="360px"))
+        self.max_tokens = widgets.BoundedIntText(
+            value=max_tokens, min=1, max=1_000_000, description="max tokens", layout=widgets.Layout(width="200px")
         )
+        self.view = self.input = ChatView()  # ``input.value`` is the box's text, as on a Textarea
         self.send_button = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
         self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
         self.clear_button = widgets.Button(description="Clear", icon="trash")
-        self.conversation = widgets.HTML()
         self.answered_by = widgets.HTML()
         self.meter = widgets.FloatProgress(value=0, min=0, max=1, description="context")
         self.meter_label = widgets.HTML()
         self.widget = widgets.VBox(
             [
                 widgets.HTML("<b>Chat</b>"),
-                self.choice,
-                self.conversation,
-                self.input,
+                widgets.HBox([self.choice, self.model_choice, self.max_tokens]),
+                self.view,
                 widgets.HBox([self.send_button, self.stop_button, self.clear_button]),
                 self.answered_by,
                 widgets.HBox([self.meter, self.meter_label]),
@@ -82,13 +91,18 @@ class ChatPanel(Panel):
         self.widget.add_class("nxs-chat-panel")
         self._stop = threading.Event()
         self._active: Any = None  # the stream being read, so Stop can close it from the UI thread
-        self._partial = self._thinking = ""
         self._counters: dict[str, TokenCounter] = {}
+        self._models: dict[str, list[ModelInfo]] = {}
+        self._partial = self._thought = ""  # the answer and thinking being streamed
+        self._lister: threading.Thread | None = None  # lists the chosen provider's models
         self.last_result: Any = None
         self.error: BaseException | None = None
         self.send_button.on_click(lambda _b: self.send())
         self.stop_button.on_click(lambda _b: self.stop())
         self.clear_button.on_click(lambda _b: self.clear())
+        self.view.on_send(lambda text: self.send(text))
+        self.choice.observe(lambda _c: self._show_models(), names="value")
+        self._refresh_choices()
         self._render()
 
     # -------------------------------------------------------------- providers
@@ -97,10 +111,12 @@ class ChatPanel(Panel):
         options = [p.name for p in self._providers] + ([CHAIN] if self.chain is not None else [])
         self.choice.options = options
         self.choice.value = CHAIN if self.chain is not None else options[0]
+        self._show_models()
 
     def use(self, provider: Provider) -> None:
         """Add a provider (e.g. from the DiscoveryPanel's ``on_select``) and select it."""
         self._providers = [p for p in self._providers if p.name != provider.name] + [provider]
+        self._models.pop(provider.name, None)
         self.chain = FallbackChain(self._providers) if len(self._providers) > 1 else None
         self._refresh_choices()
         self.choice.value = provider.name
@@ -111,11 +127,57 @@ class ChatPanel(Panel):
             return self.chain
         return next(p for p in self._providers if p.name == self.choice.value)
 
+    @property
+    def model(self) -> str | None:
+        """The model chosen for the selected provider (``None``: the chain, where each uses its own)."""
+        value = self.model_choice.value
+        return None if value in (None, EACH_OWN) else str(value)
+
+    def _show_models(self) -> None:
+        """Fill the model dropdown for the chosen provider: listed on a thread (the kernel stays free)."""
+        target = self.target
+        if isinstance(target, FallbackChain):
+            self.model_choice.options, self.model_choice.disabled = [EACH_OWN], True
+            return
+        self.model_choice.disabled = False
+        if target.name in self._models:
+            self._fill_models(target)
+            return
+        self.model_choice.options = [(target.model or "(the server's)", target.model or EACH_OWN)]
+        self._lister = threading.Thread(target=self._list_models, args=(target,), daemon=True)
+        self._lister.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the running answer and the model listing (if any) end."""
+        if self._lister is not None:
+            self._lister.join(timeout)
+        super().wait(timeout)
+
+    def _list_models(self, provider: Provider) -> None:
+        try:
+            self._models[provider.name] = _chat_models(provider.list_models())
+        except NxsLabError as exc:
+            self._models[provider.name] = []
+            self.answered_by.value = f"models of {html.escape(provider.name)}: {html.escape(str(exc)[:200])}"
+        if self.choice.value == provider.name:
+            self._fill_models(provider)
+
+    def _fill_models(self, provider: Provider) -> None:
+        models = self._models.get(provider.name) or []
+        options = [(_model_label(m), m.id) for m in models]
+        if provider.model and provider.model not in {m.id for m in models}:
+            options.insert(0, (provider.model, provider.model))
+        if not options:
+            options = [("(the server's)", EACH_OWN)]
+        self.model_choice.options = options
+        ids = [v for _, v in options]
+        self.model_choice.value = provider.model if provider.model in ids else ids[0]
+
     # ---------------------------------------------------------------- actions
 
     def _append(self, message: dict[str, Any]) -> None:
         if self.transcript is not None:
-            self.transcript.append(message)
+            self.transcript.append({k: v for k, v in message.items() if k not in ("meta", "cut")})
         self.messages.append(message)
 
     def send(self, text: str | None = None, wait: bool = False) -> None:
@@ -132,10 +194,15 @@ class ChatPanel(Panel):
             return
         self.input.value = ""
         self._append({"role": "user", "content": content})
+        self._render()
         self._stop.clear()
         self.error = None
+        self.answered_by.value = "answering…"
         self.send_button.disabled, self.stop_button.disabled = True, False
-        self._background(self._stream, self.target, wait=wait)
+        params: dict[str, Any] = {"max_tokens": int(self.max_tokens.value)}
+        if self.model is not None and not isinstance(self.target, FallbackChain):
+            params["model"] = self.model
+        self._background(self._stream, self.target, params, wait=wait)
 
     def stop(self) -> None:
         """Stop the answer now: the stream is closed at once, even while the server says nothing."""
@@ -146,56 +213,65 @@ class ChatPanel(Panel):
 
     def clear(self) -> None:
         self.messages = [m for m in self.messages if m["role"] == "system"]
-        self._partial = self._thinking = ""
         self.answered_by.value = ""
+        self.view.live = {}
         self._render()
 
-    def _stream(self, target: Provider | FallbackChain) -> None:
-        self._partial = self._thinking = ""
+    def _read(self, stream: Any) -> None:
+        """Read the stream into ``_partial`` and ``_thought``, repainting the live message as they grow."""
         last_paint = 0.0
+        for delta in stream.deltas():
+            if delta.reasoning:
+                self._thought += delta.text
+            else:
+                self._partial += delta.text
+            if time.monotonic() - last_paint > _REPAINT_S:
+                self.view.live = {"html": to_html(self._partial), "thinking": self._thought}
+                last_paint = time.monotonic()
+
+    def _stream(self, target: Provider | FallbackChain, params: dict[str, Any]) -> None:
         stopped = False
+        self._partial = self._thought = ""
         try:
             wire = [{k: v for k, v in m.items() if k not in _PANEL_ONLY} for m in self.messages]
-            stream = self._active = target.stream(wire, max_tokens=self.max_tokens)
+            stream = self._active = target.stream(wire, **params)
             if self._stop.is_set():  # Stop came before the stream existed
                 stream.stop()
-            for delta in stream.deltas():
-                if delta.reasoning:
-                    self._thinking += delta.text
-                else:
-                    self._partial += delta.text
-                if time.monotonic() - last_paint > 0.05:  # repaint at most 20 times a second
-                    self._render()
-                    last_paint = time.monotonic()
+            self._read(stream)
             stopped = self._stop.is_set()
         except NxsLabError as exc:
-            self.error = exc
-            partial = getattr(exc, "partial_text", "") or self._partial
-            thinking = getattr(exc, "partial_reasoning", "") or self._thinking
-            if partial or thinking:
-                self._append({"role": "assistant", "content": partial, "interrupted": True, "reasoning": thinking})
-            self.answered_by.value = (
-                f"<span style='color:#b00020'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>"
-            )
+            self._failed(exc)
         else:
             result = getattr(stream, "result", None)
             self.last_result = result
             if stopped:
                 self._append(
-                    {"role": "assistant", "content": self._partial, "stopped": True, "reasoning": self._thinking}
+                    {"role": "assistant", "content": self._partial, "stopped": True, "reasoning": self._thought}
                 )
                 self.answered_by.value = "stopped: the partial answer is kept and marked as stopped"
             elif result is not None:
-                self._append({**result.message(), "reasoning": result.reasoning})
-                self.answered_by.value = self._describe(result)
+                meta = self._describe(result)
+                self._append({**result.message(), "reasoning": result.reasoning, "meta": meta, "cut": result.truncated})
+                self.answered_by.value = meta
         finally:
             self._active = None
-            self._partial = self._thinking = ""
+            self._partial = self._thought = ""
+            self.view.live = {}
             self._render()
             if self.error is None and not stopped:
                 # Only after an answer: a provider that just failed is not asked again (for its window) from here.
                 self._update_meter(target)
             self.send_button.disabled, self.stop_button.disabled = False, True
+
+    def _failed(self, exc: NxsLabError) -> None:
+        self.error = exc
+        partial = getattr(exc, "partial_text", "") or self._partial
+        thinking = getattr(exc, "partial_reasoning", "") or self._thought
+        if partial or thinking:
+            self._append({"role": "assistant", "content": partial, "interrupted": True, "reasoning": thinking})
+        self.answered_by.value = (
+            f"<span style='color:#b00020'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>"
+        )
 
     @staticmethod
     def _describe(result: Any) -> str:
@@ -221,13 +297,13 @@ class ChatPanel(Panel):
         if self.last_result is not None and isinstance(target, FallbackChain):
             provider = next((p for p in self._providers if p.name == self.last_result.provider), provider)
         try:
-            window, _ = provider.context_window_info()
+            window, _ = provider.context_window_info(self.model)
             counter = self._counters.get(provider.name) or counter_for(provider, calibrate=False)
         except NxsLabError as exc:
             self.meter_label.value = f"context: unknown ({html.escape(type(exc).__name__)})"
             return
         self._counters[provider.name] = counter
-        used = counter.count_messages(self.messages)
+        used = counter.count_messages([{k: v for k, v in m.items() if k not in _PANEL_ONLY} for m in self.messages])
         if window:
             self.meter.max = window
             self.meter.value = min(used.tokens, window)
@@ -236,28 +312,44 @@ class ChatPanel(Panel):
             self.meter_label.value = f"{used.tokens} tokens; window unknown"
 
     def _render(self) -> None:
-        parts = []
-        for m in self.messages:
-            who = m["role"]
-            text = html.escape(str(m.get("content") or "")).replace("\n", "<br>")
-            mark = " <i>(stopped)</i>" if m.get("stopped") else " <i>(interrupted)</i>" if m.get("interrupted") else ""
-            thought = _thinking_html(m.get("reasoning") or "")
-            parts.append(f"<div class='nxs-msg nxs-{who}'><b>{who}</b>: {thought}{text}{mark}</div>")
-        if self._partial or self._thinking:
-            cursor = "▌" if self._partial else ""
-            parts.append(
-                f"<div class='nxs-msg nxs-assistant nxs-streaming'><b>assistant</b>: "
-                f"{_thinking_html(self._thinking, live=not self._partial)}{html.escape(self._partial)}{cursor}</div>"
-            )
-        self.conversation.value = "".join(parts) or "<i>no messages yet</i>"
+        """Send the finished messages to the view: once per message, never per token."""
+        self.view.messages = [_display(m) for m in self.messages]
 
 
-def _thinking_html(thinking: str, live: bool = False) -> str:
-    """A reasoning model's thinking, collapsed under a summary that says how much there is (open it to read)."""
-    if not thinking:
-        return ""
-    label = "thinking…" if live else "thought"
-    return (
-        f"<details class='nxs-thinking'><summary><i>{label} ({len(thinking.split())} words)</i></summary>"
-        f"<div style='color:#666;white-space:pre-wrap'>{html.escape(thinking)}</div></details>"
+def _display(m: dict[str, Any]) -> dict[str, Any]:
+    """One message as the view shows it: rendered Markdown for answers, plain text for what the user typed."""
+    text = str(m.get("content") or "")
+    body = to_html(text) if m["role"] == "assistant" else html.escape(text).replace("\n", "<br>")
+    if m.get("tool_calls"):
+        names = ", ".join(html.escape(c.get("function", {}).get("name", "?")) for c in m["tool_calls"])
+        body += f"<p><i>asked to call: {names}</i></p>"
+    mark = (
+        "cut at max_tokens: the answer is incomplete (raise max tokens and ask again)"
+        if m.get("cut")
+        else "(stopped)"
+        if m.get("stopped")
+        else "(interrupted)"
+        if m.get("interrupted")
+        else ""
     )
+    return {
+        "role": m["role"],
+        "html": body,
+        "text": text,
+        "thinking": m.get("reasoning") or "",
+        "meta": m.get("meta") or "",
+        "mark": mark,
+    }
+
+
+def _chat_models(models: list[ModelInfo]) -> list[ModelInfo]:
+    """The models one can chat with, loaded ones first (picking an unloaded one makes the server load it)."""
+    rank = {LoadState.LOADED: 0, LoadState.UNKNOWN: 1, LoadState.NOT_LOADED: 2}
+    usable = [m for m in models if m.kind is not ModelKind.EMBEDDING]
+    return sorted(usable, key=lambda m: rank.get(m.loaded, 1))
+
+
+def _model_label(m: ModelInfo) -> str:
+    state = {LoadState.LOADED: " (loaded)", LoadState.NOT_LOADED: " (not loaded)"}.get(m.loaded, "")
+    window = f", {m.context_window:,} tokens" if m.context_window else ""
+    return f"{m.id}{state}{window}"

@@ -12,8 +12,17 @@ from ..errors import NxsLabError
 from ..tools.loop import ToolRun, TraceStep, run_tools
 from ..tools.toolbox import Toolbox
 from ._base import Panel
+from .markdown import to_html
 
 __all__ = ["ToolPanel"]
+
+MODEL_DECIDES = "(model decides)"
+# Said under a run whose first call was forced: what the forcing stands in for.
+FORCED_NOTE = (
+    "The first call was forced: this model cannot be trusted to choose a tool or write its arguments (a 135M model "
+    "mostly invents them). A model trained for tool calling (Qwen 2.5 or 3, Llama 3.1 or newer, 7B and up) picks "
+    "the tool and its arguments itself: set <i>first call</i> to <i>(model decides)</i>."
+)
 
 
 class ToolPanel(Panel):
@@ -40,12 +49,13 @@ class ToolPanel(Panel):
         )
         self.max_rounds = widgets.BoundedIntText(value=max_rounds, min=1, max=20, description="max rounds")
         self.force = widgets.Dropdown(
-            options=["(model decides)", *toolbox.names],
-            value=force_first or "(model decides)",
+            options=[MODEL_DECIDES, *toolbox.names],
+            value=force_first or MODEL_DECIDES,
             description="first call",
         )
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.status = widgets.HTML()
+        self.answer = widgets.HTML()
         self.trace = widgets.HTML()
         self.widget = widgets.VBox(
             [
@@ -54,6 +64,7 @@ class ToolPanel(Panel):
                 self.prompt,
                 widgets.HBox([self.max_rounds, self.force, self.run_button]),
                 self.status,
+                self.answer,
                 self.trace,
             ]
         )
@@ -74,8 +85,9 @@ class ToolPanel(Panel):
         self.error = None
         self.run_button.disabled = True
         self.status.value = "running…"
+        self.answer.value = ""
         choice = self.force.value
-        tool_choice = "auto" if choice == "(model decides)" else {"type": "function", "function": {"name": choice}}
+        tool_choice = "auto" if choice == MODEL_DECIDES else {"type": "function", "function": {"name": choice}}
         self._background(self._run, text, self.max_rounds.value, tool_choice, wait=wait)
 
     def _on_step(self, step: TraceStep) -> None:
@@ -92,14 +104,10 @@ class ToolPanel(Panel):
                 max_rounds=max_rounds,
                 tool_choice=tool_choice,
                 on_step=self._on_step,
+                final_answer=True,
                 **self.params,
             )
-            failed = sum(1 for s in self.run.tool_steps if s.error)
-            answer = html.escape(self.run.final.text if self.run.final else "")
-            self.status.value = (
-                f"{self.run.outcome.value} after {self.run.rounds} round(s); "
-                f"{len(self.run.tool_steps)} tool call(s), {failed} failed; answer: {answer}"
-            )
+            self._show(self.run, forced=tool_choice != "auto")
         except NxsLabError as exc:
             self.error = exc
             self.status.value = (
@@ -107,3 +115,13 @@ class ToolPanel(Panel):
             )
         finally:
             self.run_button.disabled = False
+
+    def _show(self, run: ToolRun, forced: bool) -> None:
+        failed = sum(1 for s in run.tool_steps if s.error)
+        self.status.value = (
+            f"{run.outcome.value} after {run.rounds} round(s); {len(run.tool_steps)} tool call(s), {failed} failed"
+        )
+        text = run.final.text if run.final is not None else ""
+        body = to_html(text) if text.strip() else "<p><i>(the model gave no text)</i></p>"
+        note = f"<p style='color:#666;font-size:12px'>{FORCED_NOTE}</p>" if forced else ""
+        self.answer.value = f"<div class='nxs-answer'><b>answer</b>{body}</div>{note}"

@@ -11,26 +11,54 @@ from .conftest import assert_no_widget_errors, open_and_run_all
 pytestmark = [pytest.mark.server, pytest.mark.browser, pytest.mark.timeout(300)]
 
 
+MARKDOWN = "Here is **bold** text.\\n\\n```python\\nprint('hi')\\n```\\n\\n| a | b |\\n|---|---|\\n| 1 | 2 |"
+
+
 def test_chat_panel_streams_an_answer(page, lab, local_server: nx.LocalServer) -> None:
+    """Enter sends and focus stays in the box; the model dropdown lists the server's model; an answer shows who gave
+    it; a cut answer is marked; an earlier Markdown answer is HTML (bold, highlighted code, a table); copy works."""
     nb = lab.write_notebook(
         "chat_panel.ipynb",
         [
-            "import nxs_lab as nx\nfrom nxs_lab.ui import ChatPanel\n"
+            "import nxs_lab as nx\nfrom nxs_lab.tools import Transcript\nfrom nxs_lab.ui import ChatPanel\n"
+            "t = Transcript('chat.jsonl')\nt.append({'role': 'user', 'content': 'Show me Markdown.'})\n"
+            f"t.append({{'role': 'assistant', 'content': \"{MARKDOWN}\"}})\nt.close()\n"
             f"panel = ChatPanel(nx.Provider(name='embedded', base_url='{local_server.base_url}', "
-            f"model='{local_server.chat_alias}'), max_tokens=24)\npanel",
+            f"model='{local_server.chat_alias}'), max_tokens=24, transcript='chat.jsonl')\npanel",
         ],
     )
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     open_and_run_all(page, lab, nb)
-    box = page.locator(".jp-OutputArea .widget-textarea textarea:visible")
+    box = page.locator(".jp-OutputArea .nxs-chatview textarea.nxs-input")
     box.wait_for(timeout=90_000)
     assert_no_widget_errors(page)
+    body = page.locator(".nxs-chatview .nxs-assistant .nxs-body").first  # the Markdown answer, as elements
+    assert body.locator("strong").inner_text() == "bold"
+    assert body.locator("pre.nxs-code span").count() >= 1 and body.locator("table td").count() == 2
+    model = page.locator(".jp-OutputArea .widget-dropdown:has-text('model') select")
+    assert local_server.chat_alias in model.locator("option").all_inner_texts()[0]
+
+    box.click()
     box.fill("Name three colours.")
-    page.locator(".jp-OutputArea .widget-button:visible", has_text="Send").click()
+    box.press("Enter")  # Enter sends
     page.locator(".jp-OutputArea", has_text="answered by").first.wait_for(timeout=90_000)
+    assert page.evaluate("document.activeElement.classList.contains('nxs-input')")  # focus stayed in the box
+    assert box.input_value() == ""
+    answer = page.locator(".nxs-chatview .nxs-log .nxs-msg.nxs-assistant").last
+    assert "answered by embedded" in answer.locator(".nxs-meta").inner_text()
+    box.fill("Write a long story about a lighthouse.")
+    box.press("Shift+Enter")  # a new line, not a send
+    assert box.input_value().endswith("\n") and page.locator(".nxs-chatview .nxs-log .nxs-user").count() == 2
+    page.locator(".jp-OutputArea .widget-dropdown:has-text('model')").first.wait_for()
+    page.locator(".jp-OutputArea .widget-text:has-text('max tokens') input").fill("4")
+    page.locator(".jp-OutputArea .widget-text:has-text('max tokens') input").press("Tab")
+    box.press("Enter")
+    page.locator(".nxs-chatview .nxs-mark", has_text="cut at max_tokens").first.wait_for(timeout=90_000)
+
+    page.locator(".nxs-chatview .nxs-assistant .nxs-copy").first.click()
+    page.locator(".nxs-chatview .nxs-copy", has_text="copied").first.wait_for(timeout=5_000)
+    assert page.evaluate("navigator.clipboard.readText()").startswith("Here is **bold** text.")
     page.locator(".jp-OutputArea", has_text="tokens (server tokenizer)").first.wait_for(timeout=30_000)  # the meter
-    out = page.locator(".jp-OutputArea").first.inner_text()
-    assert "user: Name three colours." in out and "assistant:" in out and "answered by embedded" in out
-    assert "tokens (server tokenizer)" in out  # the context meter
     assert_no_widget_errors(page)
 
 
