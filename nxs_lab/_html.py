@@ -1,15 +1,34 @@
-"""Tiny HTML renderers shared by result objects, so each renders as a table in a notebook."""
+"""The kit's one table renderer: every result object's ``_repr_html_`` and every panel's table come from here.
+
+A table sits in a box that scrolls sideways when it is wider than its cell or panel (ipywidgets' HTML output
+clips instead), numbers are right-aligned in tabular figures (units are in the column names: ``ms``,
+``tok/s``, ``GB``), and long text wraps.
+
+    >>> rows_table("t", ["model", "tok/s"], [["a", 41.5]]).count("text-align:right")
+    1
+"""
 
 from __future__ import annotations
 
 import html
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = ["kv_table", "rows_table"]
 
-_STYLE = "border-collapse:collapse;font-family:var(--jp-code-font-family,monospace);font-size:12px"
-_CELL = "border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top"
+# The scrolling box: as wide as its container, a scrollbar when the table is wider.
+_BOX = "overflow-x:auto;max-width:100%"
+_STYLE = "border-collapse:collapse;font-family:var(--jp-code-font-family,monospace);font-size:12px;line-height:1.35"
+_CELL = "border:1px solid #ccc;padding:2px 6px;vertical-align:top"
+_TEXT = f"{_CELL};text-align:left"
+_SHORT = f"{_TEXT};white-space:nowrap"  # names, URLs, kinds: one line each; longer text wraps
+_SHORT_CHARS = 48
+_NUMBER = f"{_CELL};text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _fmt(value: Any) -> str:
@@ -23,22 +42,27 @@ def _fmt(value: Any) -> str:
     return html.escape(text).replace("\n", "<br>")
 
 
+def _td(value: Any) -> str:
+    if _is_number(value):
+        style = _NUMBER
+    else:
+        style = _SHORT if value is None or len(str(value)) <= _SHORT_CHARS else _TEXT
+    return f"<td style='{style}'>{_fmt(value)}</td>"
+
+
+def _boxed(title: str, inner: str) -> str:
+    caption = f"<caption style='text-align:left'><b>{html.escape(title)}</b></caption>"
+    return f"<div class='nxs-table' style='{_BOX}'><table style='{_STYLE}'>{caption}{inner}</table></div>"
+
+
 def kv_table(title: str, items: Mapping[str, Any]) -> str:
     """A two-column table: one row per key."""
-    rows = "".join(
-        f"<tr><th style='{_CELL}'>{html.escape(k)}</th><td style='{_CELL}'>{_fmt(v)}</td></tr>"
-        for k, v in items.items()
-    )
-    return (
-        f"<table style='{_STYLE}'><caption style='text-align:left'><b>{html.escape(title)}</b></caption>{rows}</table>"
-    )
+    rows = "".join(f"<tr><th style='{_SHORT}'>{html.escape(k)}</th>{_td(v)}</tr>" for k, v in items.items())
+    return _boxed(title, rows)
 
 
 def rows_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """A table with a header row."""
-    head = "".join(f"<th style='{_CELL}'>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td style='{_CELL}'>{_fmt(v)}</td>" for v in r) + "</tr>" for r in rows)
-    return (
-        f"<table style='{_STYLE}'><caption style='text-align:left'><b>{html.escape(title)}</b></caption>"
-        f"<tr>{head}</tr>{body}</table>"
-    )
+    head = "".join(f"<th style='{_SHORT}'>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(_td(v) for v in r) + "</tr>" for r in rows)
+    return _boxed(title, f"<tr>{head}</tr>{body}")

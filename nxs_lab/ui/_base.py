@@ -10,7 +10,20 @@ from typing import Any
 
 import ipywidgets as widgets
 
-__all__ = ["Panel"]
+__all__ = ["Panel", "panel_box"]
+
+# ipywidgets' HTML output is a flex item that never shrinks below its content, so a wide table pushed the panel
+# past the notebook's edge and was clipped. Allowed to shrink, it leaves the table's own box (the kit's table
+# renderer, ``nxs_lab._html``) as wide as the panel, and that box scrolls sideways.
+_FIT = "<style>.nxs-panel .widget-html, .nxs-panel .widget-html-content { min-width: 0; max-width: 100%; }</style>"
+
+
+def panel_box(children: list[widgets.Widget], css_class: str) -> widgets.VBox:
+    """A panel's outer box: its children, classed ``nxs-panel`` and ``css_class``, with wide tables that scroll."""
+    box = widgets.VBox([widgets.HTML(_FIT), *children])
+    box.add_class("nxs-panel")
+    box.add_class(css_class)
+    return box
 
 
 class Panel:

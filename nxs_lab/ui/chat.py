@@ -25,7 +25,7 @@ from ..errors import NxsLabError
 from ..models import LoadState, ModelInfo, ModelKind
 from ..resilience.fallback import FallbackChain
 from ..tools.transcript import Transcript
-from ._base import Panel
+from ._base import Panel, panel_box
 from ._chatview import ChatView
 from .markdown import to_html
 
@@ -78,7 +78,7 @@ class ChatPanel(Panel):
         self.answered_by = widgets.HTML()
         self.meter = widgets.FloatProgress(value=0, min=0, max=1, description="context")
         self.meter_label = widgets.HTML()
-        self.widget = widgets.VBox(
+        self.widget = panel_box(
             [
                 widgets.HTML("<b>Chat</b>"),
                 widgets.HBox([self.choice, self.model_choice, self.max_tokens]),
@@ -86,9 +86,9 @@ class ChatPanel(Panel):
                 widgets.HBox([self.send_button, self.stop_button, self.clear_button]),
                 self.answered_by,
                 widgets.HBox([self.meter, self.meter_label]),
-            ]
+            ],
+            "nxs-chat-panel",
         )
-        self.widget.add_class("nxs-chat-panel")
         self._stop = threading.Event()
         self._active: Any = None  # the stream being read, so Stop can close it from the UI thread
         self._counters: dict[str, TokenCounter] = {}

@@ -20,7 +20,7 @@ from ..client.provider import Provider
 from ..defaults import DEFAULT_PORTS, DISCOVERY_CONNECT_TIMEOUT
 from ..discovery import Endpoints, discover
 from ..errors import NxsLabError
-from ._base import Panel
+from ._base import Panel, panel_box
 
 __all__ = ["DiscoveryPanel"]
 
@@ -51,7 +51,7 @@ class DiscoveryPanel(Panel):
         self.table = widgets.HTML(value="")
         self.choice = widgets.Dropdown(options=[], description="endpoint", layout=widgets.Layout(width="420px"))
         self.use_button = widgets.Button(description="Use", icon="check", disabled=True)
-        self.widget = widgets.VBox(
+        self.widget = panel_box(
             [
                 widgets.HTML("<b>Discovery</b>: find OpenAI-compatible servers"),
                 self.hosts,
@@ -61,9 +61,9 @@ class DiscoveryPanel(Panel):
                 self.status,
                 self.table,
                 widgets.HBox([self.choice, self.use_button]),
-            ]
+            ],
+            "nxs-discovery-panel",
         )
-        self.widget.add_class("nxs-discovery-panel")
         self.endpoints: Endpoints | None = None
         self.provider: Provider | None = None
         self.error: BaseException | None = None

@@ -11,7 +11,7 @@ import ipywidgets as widgets
 
 from ..errors import NxsLabError
 from ..quant import QUANT_TYPES, QuantReport, QuantVariant, available_memory_mb, compare_quantizations, quantize
-from ._base import Panel
+from ._base import Panel, panel_box
 
 __all__ = ["QuantPanel"]
 
@@ -42,7 +42,7 @@ class QuantPanel(Panel):
         self.table = widgets.HTML()
         self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="700px"))
         self.recommendation = widgets.HTML()
-        self.widget = widgets.VBox(
+        self.widget = panel_box(
             [
                 widgets.HTML(f"<b>Quantization</b> of {html.escape(self.source.name)} (the reference)"),
                 widgets.HBox([self.types, widgets.VBox([self.repetitions, self.ram, self.run_button])]),
@@ -51,9 +51,9 @@ class QuantPanel(Panel):
                 self.table,
                 self.plot,
                 self.recommendation,
-            ]
+            ],
+            "nxs-quant-panel",
         )
-        self.widget.add_class("nxs-quant-panel")
         self.report: QuantReport | None = None
         self.error: BaseException | None = None
         self.run_button.on_click(lambda _b: self.start())

@@ -11,7 +11,7 @@ from .._html import rows_table
 from ..errors import NxsLabError
 from ..tools.loop import ToolRun, TraceStep, run_tools
 from ..tools.toolbox import Toolbox
-from ._base import Panel
+from ._base import Panel, panel_box
 from .markdown import to_html
 
 __all__ = ["ToolPanel"]
@@ -57,7 +57,7 @@ class ToolPanel(Panel):
         self.status = widgets.HTML()
         self.answer = widgets.HTML()
         self.trace = widgets.HTML()
-        self.widget = widgets.VBox(
+        self.widget = panel_box(
             [
                 widgets.HTML("<b>Tools</b>"),
                 self.tools,
@@ -66,9 +66,9 @@ class ToolPanel(Panel):
                 self.status,
                 self.answer,
                 self.trace,
-            ]
+            ],
+            "nxs-tool-panel",
         )
-        self.widget.add_class("nxs-tool-panel")
         self.run: ToolRun | None = None
         self.error: BaseException | None = None
         self._steps: list[TraceStep] = []

@@ -28,6 +28,28 @@ def test_scan_in_the_browser_shows_the_embedded_server(page, lab, local_server: 
     page.locator(".jp-OutputArea", has_text="smollm2-135m-instruct").first.wait_for(timeout=60_000)
     out = page.locator(".jp-OutputArea").first.inner_text()
     assert "llama-cpp-python" in out and "found 1 endpoint" in out
+    _the_wide_table_scrolls(page)
     page.locator(".jp-OutputArea .widget-button:visible", has_text="Use").click()
     page.locator(".jp-OutputArea", has_text="using http://127.0.0.1").first.wait_for(timeout=30_000)
     assert_no_widget_errors(page)
+
+
+def _the_wide_table_scrolls(page) -> None:
+    """In a narrow window the endpoints table is wider than the panel: its box scrolls sideways, and scrolled to
+    the end, the last column is inside the box (nothing is clipped for good)."""
+    page.set_viewport_size({"width": 760, "height": 900})
+    box = page.locator(".jp-OutputArea .nxs-table").first
+    box.wait_for()
+    page.wait_for_timeout(300)  # the lab relayouts after the resize
+    assert box.evaluate("b => b.scrollWidth > b.clientWidth")
+    box.evaluate("b => { b.scrollLeft = b.scrollWidth; }")
+    last = box.locator("th").last
+    inside = box.evaluate(
+        "(b) => { const r = b.getBoundingClientRect(); const c = b.querySelectorAll('th');"
+        " const l = c[c.length - 1].getBoundingClientRect(); return l.right <= r.right + 1 && l.left >= r.left - 1; }"
+    )
+    assert inside, last.inner_text()
+    numbers = box.locator("td[style*='text-align:right']")
+    assert numbers.count() >= 1  # the port and the window, right-aligned
+    box.evaluate("b => { b.scrollLeft = 0; }")
+    page.set_viewport_size({"width": 1280, "height": 900})
