@@ -42,11 +42,14 @@ def _fmt(value: Any) -> str:
     return html.escape(text).replace("\n", "<br>")
 
 
-def _td(value: Any) -> str:
+def _style(value: Any) -> str:
     if _is_number(value):
-        style = _NUMBER
-    else:
-        style = _SHORT if value is None or len(str(value)) <= _SHORT_CHARS else _TEXT
+        return _NUMBER
+    return _SHORT if value is None or len(str(value)) <= _SHORT_CHARS else _TEXT
+
+
+def _td(value: Any) -> str:
+    style = _style(value)
     return f"<td style='{style}'>{_fmt(value)}</td>"
 
 
