@@ -184,7 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_discover)
 
     r = sub.add_parser("run", help="run a runbook (a papermill notebook) into a timestamped runs folder")
-    r.add_argument("runbook", help="path of the .ipynb")
+    r.add_argument(
+        "runbook",
+        help="a path to an .ipynb, or a shipped runbook's name: quickstart, discovery, fallback_drill, "
+        "context_budget, tool_calling, quantization, demo (or its number: 00 … 05)",
+    )
     r.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
     r.add_argument("--runs-dir", default="runs", help="where executed notebooks go (default ./runs)")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

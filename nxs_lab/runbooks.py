@@ -12,7 +12,30 @@ from typing import Any
 from ._html import kv_table
 from .errors import MissingDependency, RunbookFailed
 
-__all__ = ["RunbookFailed", "RunbookResult", "parse_parameter", "run_runbook"]
+__all__ = ["RUNBOOKS", "RunbookFailed", "RunbookResult", "find_runbook", "parse_parameter", "run_runbook"]
+
+# The runbooks that ship with the kit (``./notebooks`` in a checkout links here).
+RUNBOOKS = Path(__file__).with_name("notebooks")
+
+
+def find_runbook(name: str | os.PathLike[str]) -> Path:
+    """A runbook by path, or by name among the kit's own: ``"quickstart"``, ``"00_quickstart"``, ``"00"``,
+    ``"demo"``.
+
+    >>> find_runbook("quickstart").name
+    '00_quickstart.ipynb'
+    """
+    path = Path(name)
+    if path.is_file():
+        return path
+    key = path.name.removesuffix(".ipynb")
+    shipped = sorted(RUNBOOKS.glob("*.ipynb"))
+    for nb in shipped:
+        number, _, title = nb.stem.partition("_")
+        if key in (nb.stem, title or nb.stem) or (key == number and title):
+            return nb
+    names = ", ".join(nb.stem.partition("_")[2] or nb.stem for nb in shipped)
+    raise FileNotFoundError(f"no runbook at {path}, and none of the kit's is called {key!r} (they are: {names})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +72,8 @@ def run_runbook(
     progress: bool = True,
     timeout: float | None = None,
 ) -> RunbookResult:
-    """Execute ``runbook`` with papermill into ``runs_dir/<UTC time>-<name>/<name>.ipynb``.
+    """Execute ``runbook`` (a path, or a shipped runbook's name: see :func:`find_runbook`) with papermill into
+    ``runs_dir/<UTC time>-<name>/<name>.ipynb``.
 
     Raises :class:`RunbookFailed` naming the failing cell; the executed notebook is kept either way.
     """
@@ -58,9 +82,7 @@ def run_runbook(
         from papermill.exceptions import PapermillExecutionError
     except ImportError:
         raise MissingDependency("papermill", "notebooks") from None
-    src = Path(runbook)
-    if not src.is_file():
-        raise FileNotFoundError(f"no runbook at {src}")
+    src = find_runbook(runbook)
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     out_dir = Path(runs_dir) / f"{stamp}-{src.stem}"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -74,7 +96,7 @@ def run_runbook(
             parameters=params,
             kernel_name=kernel_name,
             progress_bar=progress,
-            cwd=str(src.parent.resolve()),
+            cwd=str(out_dir.resolve()),  # whatever a runbook writes lands beside its executed copy
             execution_timeout=timeout,
         )
     except PapermillExecutionError as exc:

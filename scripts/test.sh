@@ -3,7 +3,7 @@
 # and the runbooks under nbval. Sets up .venv first if it is missing or stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh
+bash scripts/install.sh test
 # llama.cpp's own server, built once from the same llama.cpp source (about 8 minutes the first time, then cached):
 # the tests run the kit against a server it did not write.
 NXS_LAB_LLAMA_SERVER=${NXS_LAB_LLAMA_SERVER:-$(bash scripts/build_llama_server.sh | tail -n 1)}

@@ -127,3 +127,10 @@ def test_serve_refuses_to_print_a_generated_key_into_a_log(capsys) -> None:
     # stdout is captured here, not a terminal: a non-loopback bind without a key must refuse, not print one
     assert main(["serve", "--host", "0.0.0.0"]) == 2
     assert "--api-key-env" in capsys.readouterr().err
+
+
+def test_run_names_the_shipped_runbooks_when_one_is_not_found(capsys, tmp_path) -> None:
+    assert main(["run", "quickstrat", "--runs-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "'quickstrat'" in err and "quickstart, discovery" in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir())  # nothing was started
