@@ -15,7 +15,11 @@ __all__ = ["Panel", "panel_box"]
 # ipywidgets' HTML output is a flex item that never shrinks below its content, so a wide table pushed the panel
 # past the notebook's edge and was clipped. Allowed to shrink, it leaves the table's own box (the kit's table
 # renderer, ``nxs_lab._html``) as wide as the panel, and that box scrolls sideways.
-_FIT = "<style>.nxs-panel .widget-html, .nxs-panel .widget-html-content { min-width: 0; max-width: 100%; }</style>"
+# Its line height is also a form row's (28 px), which spreads a paragraph or a table row far apart.
+_FIT = (
+    "<style>.nxs-panel .widget-html, .nxs-panel .widget-html-content { min-width: 0; max-width: 100%; }"
+    " .nxs-panel .widget-html-content { line-height: 1.4; }</style>"
+)
 
 
 def panel_box(children: list[widgets.Widget], css_class: str) -> widgets.VBox:
