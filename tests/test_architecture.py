@@ -98,9 +98,11 @@ def _only_in_docs(name: str, rx: re.Pattern[str]) -> bool:
 
 
 def test_the_readme_layout_is_the_tree() -> None:
-    """Every capability folder is named in the README's layout section, and nothing the tree lacks."""
+    """Every capability folder (and the runbooks' folder) is named in the README's layout section, and nothing
+    the tree lacks."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
     folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    folders.add("notebooks")  # data, not a package: the runbooks shipped with the kit
     named = set(re.findall(r"^[│├└]── ([a-z_]+)/", section, flags=re.M))
     assert named == folders

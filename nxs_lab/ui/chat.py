@@ -156,8 +156,8 @@ class ChatPanel(Panel):
     def _list_models(self, provider: Provider) -> None:
         try:
             self._models[provider.name] = _chat_models(provider.list_models())
-        except NxsLabError as exc:
-            self._models[provider.name] = []
+        except NxsLabError as exc:  # the dropdown keeps the configured model; choosing the provider again retries
+            self._models.pop(provider.name, None)
             self.answered_by.value = f"models of {html.escape(provider.name)}: {html.escape(str(exc)[:200])}"
         if self.choice.value == provider.name:
             self._fill_models(provider)
