@@ -63,6 +63,23 @@ def test_stream_yields_deltas_and_a_final_result(provider: nx.Provider) -> None:
     assert s.result.finish_reason in ("stop", "length")
 
 
+def test_concurrent_streams_queue_instead_of_cutting_each_other(provider: nx.Provider) -> None:
+    """llama-cpp-python's server ends a stream without a finish reason when another request arrives
+    (interrupt_requests, on by default); the embedded server turns that off, so both answers finish."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(_: int) -> nx.ChatResult:
+        s = provider.stream([{"role": "user", "content": "Count from one to ten."}], max_tokens=24)
+        for _delta in s:
+            pass
+        assert s.result is not None
+        return s.result
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(one, range(3)))
+    assert all(r.finish_reason in ("stop", "length") and r.text for r in results)
+
+
 def test_embed_gives_one_pooled_vector_per_input(provider: nx.Provider) -> None:
     texts = ["a local model", "a model in the cloud", "a cat on a mat"]
     vectors = provider.embed(texts)

@@ -118,7 +118,9 @@ def main(argv: list[str]) -> int:
         )
     first = spec["models"][0]
     # The key is checked by the front door (in constant time), not by llama-cpp-python's own comparison.
-    server_settings = ServerSettings(host=spec["host"], port=spec["port"], api_key=None)
+    # interrupt_requests (llama-cpp-python's default: on) ends a stream, without a finish reason, the moment another
+    # request arrives: a panel and a runbook on the same server would cut each other's answers. Off, they queue.
+    server_settings = ServerSettings(host=spec["host"], port=spec["port"], api_key=None, interrupt_requests=False)
     # create_app wants a model; a vocabulary-only load is cheap, and is replaced below.
     app = app_module.create_app(
         server_settings=server_settings,
