@@ -40,6 +40,7 @@ _EXPORTS: dict[str, str] = {
     "CountMethod": "context.counting",
     "Delta": "client.reasoning",
     "EmbeddingResult": "results",
+    "Evaluation": "evaluation.report",
     "Embeddings": "results",
     "Endpoint": "discovery.endpoints",
     "Endpoints": "discovery.endpoints",
@@ -101,6 +102,7 @@ _EXPORTS: dict[str, str] = {
     "counter_for": "context.counting",
     "discover": "discovery.scan",
     "estimate_memory": "quant.memory",
+    "evaluate": "evaluation.run",
     "quantize": "quant.make",
     "run_tools": "tools.loop",
 }
@@ -196,6 +198,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         StreamInterrupted,
         ToolServerError,
         UnsupportedEndpoint,
+    )
+    from .evaluation.report import (
+        Evaluation,
+    )
+    from .evaluation.run import (
+        evaluate,
     )
     from .local import (
         LocalServer,

@@ -136,6 +136,15 @@ class ChatResult:
     raw: Any = field(default=None, repr=False, compare=False)
 
     @property
+    def server_tokens_per_s(self) -> float | None:
+        """Generation speed as the server itself measured it, when its reply says: llama.cpp's
+        ``timings.predicted_per_second``, LM Studio's ``stats.tokens_per_second``."""
+        extra = getattr(self.raw, "model_extra", None) or {}
+        timings, stats = extra.get("timings") or {}, extra.get("stats") or {}
+        value = timings.get("predicted_per_second") or stats.get("tokens_per_second")
+        return float(value) if isinstance(value, (int, float)) else None
+
+    @property
     def truncated(self) -> bool:
         """True when generation stopped at the token limit (the text is cut)."""
         return self.finish_reason == "length"

@@ -34,6 +34,7 @@ EXPECTED = [
     "Endpoint",
     "Endpoints",
     "EstimateCounter",
+    "Evaluation",
     "FallbackChain",
     "FitResult",
     "GGUFCounter",
@@ -91,6 +92,7 @@ EXPECTED = [
     "counter_for",
     "discover",
     "estimate_memory",
+    "evaluate",
     "quantize",
     "run_tools",
 ]

@@ -31,14 +31,6 @@ class EndpointMeasure:
         }
 
 
-def _server_tps(raw: Any) -> float | None:
-    extra = getattr(raw, "model_extra", None) or {}
-    timings = extra.get("timings") or {}
-    stats = extra.get("stats") or {}
-    value = timings.get("predicted_per_second") or stats.get("tokens_per_second")
-    return float(value) if isinstance(value, (int, float)) else None
-
-
 def compare_endpoints(
     targets: Sequence[tuple[Any, str]],
     *,
@@ -68,6 +60,6 @@ def compare_endpoints(
             full = provider.chat(
                 [{"role": "user", "content": prompt}], model=model, max_tokens=max_tokens, temperature=0
             )
-            server = _server_tps(full.raw) or server
+            server = full.server_tokens_per_s or server
         rows.append(EndpointMeasure(provider.name, model, mean_sd(ttft), mean_sd(tps or [float("nan")]), server))
     return pd.DataFrame([m.as_row() for m in rows])

@@ -1,0 +1,24 @@
+"""Local against cloud, measured: the same tasks through each endpoint, latency and quality side by side.
+
+>>> import nxs_lab as nx
+>>> ev = nx.evaluate({"lmstudio": lmstudio, "kimi": kimi}, repetitions=3)   # doctest: +SKIP
+>>> ev.summary(); ev.win_rates(); ev.plot(); ev.verdict()                   # doctest: +SKIP
+"""
+
+from .report import Evaluation, load_history, plot_history
+from .run import evaluate
+from .scorers import SCORERS, from_check
+from .tasks import TOOLS, Task, load_tasks, shipped_tasks
+
+__all__ = [
+    "SCORERS",
+    "TOOLS",
+    "Evaluation",
+    "Task",
+    "evaluate",
+    "from_check",
+    "load_history",
+    "load_tasks",
+    "plot_history",
+    "shipped_tasks",
+]

@@ -1,0 +1,151 @@
+"""``evaluate``: the same tasks through each endpoint, every call timed, counted, priced and scored."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..errors import NxsLabError
+from .report import Evaluation
+from .tasks import Task, shipped_tasks
+
+__all__ = ["evaluate"]
+
+# Calls in flight at once, over all endpoints: two keeps a 2-core machine's local server busy without queueing
+# a dozen requests behind it (which would measure the queue, not the model).
+DEFAULT_CONCURRENCY = 2
+
+
+def _endpoints(endpoints: Any) -> dict[str, tuple[Any, str | None]]:
+    """``{name: (target, model)}`` from a mapping or a list of Providers, chains or ``(provider, model)`` pairs."""
+    items = endpoints.items() if isinstance(endpoints, Mapping) else [(None, e) for e in endpoints]
+    out: dict[str, tuple[Any, str | None]] = {}
+    for name, spec in items:
+        target, model = spec if isinstance(spec, tuple) else (spec, None)
+        label = name or (f"{target.name}:{model}" if model else getattr(target, "name", None))
+        if not label:
+            raise ValueError(f"endpoint {spec!r} has no name: pass a mapping {{name: endpoint}}")
+        if label in out:
+            raise ValueError(f"two endpoints are called {label!r}: pass a mapping with distinct names")
+        out[label] = (target, model)
+    if len(out) < 1:
+        raise ValueError("evaluate needs at least one endpoint")
+    return out
+
+
+def _call(target: Any, model: str | None, task: Task, params: dict[str, Any]) -> tuple[Any, int | None]:
+    """One answer, and the text chunks it streamed in: streamed (for the time to first token) unless the task
+    offers tools. Servers that report no usage in a stream (llama-cpp-python) send one token per chunk."""
+    kw = dict(params, **({"model": model} if model else {}))
+    if task.tools:
+        return target.chat(task.messages, tools=list(task.tools), **kw), None
+    stream = target.stream(task.messages, **kw)
+    chunks = sum(1 for _ in stream)
+    return stream.result, chunks
+
+
+def _record(
+    name: str, task: Task, rep: int, answer: tuple[Any, int | None], prices: Mapping[str, tuple[float, float]]
+) -> dict:
+    result, chunks = answer
+    tokens_in, tokens_out = result.usage.prompt_tokens, result.usage.completion_tokens  # None: not reported
+    server = result.server_tokens_per_s
+    gen_s = result.latency_s - (result.ttft_s or result.latency_s)
+    generated = tokens_out if tokens_out is not None else chunks
+    measured = (generated - 1) / gen_s if generated is not None and generated > 1 and gen_s > 0 else None
+    price_in, price_out = prices.get(name, (0.0, 0.0))
+    try:
+        score: float | None = float(task.scorer(result, task))
+        scorer_error = None
+    except Exception as exc:  # noqa: BLE001 - a custom scorer's bug is kept on its row, the run goes on
+        score, scorer_error = None, f"scorer failed: {type(exc).__name__}: {exc}"
+    return {
+        "endpoint": name,
+        "task": task.id,
+        "category": task.category,
+        "repetition": rep,
+        "ok": True,
+        "error": scorer_error,
+        "score": score,
+        "answer": result.text,
+        "tool_calls": ", ".join(c.name for c in result.tool_calls),
+        "answered_by": result.provider,
+        "model": result.model,
+        "ttft_s": result.ttft_s if result.ttft_s is not None else result.latency_s,
+        "latency_s": result.latency_s,
+        "prompt_tokens": tokens_in,
+        "completion_tokens": tokens_out,
+        "tok_per_s": server if server is not None else measured,
+        "tok_per_s_source": "server" if server is not None else _measured_from(measured, tokens_out),
+        "cost": ((tokens_in or 0) * price_in + (tokens_out or 0) * price_out) / 1e6,
+    }
+
+
+def _measured_from(measured: float | None, tokens_out: int | None) -> str | None:
+    if measured is None:
+        return None
+    return "measured" if tokens_out is not None else "measured (chunks)"
+
+
+def _failed(name: str, task: Task, rep: int, exc: NxsLabError) -> dict:
+    return {"endpoint": name, "task": task.id, "category": task.category, "repetition": rep, "ok": False,
+            "error": f"{type(exc).__name__}: {str(exc)[:300]}", "score": 0.0}  # fmt: skip
+
+
+def evaluate(
+    endpoints: Any,
+    tasks: Sequence[Task] | None = None,
+    *,
+    repetitions: int = 1,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    max_calls: int | None = None,
+    prices: Mapping[str, tuple[float, float]] | None = None,
+    max_tokens: int = 128,
+    temperature: float = 0.0,
+    progress: bool = True,
+) -> Evaluation:
+    """Ask every task ``repetitions`` times of every endpoint and score each answer.
+
+    ``endpoints``: ``{name: Provider | FallbackChain | (Provider, model)}``, or a list of them (named by their
+    ``name``). ``tasks``: defaults to :func:`shipped_tasks`. ``max_calls`` caps the calls made (the rest are not
+    made, and the evaluation says so); ``prices``: ``{name: (per million prompt tokens, per million completion
+    tokens)}``. A call that fails is recorded with its error and scored 0: the run always finishes.
+    """
+    if repetitions < 1 or concurrency < 1 or (max_calls is not None and max_calls < 1):
+        raise ValueError("repetitions, concurrency and max_calls must be at least 1")
+    named = _endpoints(endpoints)
+    todo = list(tasks) if tasks is not None else shipped_tasks()
+    jobs = [(n, t, r) for r in range(repetitions) for t in todo for n in named]
+    skipped = max(0, len(jobs) - max_calls) if max_calls is not None else 0
+    jobs = jobs[: len(jobs) - skipped]
+    params = {"max_tokens": max_tokens, "temperature": temperature}
+    lock, rows = threading.Lock(), []
+
+    def one(job: tuple[str, Task, int]) -> None:
+        name, task, rep = job
+        target, model = named[name]
+        try:
+            row = _record(name, task, rep, _call(target, model, task, params), prices or {})
+        except NxsLabError as exc:
+            row = _failed(name, task, rep, exc)
+        with lock:
+            rows.append(row)
+
+    t0 = time.perf_counter()
+    _run_all(one, jobs, concurrency, progress)
+    return Evaluation(rows, list(named), seconds=time.perf_counter() - t0, skipped=skipped)
+
+
+def _run_all(one: Any, jobs: list[Any], concurrency: int, progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    with (
+        tqdm(total=len(jobs), desc="evaluate", unit="call", disable=not progress) as bar,
+        concurrent.futures.ThreadPoolExecutor(max_workers=concurrency) as pool,
+    ):
+        for future in concurrent.futures.as_completed([pool.submit(one, j) for j in jobs]):
+            future.result()  # an unexpected error is raised here, not lost in a thread
+            bar.update()
