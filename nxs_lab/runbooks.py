@@ -75,6 +75,7 @@ def run_runbook(
     """Execute ``runbook`` (a path, or a shipped runbook's name: see :func:`find_runbook`) with papermill into
     ``runs_dir/<UTC time>-<name>/<name>.ipynb``.
 
+    A runbook whose parameters include ``runs_dir`` is given this one (where it keeps a history across runs).
     Raises :class:`RunbookFailed` naming the failing cell; the executed notebook is kept either way.
     """
     try:
@@ -88,6 +89,8 @@ def run_runbook(
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / src.name
     params = dict(parameters or {})
+    if "runs_dir" in pm.inspect_notebook(str(src)) and "runs_dir" not in params:
+        params["runs_dir"] = str(Path(runs_dir).resolve())  # a runbook that keeps a history keeps it here
     t0 = _dt.datetime.now(_dt.UTC)
     try:
         pm.execute_notebook(

@@ -82,6 +82,11 @@ def _runbook_params(url: str) -> dict[str, dict[str, Any]]:
         },
         "03_context_budget.ipynb": {"base_url": url, "history_turns": 12, "fit_max_tokens": 16},
         "04_tool_calling.ipynb": {"base_url": url, "max_rounds": 1, "max_tokens": 32},
+        "06_local_vs_cloud.ipynb": {
+            "endpoints": [{"name": "foreign", "base_url": url}],
+            "categories": ["arithmetic", "tools"],
+            "max_tokens": 16,
+        },
         "demo.ipynb": {"base_url": url},
     }
 

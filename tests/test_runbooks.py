@@ -52,6 +52,15 @@ def _params(srv: nx.LocalServer, tmp: Path) -> dict[str, dict[str, object]]:
             "ram_gb": 2,
             "out_dir": str(tmp / "variants"),
         },
+        "06_local_vs_cloud.ipynb": {
+            "endpoints": [
+                {"name": "keyed", "base_url": url, "api_key_env": KEY_VAR},
+                {"name": "dead", "base_url": "http://127.0.0.1:9/v1", "model": "m"},  # refused: errors counted
+            ],
+            "categories": ["arithmetic"],
+            "max_tokens": 16,
+            "prices": {"keyed": [1.0, 2.0]},
+        },
         "demo.ipynb": {"base_url": url, "api_key_env": KEY_VAR},
     }
 
@@ -69,6 +78,7 @@ def test_every_runbook_is_covered(keyed_server, tmp_path: Path) -> None:
         "03_context_budget.ipynb",
         "04_tool_calling.ipynb",
         "05_quantization.ipynb",
+        "06_local_vs_cloud.ipynb",
         "demo.ipynb",
     ],
 )
@@ -90,3 +100,7 @@ def test_runbook_runs_and_keeps_no_secret(
     assert key[-12:] not in saved  # not even a tail of it
     outputs = [o for c in json.loads(saved)["cells"] for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
+    if name == "06_local_vs_cloud.ipynb":  # nxs-lab run gave it the runs folder: its history is kept there
+        (line,) = (tmp_path / "runs" / "local_vs_cloud_history.jsonl").read_text().splitlines()
+        row = json.loads(line)
+        assert row["dead.errors"] == 6 and row["keyed.errors"] == 0 and 0 <= row["keyed.score"] <= 1
