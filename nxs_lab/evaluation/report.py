@@ -44,6 +44,7 @@ class Evaluation:
         self.endpoints = list(endpoints)
         self.seconds = seconds
         self.skipped = skipped
+        self._figures: dict[str, dict[str, tuple[float, float, float]]] = {}  # per endpoint, made once
 
     def to_dataframe(self) -> Any:
         import pandas as pd
@@ -56,9 +57,12 @@ class Evaluation:
     def figures(self, name: str) -> dict[str, tuple[float, float, float]]:
         """``{figure: (mean, low, high)}`` for one endpoint. The score counts failed calls as 0; the timings and
         token counts are over the calls that answered."""
+        if name in self._figures:
+            return self._figures[name]
         out = {"score": mean_ci([r["score"] for r in self._rows(name, ok_only=False) if r["score"] is not None])}
         for key, _label, _scale in _FIGURES[1:]:
             out[key] = mean_ci([float(r[key]) for r in self._rows(name) if r.get(key) is not None])
+        self._figures[name] = out
         return out
 
     def summary(self) -> Any:

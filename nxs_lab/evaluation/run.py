@@ -31,7 +31,7 @@ def _endpoints(endpoints: Any) -> dict[str, tuple[Any, str | None]]:
         if label in out:
             raise ValueError(f"two endpoints are called {label!r}: pass a mapping with distinct names")
         out[label] = (target, model)
-    if len(out) < 1:
+    if not out:
         raise ValueError("evaluate needs at least one endpoint")
     return out
 

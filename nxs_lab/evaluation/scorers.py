@@ -21,6 +21,7 @@ The built-ins are made from a task's ``check`` (see :func:`from_check`)::
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import re
@@ -132,8 +133,6 @@ def from_check(check: Mapping[str, Any]) -> Scorer:
         raise ValueError(f"check type {kind!r} is not one of {', '.join(SCORERS)}")
     fn = SCORERS[kind]
     params = {k: v for k, v in check.items() if k != "type"}
-    import inspect
-
     try:
         inspect.signature(fn).bind(None, **params)
     except TypeError as exc:

@@ -9,8 +9,9 @@ nothing to install, and the same numbers on every run (a fixed seed).
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Sequence
+
+import numpy as np
 
 __all__ = ["mean_ci"]
 
@@ -26,8 +27,7 @@ def mean_ci(values: Sequence[float], level: float = 0.95, seed: int = 0) -> tupl
     mean = sum(xs) / len(xs)
     if len(xs) < 2:
         return mean, math.nan, math.nan
-    rng = random.Random(seed)
-    n = len(xs)
-    means = sorted(sum(rng.choices(xs, k=n)) / n for _ in range(_RESAMPLES))
-    tail = (1 - level) / 2
-    return mean, means[int(tail * _RESAMPLES)], means[min(_RESAMPLES - 1, int((1 - tail) * _RESAMPLES))]
+    sample = np.asarray(xs)
+    idx = np.random.default_rng(seed).integers(0, len(xs), size=(_RESAMPLES, len(xs)))
+    low, high = np.quantile(sample[idx].mean(axis=1), [(1 - level) / 2, 1 - (1 - level) / 2])
+    return mean, float(low), float(high)

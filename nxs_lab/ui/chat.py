@@ -176,7 +176,7 @@ class ChatPanel(Panel):
     # ---------------------------------------------------------------- actions
 
     def _append(self, message: dict[str, Any]) -> None:
-        if self.transcript is not None:
+        if self.transcript is not None:  # the transcript keeps the thinking and the marks, not display text
             self.transcript.append({k: v for k, v in message.items() if k not in ("meta", "cut")})
         self.messages.append(message)
 
@@ -233,8 +233,7 @@ class ChatPanel(Panel):
         stopped = False
         self._partial = self._thought = ""
         try:
-            wire = [{k: v for k, v in m.items() if k not in _PANEL_ONLY} for m in self.messages]
-            stream = self._active = target.stream(wire, **params)
+            stream = self._active = target.stream(_wire(self.messages), **params)
             if self._stop.is_set():  # Stop came before the stream existed
                 stream.stop()
             self._read(stream)
@@ -303,7 +302,7 @@ class ChatPanel(Panel):
             self.meter_label.value = f"context: unknown ({html.escape(type(exc).__name__)})"
             return
         self._counters[provider.name] = counter
-        used = counter.count_messages([{k: v for k, v in m.items() if k not in _PANEL_ONLY} for m in self.messages])
+        used = counter.count_messages(_wire(self.messages))
         if window:
             self.meter.max = window
             self.meter.value = min(used.tokens, window)
@@ -314,6 +313,11 @@ class ChatPanel(Panel):
     def _render(self) -> None:
         """Send the finished messages to the view: once per message, never per token."""
         self.view.messages = [_display(m) for m in self.messages]
+
+
+def _wire(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation as a server is sent it: the panel's own keys left out."""
+    return [{k: v for k, v in m.items() if k not in _PANEL_ONLY} for m in messages]
 
 
 def _display(m: dict[str, Any]) -> dict[str, Any]:
