@@ -92,3 +92,8 @@ OLLAMA_NUM_CTX = 4096
 # The context length LM Studio loads a model with when a request arrives for one that is not loaded and the user set
 # no other for it (its load settings' default). Such a model is budgeted against this, capped at its maximum.
 LMSTUDIO_LOAD_CTX = 4096
+
+# Calls nx.evaluate keeps in flight: one. A local server answers one request at a time (llama-cpp-python, LM Studio,
+# llama-server with one slot), so a second call would wait in its queue and the latency measured would be the
+# queue's; a stock llama-cpp-python server even cuts the running stream when another request arrives.
+EVALUATE_CONCURRENCY = 1

@@ -8,16 +8,12 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..defaults import EVALUATE_CONCURRENCY
 from ..errors import NxsLabError
 from .report import Evaluation
 from .tasks import Task, shipped_tasks
 
 __all__ = ["evaluate"]
-
-# Calls in flight at once, over all endpoints: two keeps a 2-core machine's local server busy without queueing
-# a dozen requests behind it (which would measure the queue, not the model).
-DEFAULT_CONCURRENCY = 2
-
 
 def _endpoints(endpoints: Any) -> dict[str, tuple[Any, str | None]]:
     """``{name: (target, model)}`` from a mapping or a list of Providers, chains or ``(provider, model)`` pairs."""
@@ -100,7 +96,7 @@ def evaluate(
     tasks: Sequence[Task] | None = None,
     *,
     repetitions: int = 1,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int = EVALUATE_CONCURRENCY,
     max_calls: int | None = None,
     prices: Mapping[str, tuple[float, float]] | None = None,
     max_tokens: int = 128,
