@@ -15,6 +15,7 @@ from .tasks import Task, shipped_tasks
 
 __all__ = ["evaluate"]
 
+
 def _endpoints(endpoints: Any) -> dict[str, tuple[Any, str | None]]:
     """``{name: (target, model)}`` from a mapping or a list of Providers, chains or ``(provider, model)`` pairs."""
     items = endpoints.items() if isinstance(endpoints, Mapping) else [(None, e) for e in endpoints]
