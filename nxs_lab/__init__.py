@@ -55,6 +55,8 @@ _EXPORTS: dict[str, str] = {
     "LocalServer": "local",
     "MissingDependency": "errors",
     "ModelCatalog": "client.catalog",
+    "ModelFits": "quant.fit",
+    "ModelShape": "quant.shapes",
     "ModelInfo": "models",
     "ModelKind": "models",
     "ModelNotAllowed": "errors",
@@ -103,7 +105,9 @@ _EXPORTS: dict[str, str] = {
     "discover": "discovery.scan",
     "estimate_memory": "quant.memory",
     "evaluate": "evaluation.run",
+    "published_shapes": "quant.shapes",
     "quantize": "quant.make",
+    "recommend_models": "quant.fit",
     "run_tools": "tools.loop",
 }
 
@@ -214,6 +218,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         ModelInfo,
         ModelKind,
     )
+    from .quant.fit import (
+        ModelFits,
+        recommend_models,
+    )
     from .quant.make import (
         QuantVariant,
         quantize,
@@ -227,6 +235,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     )
     from .quant.report import (
         QuantReport,
+    )
+    from .quant.shapes import (
+        ModelShape,
+        published_shapes,
     )
     from .resilience.breaker import (
         BreakerState,

@@ -97,3 +97,13 @@ LMSTUDIO_LOAD_CTX = 4096
 # llama-server with one slot), so a second call would wait in its queue and the latency measured would be the
 # queue's; a stock llama-cpp-python server even cuts the running stream when another request arrives.
 EVALUATE_CONCURRENCY = 1
+
+# The quality tolerance QuantReport.recommend picks the smallest variant within, against its reference: mean KL
+# divergence at most 0.05 and the same top token at least 90 % of the time. llama.cpp's published KL tables for 7-8B
+# models put Q4_K_M at about 0.03 and 92-95 %, Q3_K_M past it (about 0.1, under 90 %), Q5_K_M and up well inside:
+# the size/quality trade most guides recommend. Small models lose more per bit, so fewer variants pass for them.
+QUANT_MAX_KL = 0.05
+QUANT_MIN_SAME_TOP = 0.90
+
+# Gigabytes are 10^9 bytes and megabytes 10^6, everywhere in the kit (as file sizes are shown).
+MB = 1e6

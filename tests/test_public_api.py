@@ -45,10 +45,12 @@ EXPECTED = [
     "LocalServer",
     "MissingDependency",
     "ModelCatalog",
+    "ModelFits",
     "ModelInfo",
     "ModelKind",
     "ModelNotAllowed",
     "ModelNotFound",
+    "ModelShape",
     "NxsLabError",
     "Outcome",
     "Provider",
@@ -93,7 +95,9 @@ EXPECTED = [
     "discover",
     "estimate_memory",
     "evaluate",
+    "published_shapes",
     "quantize",
+    "recommend_models",
     "run_tools",
 ]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import nxs_lab as nx
+from nxs_lab import defaults
 from nxs_lab.quant import QuantVariant
 from nxs_lab.runbooks import run_runbook
 
@@ -61,22 +62,50 @@ def test_reference_against_an_independent_copy_of_itself_is_zero(variants, tmp_p
     assert rep.measures[1].same_top_token == 1.0
 
 
+def test_recommendation_is_the_smallest_within_the_tolerance(report) -> None:
+    _, q8, q2 = report.measures
+    within = [
+        m
+        for m in report.measures
+        if m.kl_divergence <= defaults.QUANT_MAX_KL and m.same_top_token >= defaults.QUANT_MIN_SAME_TOP
+    ]
+    roomy = report.recommend(ram_gb=64)  # everything fits: the smallest within the documented tolerance
+    assert roomy.variant == min(within, key=lambda m: m.variant.size_mb).variant.label and roomy.within_tolerance
+    assert roomy.variant != "F16"  # Q8_0 of the same weights is within any sensible tolerance
+    assert roomy.times_smaller_than_f16 is not None and roomy.times_smaller_than_f16 > 1.5
+    between = (q8.kl_divergence + q2.kl_divergence) / 2  # a tolerance Q8_0 meets and Q2_K does not
+    mid = report.recommend(ram_gb=64, max_kl=between, min_same_top=0)
+    assert mid.variant == "Q8_0" and "Q2_K (KL" in mid.reason
+    loose = report.recommend(ram_gb=64, max_kl=10, min_same_top=0)
+    assert loose.variant == "Q2_K"  # within a loose tolerance the smallest wins
+    picky = report.recommend(ram_gb=64, max_kl=1e-12)
+    assert picky.variant == "F16" and picky.within_tolerance  # F16 only when nothing smaller is within it
+    assert "Q8_0 (KL" in picky.reason
+
+
 def test_recommendation_respects_memory(report) -> None:
-    roomy = report.recommend(ram_gb=64)
-    assert roomy.variant == "F16"  # the best quality when everything fits
     q2_needed = report._estimate(report.measures[2], report.n_ctx).total_mb
-    tight = report.recommend(ram_gb=(q2_needed + 1) / 1024)
-    assert tight.variant == "Q2_K" and tight.needed_mb <= tight.ram_mb
+    tight = report.recommend(ram_gb=(q2_needed + 1) / 1000, max_kl=1e-12)  # only Q2_K fits, outside the tolerance
+    assert tight.variant == "Q2_K" and tight.needed_mb <= tight.ram_mb and not tight.within_tolerance
+    assert "no variant within the tolerance" in tight.reason
     none = report.recommend(ram_gb=0.01)
     assert none.variant is None and "nothing fits" in none.reason
-    picky = report.recommend(ram_gb=64, max_kl=1e-12)
-    assert picky.variant == "F16"
+
+
+def test_fallback_tensors_are_read_from_the_tensor_types(variants, tmp_path: Path) -> None:
+    """llama.cpp gives SmolLM2's 576-wide matrices q8_0 when asked for Q6_K: 181 of its 211 matrices."""
+    q6 = nx.quantize(nx.bundled_model_path(), tmp_path / "q6.gguf", "Q6_K")
+    assert (q6.fallback_tensors, q6.matrices) == (181, 211)
+    assert q6.tensor_types["q8_0"] == 181 and "181 of 211" in q6.note
+    assert QuantVariant.from_file(q6.path).fallback_tensors == 181  # the same from the file alone
+    assert variants["Q8_0"].fallback_tensors == 0 and variants["source"].fallback_tensors == 0  # not K-quants
+    assert q6.as_row()["× smaller than F16"] == pytest.approx(2 * q6.parameters / q6.size_bytes, abs=0.01)
 
 
 def test_memory_estimate_against_measured_rss(report) -> None:
     for m in report.measures:
         assert 0.5 < m.estimated_mb / m.rss_mb < 2.5, (m.variant.label, m.estimated_mb, m.rss_mb)
-    est = nx.estimate_memory(3.2, 4.85, 4096)
+    est = nx.estimate_memory("Llama 3.2 3B", "Q4_K_M", 4096)
     assert est.total_mb == pytest.approx(est.weights_mb + est.kv_cache_mb + est.overhead_mb)
     assert "weights" in est.arithmetic() and 1500 < est.total_mb < 3000  # a 3B Q4_K_M fits a 4 GB machine
 

@@ -36,10 +36,17 @@ class QuantVariant:
     source: str | None = None
     requantized: bool = False
     note: str = ""
+    parameters: int = 0  # weights in the file, from its header
+    matrices: int = 0  # tensors a quantization quantizes (the rest are norms and biases)
 
     @property
     def size_mb(self) -> float:
         return self.size_bytes / 1e6
+
+    @property
+    def times_smaller_than_f16(self) -> float | None:
+        """How many times smaller than the same weights in F16 (2 bytes each); ``None`` without a header."""
+        return round(2 * self.parameters / self.size_bytes, 2) if self.parameters and self.size_bytes else None
 
     def as_row(self) -> dict[str, Any]:
         mix = ", ".join(f"{t}×{n}" for t, n in sorted(self.tensor_types.items(), key=lambda kv: -kv[1]))
@@ -47,8 +54,9 @@ class QuantVariant:
             "variant": self.label,
             "size_mb": round(self.size_mb, 1),
             "bpw": self.bits_per_weight,
+            "× smaller than F16": self.times_smaller_than_f16,
             "tensor types": mix,
-            "fallback tensors": self.fallback_tensors,
+            "fallback tensors": f"{self.fallback_tensors} of {self.matrices}",
             "note": self.note,
         }
 
@@ -57,8 +65,24 @@ class QuantVariant:
         """Describe an existing GGUF (e.g. the bundled model) by reading its header."""
         p = Path(path)
         info = read_gguf(p)
-        name = label or info.file_type or p.stem
-        return cls(name, p, p.stat().st_size, round(info.bits_per_weight, 3), info.type_mix, note=note)
+        notes = [note] if note else []
+        if info.fallback_tensors:
+            notes.append(_fallback_note(info.fallback_tensors, info.matrices))
+        return cls(
+            label or info.file_type or p.stem,
+            p,
+            p.stat().st_size,
+            round(info.bits_per_weight, 3),
+            info.type_mix,
+            fallback_tensors=info.fallback_tensors,
+            note="; ".join(notes),
+            parameters=info.parameters,
+            matrices=info.matrices,
+        )
+
+
+def _fallback_note(fallback: int, matrices: int) -> str:
+    return f"{fallback} of {matrices} quantized tensors fell back to other types (rows not a multiple of 256)"
 
 
 def quantize(
@@ -91,28 +115,23 @@ def quantize(
             f"llama.cpp could not quantize {src_p.name} to {qtype} (code {rc}): " + " | ".join(log[-3:])
         )
     info = read_gguf(dst_p)
-    mix = info.type_mix
-    # Tensors of a K-quant variant that are not K-quants fell back (rows not a multiple of 256).
-    fallback = sum(
-        n
-        for t, n in mix.items()
-        if qtype.upper().startswith("Q") and "_K" in qtype.upper() and not t.endswith("_K") and t not in ("f32", "q8_0")
-    )
     src_type = QuantVariant.from_file(src_p).label
     requantized = src_type not in ("F32", "F16", "BF16")
     notes = []
     if requantized:
         notes.append(f"requantized from {src_type}: quality is relative to the {src_type} source")
-    if fallback:
-        notes.append(f"{fallback} tensors fell back to non-K types (rows not a multiple of 256)")
+    if info.fallback_tensors:
+        notes.append(_fallback_note(info.fallback_tensors, info.matrices))
     return QuantVariant(
         qtype.upper(),
         dst_p,
         dst_p.stat().st_size,
         round(info.bits_per_weight, 3),
-        mix,
-        fallback,
-        str(src_p),
-        requantized,
-        "; ".join(notes),
+        info.type_mix,
+        fallback_tensors=info.fallback_tensors,
+        source=str(src_p),
+        requantized=requantized,
+        note="; ".join(notes),
+        parameters=info.parameters,
+        matrices=info.matrices,
     )

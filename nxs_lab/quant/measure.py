@@ -27,7 +27,8 @@ from .._native_log import captured_native_log
 from ..errors import MissingDependency
 from ._llama import llama_cpp_module
 from .make import QuantVariant
-from .memory import model_shape, runtime_overhead_mb
+from .memory import shape_memory
+from .shapes import ModelShape, shape_from_gguf
 
 if TYPE_CHECKING:
     from .report import QuantReport
@@ -97,6 +98,7 @@ class VariantMeasure:
             "variant": self.variant.label,
             "size_mb": round(self.variant.size_mb, 1),
             "bpw": self.variant.bits_per_weight,
+            "× smaller than F16": self.variant.times_smaller_than_f16,
             "load_s": round(self.load_s, 3),
             "rss_mb": round(self.rss_mb, 1),
             "estimated_mb": round(self.estimated_mb, 1),
@@ -117,7 +119,6 @@ class _Quality:
     perplexity: float
     kl_divergence: float
     same_top_token: float
-    kv_bytes_per_token: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +149,6 @@ def _quality(variant: QuantVariant, tokens: list[int], ref_logp: Any, threads: i
         judge.reset()
         judge.eval(tokens)
         logp = _log_softmax(np.asarray(judge.scores[: len(tokens)], dtype=np.float64))
-        layers, kv_dim = model_shape(judge.metadata)
     finally:
         judge.close()
     nll = -logp[np.arange(len(tokens) - 1), np.asarray(tokens[1:])]
@@ -158,7 +158,6 @@ def _quality(variant: QuantVariant, tokens: list[int], ref_logp: Any, threads: i
         float(math.exp(nll.mean())),
         float((np.exp(ref) * (ref - logp)).sum(axis=-1).mean()),
         float((ref.argmax(axis=-1) == logp.argmax(axis=-1)).mean()),
-        2 * layers * kv_dim * 2.0,
     )
 
 
@@ -203,6 +202,7 @@ def _speed(
 
 def _measure(
     variant: QuantVariant,
+    shape: ModelShape,
     tokens: list[int],
     ref_logp: Any,
     prompt: list[int],
@@ -210,10 +210,10 @@ def _measure(
     gen_tokens: int,
     n_ctx: int,
     threads: int,
-) -> tuple[VariantMeasure, Any, float]:
+) -> tuple[VariantMeasure, Any]:
     q = _quality(variant, tokens, ref_logp, threads)
     s = _speed(variant, prompt, repetitions, gen_tokens, n_ctx, threads)
-    estimated = variant.size_mb + q.kv_bytes_per_token * n_ctx / 1e6 + runtime_overhead_mb(variant.size_mb)
+    estimated = shape_memory(shape, None, n_ctx).total_mb
     measure = VariantMeasure(
         variant,
         s.load_s,
@@ -227,7 +227,7 @@ def _measure(
         q.same_top_token,
         estimated,
     )
-    return measure, q.log_probs, q.kv_bytes_per_token
+    return measure, q.log_probs
 
 
 def compare_quantizations(
@@ -263,14 +263,13 @@ def compare_quantizations(
 
         bar = tqdm(total=len(vs), desc="measuring variants")
     measures: list[VariantMeasure] = []
-    kv: dict[str, float] = {}
+    shapes = {v.label: shape_from_gguf(v.path) for v in vs}
     ref_logp = None
     for i, v in enumerate(vs):
-        m, logp, kv_per_token = _measure(v, tokens, ref_logp, prompt_tokens, repetitions, gen_tokens, n_ctx, threads)
+        m, logp = _measure(v, shapes[v.label], tokens, ref_logp, prompt_tokens, repetitions, gen_tokens, n_ctx, threads)
         if ref_logp is None:
             ref_logp = logp
         measures.append(m)
-        kv[v.label] = kv_per_token
         if bar is not None:
             bar.update()
         elif callable(progress):
@@ -280,4 +279,4 @@ def compare_quantizations(
     notes = [v.note for v in vs[:1] if v.requantized]
     from .report import QuantReport
 
-    return QuantReport(measures, vs[0].label, n_ctx, len(tokens), notes, kv)
+    return QuantReport(measures, vs[0].label, n_ctx, len(tokens), notes, shapes)

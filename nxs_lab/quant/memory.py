@@ -1,66 +1,141 @@
 """How much memory a model needs (weights + KV cache + runtime), how much this machine has, and which
 measured variant to recommend for it.
 
-    >>> nx.estimate_memory(3.2, 4.85, 4096).arithmetic()          # doctest: +SKIP
+    >>> nx.estimate_memory("Llama 3.2 3B", "Q4_K_M", 8192).arithmetic()   # doctest: +SKIP
     >>> report.recommend(ram_gb=4)                                 # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from .._html import kv_table
+from ..defaults import MB
+from .shapes import TYPICAL_BPW, ModelShape, published_shapes, shape_from_gguf
 
-__all__ = ["MemoryEstimate", "Recommendation", "available_memory_mb", "estimate_memory", "runtime_overhead_mb"]
+__all__ = [
+    "MemoryEstimate",
+    "Recommendation",
+    "available_memory_mb",
+    "estimate_memory",
+    "runtime_overhead_mb",
+    "shape_memory",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class MemoryEstimate:
-    """Weights + KV cache + runtime overhead, with the arithmetic."""
+    """Weights + KV cache + runtime overhead, with the arithmetic (MB are 10^6 bytes)."""
 
     weights_mb: float
     kv_cache_mb: float
     overhead_mb: float
+    weights_how: str = ""  # where the weights figure comes from: "file size", "3.21 B × 4.90 bits" …
+    kv_how: str = ""  # how the KV cache was computed: layers × heads × width × tokens × bytes
+    overhead_how: str = ""  # what the runtime figure is made of
 
     @property
     def total_mb(self) -> float:
         return self.weights_mb + self.kv_cache_mb + self.overhead_mb
 
     def arithmetic(self) -> str:
+        w = f" ({self.weights_how})" if self.weights_how else ""
+        kv = f" ({self.kv_how})" if self.kv_how else ""
+        rt = f" ({self.overhead_how})" if self.overhead_how else ""
         return (
-            f"{self.weights_mb:.0f} MB weights + {self.kv_cache_mb:.0f} MB KV cache + "
-            f"{self.overhead_mb:.0f} MB runtime = {self.total_mb:.0f} MB"
+            f"{self.weights_mb:,.0f} MB weights{w} + {self.kv_cache_mb:,.0f} MB KV cache{kv} + "
+            f"{self.overhead_mb:,.0f} MB runtime{rt} = {self.total_mb:,.0f} MB"
         )
 
 
 def estimate_memory(
-    params_b: float,
-    bits_per_weight: float,
-    n_ctx: int,
+    model: ModelShape | str | os.PathLike[str] | float,
+    quant: str | float | None = None,
+    n_ctx: int = 4096,
     *,
     n_layers: int | None = None,
     kv_dim: int | None = None,
     kv_bytes: float = 2.0,
     overhead_mb: float | None = None,
 ) -> MemoryEstimate:
-    """Memory to run a model you may not have yet.
+    """Memory to run a model at ``n_ctx`` tokens of context, from its real shape.
 
-    ``kv_dim`` is the key/value width per layer (``n_embd × n_head_kv / n_head``). Without the
-    architecture, a Llama-like shape is assumed from the size (about 0.5 × sqrt(params) layers ×…):
-    say the real numbers when you know them.
+    ``model`` is a :class:`ModelShape`, a GGUF file (its header is read), a name from
+    :func:`published_shapes` (``"Llama 3.2 3B"``), or a size in billions of weights, which then needs
+    ``n_layers`` and ``kv_dim`` (``n_kv_heads × head size``): the number of layers cannot be guessed from
+    the size (Llama 3.2 3B has 28, Qwen2.5 3B 36). ``quant`` is a llama.cpp label (``"Q4_K_M"``) or bits per
+    weight; a file's own size is used when it is not given.
     """
-    weights = params_b * 1e9 * bits_per_weight / 8 / 1e6
-    if n_layers is None or kv_dim is None:
-        # Llama-family shapes with grouped-query attention: 7B ≈ 32 layers × 1024, 70B ≈ 80 × 1024.
-        n_layers = n_layers or max(8, round(12 * params_b**0.35))
-        kv_dim = kv_dim or (1024 if params_b >= 3 else 512)
-    kv = 2 * n_layers * n_ctx * kv_dim * kv_bytes / 1e6
-    return MemoryEstimate(weights, kv, runtime_overhead_mb(weights) if overhead_mb is None else overhead_mb)
+    if isinstance(model, (int, float)):
+        if n_layers is None or kv_dim is None or quant is None:
+            raise ValueError(
+                f"a model given as {model} B weights needs quant, n_layers and kv_dim (n_kv_heads × head size); "
+                "or give a GGUF file or a published name: " + ", ".join(published_shapes())
+            )
+        bits = float(quant) if isinstance(quant, (int, float)) else TYPICAL_BPW[quant.upper()]
+        weights = model * 1e9 * bits / 8 / MB
+        kv = 2 * n_layers * n_ctx * kv_dim * kv_bytes / MB
+        how_w, how_kv = f"{model:g} B × {bits:g} bits", f"2 × {n_layers} layers × {kv_dim} × {n_ctx:,} tokens"
+        return MemoryEstimate(
+            weights, kv, runtime_overhead_mb(weights) if overhead_mb is None else overhead_mb, how_w, how_kv
+        )
+    shape = _shape_of(model)
+    return shape_memory(shape, quant, n_ctx, kv_bytes=kv_bytes, overhead_mb=overhead_mb)
+
+
+def _shape_of(model: ModelShape | str | os.PathLike[str]) -> ModelShape:
+    if isinstance(model, ModelShape):
+        return model
+    table = published_shapes()
+    if isinstance(model, str) and model in table:
+        return table[model]
+    if Path(model).is_file():
+        return shape_from_gguf(model)
+    raise ValueError(f"{str(model)!r} is neither a GGUF file nor a published model: " + ", ".join(table))
+
+
+def shape_memory(
+    shape: ModelShape,
+    quant: str | float | None,
+    n_ctx: int,
+    *,
+    kv_bytes: float = 2.0,
+    overhead_mb: float | None = None,
+) -> MemoryEstimate:
+    """:func:`estimate_memory` for a known shape."""
+    if isinstance(quant, (int, float)):
+        weights, how_w = shape.parameters * float(quant) / 8 / MB, f"{shape.parameters / 1e9:.2f} B × {quant:g} bits"
+    else:
+        weights = shape.weights_bytes(quant) / MB
+        from_file = shape.file_bytes is not None and (quant is None or quant.upper() == (shape.quant or "").upper())
+        label = (quant or shape.quant or "").upper()
+        how_w = "file size" if from_file else f"{shape.parameters / 1e9:.2f} B × {TYPICAL_BPW[label]:g} bits of {label}"
+    kv = shape.kv_cache_bytes(n_ctx, kv_bytes) / MB
+    heads = set(shape.kv_heads)
+    per_layer = f"{heads.pop()} KV heads" if len(heads) == 1 else "per-layer KV heads"
+    how_kv = f"{shape.n_layers} layers × {per_layer} × ({shape.key_length}+{shape.value_length}) × {n_ctx:,} tokens × {kv_bytes:g} B"
+    if shape.sliding_window:
+        how_kv += f"; sliding-window layers hold {shape.sliding_window} + one batch"
+    if overhead_mb is not None:
+        return MemoryEstimate(weights, kv, overhead_mb, how_w, how_kv, "given")
+    if shape.vocab:
+        logits = shape.vocab * UBATCH * 4 / MB
+        how_rt = f"logits of a {UBATCH}-token batch × {shape.vocab:,}-token vocabulary × 4 B + {RUNTIME_BASE_MB:g} MB"
+        return MemoryEstimate(weights, kv, logits + RUNTIME_BASE_MB, how_w, how_kv, how_rt)
+    return MemoryEstimate(weights, kv, runtime_overhead_mb(weights), how_w, how_kv, "5 % of the weights")
+
+
+# llama.cpp's compute buffer on a CPU is mostly the logits of one micro-batch (n_ubatch 512 × vocabulary × 4 bytes:
+# 99.4 MiB logged for SmolLM2's 49,152 tokens); the runtime itself, threads and tokenizer take a few tens of MB more.
+UBATCH = 512
+RUNTIME_BASE_MB = 32.0
 
 
 def runtime_overhead_mb(weights_mb: float) -> float:
-    """Compute buffers and the runtime: about 5 % of the weights, at least 32 MB (checked against measured RSS)."""
-    return max(32.0, 0.05 * weights_mb)
+    """Compute buffers and the runtime when the vocabulary is not known: about 5 % of the weights, at least 32 MB."""
+    return max(RUNTIME_BASE_MB, 0.05 * weights_mb)
 
 
 def model_shape(metadata: dict[str, str]) -> tuple[int, int]:
@@ -79,12 +154,16 @@ class Recommendation:
     ram_mb: float
     arithmetic: str
     reason: str
+    within_tolerance: bool = True  # False: nothing within the quality tolerance fits; this is the best that does
+    times_smaller_than_f16: float | None = None
 
     def _repr_html_(self) -> str:
         return kv_table(
             "recommendation",
             {
                 "variant": self.variant,
+                "× smaller than F16": self.times_smaller_than_f16,
+                "within the quality tolerance": self.within_tolerance,
                 "memory needed (MB)": self.needed_mb,
                 "memory available (MB)": round(self.ram_mb),
                 "arithmetic": self.arithmetic,
@@ -94,13 +173,13 @@ class Recommendation:
 
 
 def available_memory_mb() -> float:
-    """Memory available to this process now, in MB: the system's available memory (psutil: Linux, macOS,
-    Windows), clamped to the container's cgroup limit when one is set (Docker, Binder, Kubernetes)."""
+    """Memory available to this process now, in MB (10^6 bytes): the system's available memory (psutil: Linux,
+    macOS, Windows), clamped to the container's cgroup limit when one is set (Docker, Binder, Kubernetes)."""
     import psutil
 
     available = psutil.virtual_memory().available
     limit = _cgroup_room()
-    return min(available, limit) / 2**20 if limit is not None else available / 2**20
+    return (min(available, limit) if limit is not None else available) / MB
 
 
 def _cgroup_room() -> int | None:

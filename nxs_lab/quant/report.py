@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._html import rows_table
+from ..defaults import MB, QUANT_MAX_KL, QUANT_MIN_SAME_TOP
 from .measure import VariantMeasure
-from .memory import MemoryEstimate, Recommendation, available_memory_mb, runtime_overhead_mb
+from .memory import MemoryEstimate, Recommendation, available_memory_mb, shape_memory
+from .shapes import ModelShape, shape_from_gguf
 
 __all__ = ["QuantReport"]
 
@@ -21,7 +23,7 @@ class QuantReport:
     n_ctx: int
     eval_tokens: int
     notes: list[str] = field(default_factory=list)
-    kv_bytes_per_token: dict[str, float] = field(default_factory=dict)
+    shapes: dict[str, ModelShape] = field(default_factory=dict)  # each variant's shape, from its header
 
     def to_dataframe(self) -> Any:
         import pandas as pd
@@ -59,42 +61,49 @@ class QuantReport:
         self,
         ram_gb: float | None = None,
         *,
-        min_same_top: float | None = None,
-        max_kl: float | None = None,
+        max_kl: float = QUANT_MAX_KL,
+        min_same_top: float = QUANT_MIN_SAME_TOP,
         n_ctx: int | None = None,
     ) -> Recommendation:
-        """The best-quality variant whose estimated memory fits ``ram_gb`` (default: available memory now)."""
-        ram_mb = ram_gb * 1024 if ram_gb is not None else available_memory_mb()
+        """The smallest variant within the quality tolerance of the reference (mean KL divergence at most
+        ``max_kl``, the same top token at least ``min_same_top`` of the time) whose estimated memory fits
+        ``ram_gb`` (GB of 10^9 bytes; default: memory available now). The reference itself only when nothing
+        smaller is within the tolerance. When nothing within it fits, the best-quality variant that fits,
+        marked ``within_tolerance=False``; when nothing fits at all, none."""
+        ram_mb = ram_gb * 1e9 / MB if ram_gb is not None else available_memory_mb()
         ctx = n_ctx or self.n_ctx
-        fits = []
-        for m in self.measures:
-            if min_same_top is not None and m.same_top_token < min_same_top:
-                continue
-            if max_kl is not None and m.kl_divergence > max_kl:
-                continue
-            est = self._estimate(m, ctx)
-            if est.total_mb <= ram_mb:
-                fits.append((m.kl_divergence, m.variant.size_mb, m, est))
+        tolerance = f"KL ≤ {max_kl:g}, same top token ≥ {100 * min_same_top:g} %"
+        fits = [(m, est) for m in self.measures if (est := self._estimate(m, ctx)).total_mb <= ram_mb]
         if not fits:
             smallest = min(self.measures, key=lambda m: m.variant.size_mb)
             est = self._estimate(smallest, ctx)
-            return Recommendation(
-                None,
-                None,
-                ram_mb,
-                est.arithmetic(),
-                f"nothing fits {ram_mb:.0f} MB with the quality asked for; the smallest, "
-                f"{smallest.variant.label}, needs {est.total_mb:.0f} MB",
-            )
-        _, _, best, est = min(fits, key=lambda f: (f[0], f[1]))
+            why = f"nothing fits {ram_mb:.0f} MB; the smallest, {smallest.variant.label}, needs {est.total_mb:.0f} MB"
+            return Recommendation(None, None, ram_mb, est.arithmetic(), why, within_tolerance=False)
+        within = [(m, est) for m, est in fits if m.kl_divergence <= max_kl and m.same_top_token >= min_same_top]
+        if within:
+            m, est = min(within, key=lambda f: (f[0].variant.size_mb, f[0].kl_divergence))
+            smaller = [v for v, _ in fits if v.variant.size_mb < m.variant.size_mb]
+            why = f"the smallest of the {len(within)} variant(s) that fit and are within the tolerance ({tolerance})"
+            if smaller:
+                why += "; " + ", ".join(_outside(v) for v in smaller) + " outside it"
+            return self._recommended(m, est, ram_mb, why, True)
+        m, est = min(fits, key=lambda f: (f[0].kl_divergence, f[0].variant.size_mb))
+        why = (
+            f"no variant within the tolerance ({tolerance}) fits {ram_mb:.0f} MB; {m.variant.label} is the "
+            f"best quality that does ({_outside(m)})"
+        )
+        return self._recommended(m, est, ram_mb, why, False)
+
+    @staticmethod
+    def _recommended(m: VariantMeasure, est: MemoryEstimate, ram_mb: float, why: str, ok: bool) -> Recommendation:
         return Recommendation(
-            best.variant.label,
-            round(est.total_mb, 1),
-            ram_mb,
-            est.arithmetic(),
-            f"the lowest KL divergence among the {len(fits)} variant(s) that fit",
+            m.variant.label, round(est.total_mb, 1), ram_mb, est.arithmetic(), why, ok, m.variant.times_smaller_than_f16
         )
 
     def _estimate(self, m: VariantMeasure, n_ctx: int) -> MemoryEstimate:
-        kv_per_token = self.kv_bytes_per_token.get(m.variant.label, 0.0)
-        return MemoryEstimate(m.variant.size_mb, kv_per_token * n_ctx / 1e6, runtime_overhead_mb(m.variant.size_mb))
+        shape = self.shapes.get(m.variant.label) or shape_from_gguf(m.variant.path)
+        return shape_memory(shape, None, n_ctx)
+
+
+def _outside(m: VariantMeasure) -> str:
+    return f"{m.variant.label} (KL {m.kl_divergence:.3g}, same top {100 * m.same_top_token:.0f} %)"

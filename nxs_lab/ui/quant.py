@@ -34,7 +34,7 @@ class QuantPanel(Panel):
         )
         self.repetitions = widgets.BoundedIntText(value=repetitions, min=1, max=20, description="repetitions")
         self.ram = widgets.BoundedFloatText(
-            value=round(available_memory_mb() / 1024, 1), min=0.1, max=4096, step=0.5, description="RAM GB"
+            value=round(available_memory_mb() / 1000, 1), min=0.1, max=4096, step=0.5, description="RAM GB"
         )
         self.run_button = widgets.Button(description="Measure", button_style="primary", icon="tachometer")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="progress")
