@@ -12,6 +12,7 @@ Every error the kit raises on purpose derives from :class:`NxsLabError`::
      ├── ToolServerError          an MCP server reported a tool call as failed, or is not running
      ├── ModelNotAllowed          a model outside a provider's allowlist; nothing was sent
      ├── AllProvidersFailed       a fallback chain ran out of providers; carries every attempt
+     ├── JudgeError               an evaluation's judge replied without a score in range
      ├── BudgetExceeded           even the system prompt and the latest turn exceed the input budget
      └── ProviderError            an endpoint failed; carries provider, base_url, status, request_id
           ├── ConnectionFailed     refused, DNS failure, unreachable network; 407 (a proxy wants credentials),
@@ -53,6 +54,7 @@ __all__ = [
     "ConnectionFailed",
     "ContextOverflow",
     "InvalidResponse",
+    "JudgeError",
     "MissingDependency",
     "ModelNotAllowed",
     "ModelNotFound",
@@ -158,6 +160,10 @@ class AllProvidersFailed(NxsLabError, RuntimeError):
         self.last_error = last_error
         lines = [f"{a.provider}: {a.outcome.value}" + (f" ({a.error})" if a.error else "") for a in attempts]
         super().__init__("every provider failed:\n  " + "\n  ".join(lines or ["(no providers)"]))
+
+
+class JudgeError(NxsLabError, ValueError):
+    """An evaluation's judge replied without a score in range."""
 
 
 class BudgetExceeded(NxsLabError, ValueError):

@@ -235,3 +235,29 @@ VLLM: dict[str, Any] = {
 NEEDS_AUTH: dict[str, Any] = {
     "/v1/models": (401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}),
 }
+
+# LM Studio's native chat (endpoints.md, ``POST /api/v0/chat/completions``): an OpenAI chat completion plus the
+# server's own ``stats``, which its OpenAI-compatible ``/v1/chat/completions`` leaves out.
+LMSTUDIO_NATIVE_CHAT: dict[str, Any] = {
+    "id": "chatcmpl-i3gkjwthhw96whukek9tz",
+    "object": "chat.completion",
+    "created": 1731990317,
+    "model": "gemma-3-4b-it",
+    "choices": [
+        {
+            "index": 0,
+            "logprobs": None,
+            "finish_reason": "stop",
+            "message": {"role": "assistant", "content": "Paris."},
+        }
+    ],
+    "usage": {"prompt_tokens": 24, "completion_tokens": 3, "total_tokens": 27},
+    "stats": {
+        "tokens_per_second": 51.43709529007664,
+        "time_to_first_token": 0.111,
+        "generation_time": 0.954,
+        "stop_reason": "eosFound",
+    },
+    "model_info": {"arch": "gemma3", "quant": "Q4_K_M", "format": "gguf", "context_length": 8192},
+    "runtime": {"name": "llama.cpp-linux-x86_64-avx2", "version": "1.3.0", "supported_formats": ["gguf"]},
+}

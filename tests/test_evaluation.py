@@ -9,10 +9,12 @@ import math
 import pytest
 
 import nxs_lab as nx
-from nxs_lab.evaluation import Task, load_history, load_tasks, shipped_tasks
+from nxs_lab.evaluation import Judge, JudgeError, Task, load_history, load_tasks, shipped_tasks
 from nxs_lab.evaluation.scorers import from_check
 from nxs_lab.results import ChatResult, ToolCall
 from nxs_lab.testing import Fault, FaultServer
+
+from .standins import LMSTUDIO, LMSTUDIO_NATIVE_CHAT
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -155,7 +157,7 @@ def test_max_calls_caps_the_calls_and_says_so() -> None:
     with FaultServer(Fault.OK) as ok:
         p = nx.Provider(name="stub", base_url=ok.base_url, model="m")
         ev = nx.evaluate([p], shipped_tasks(["arithmetic"]), repetitions=2, max_calls=5, progress=False)
-        assert ok.requests == 5
+        assert ok.calls == 5  # chat calls (the server's kind is probed once, with GETs)
     assert len(ev.records) == 5 and ev.skipped == 2 * len(shipped_tasks(["arithmetic"])) - 5
     assert "calls not made" in ev._repr_html_()
 
@@ -169,3 +171,84 @@ def test_a_scorer_that_raises_is_kept_on_its_row() -> None:
         ev = nx.evaluate({"stub": nx.Provider(name="stub", base_url=ok.base_url, model="m")}, [task], progress=False)
     (row,) = ev.records
     assert row["ok"] and row["score"] is None and row["error"].startswith("scorer failed: KeyError")
+
+
+# ------------------------------------------------------------------ the judge
+
+
+def test_the_judge_reads_a_score_and_refuses_a_reply_without_one() -> None:
+    judge = Judge(nx.Provider(name="unused", base_url="http://127.0.0.1:9/v1"), scale=5)
+    assert judge.parse('{"score": 4, "reason": "right"}') == 0.8
+    assert judge.parse('```json\n{"score": 0, "reason": "wrong"}\n```') == 0.0
+    assert judge.parse("Score: 5 - all correct") == 1.0
+    for bad in ('{"score": 7, "reason": "x"}', '{"score": true}', "I cannot grade this", '{"reason": "no score"}'):
+        with pytest.raises(JudgeError, match="no score from 0 to 5"):
+            judge.parse(bad)
+    with pytest.raises(ValueError, match="scale must be at least 1"):
+        Judge(judge.target, scale=0)
+
+
+def _judged(ev: nx.Evaluation, judge: Judge, answers: int) -> None:
+    """Every answer graded in range; the judge's calls counted apart from the endpoint's."""
+    df = ev.to_dataframe()
+    assert len(df) == answers and df.ok.all() and df.error.isna().all(), df.error.tolist()
+    assert df.score.between(0, 1).all()
+    usage = judge.usage()
+    assert usage["failures"] == 0 and usage["calls"] >= answers and usage["prompt_tokens"] > 0
+    assert ev.judge == usage and "judge calls" in ev._repr_html_()
+
+
+def test_a_judge_grades_through_the_embedded_server(local_server: nx.LocalServer) -> None:
+    """llama-cpp-python refuses json_schema: the judge asks once with it, then keeps json_object with the schema."""
+    p = local_server.provider()
+    judge = Judge(p, price=(1.0, 1.0))
+    ev = nx.evaluate({"embedded": p}, shipped_tasks(["recall"])[:3], scorer=judge, max_tokens=24, progress=False)
+    _judged(ev, judge, 3)
+    assert judge.usage()["calls"] == 3 + 1 and judge.usage()["cost"] > 0  # the one refused format is a call too
+    assert [f["type"] for f in judge._formats] == ["json_object"]
+
+
+def test_a_judge_grades_through_llama_server(llama_server: str, local_server: nx.LocalServer) -> None:
+    """llama.cpp's own server takes json_schema as OpenAI does: no call is refused."""
+    judge = Judge(nx.Provider(name="llama-server", base_url=llama_server))
+    p = local_server.provider()
+    ev = nx.evaluate({"embedded": p}, shipped_tasks(["arithmetic"])[:2], scorer=judge, max_tokens=16, progress=False)
+    _judged(ev, judge, 2)
+    assert judge.usage()["calls"] == 2 and judge._formats[0]["type"] == "json_schema"
+
+
+def test_a_judge_that_fails_is_kept_on_the_row_not_blamed_on_the_endpoint() -> None:
+    with FaultServer(Fault.OK) as ok, FaultServer(Fault.REFUSE) as dead:
+        judge = Judge(nx.Provider(name="dead-judge", base_url=dead.base_url, model="m"))
+        ev = nx.evaluate(
+            {"stub": nx.Provider(name="stub", base_url=ok.base_url, model="m")},
+            shipped_tasks(["recall"])[:2],
+            scorer=judge,
+            progress=False,
+        )
+    assert all(r["ok"] and r["score"] is None for r in ev.records)  # the endpoint answered; the judge did not
+    assert all(r["error"].startswith("scorer failed: ConnectionFailed") for r in ev.records)
+    assert judge.usage()["calls"] == judge.usage()["failures"] == 2
+
+
+def test_lm_studio_speed_comes_from_its_native_stats() -> None:
+    """LM Studio (a stand-in answering its documented shapes) reports tokens/s only on /api/v0: evaluate asks there,
+    and the speed and time to first token are the server's own."""
+    routes = dict(LMSTUDIO, **{"/api/v0/chat/completions": LMSTUDIO_NATIVE_CHAT})
+    with FaultServer(Fault.OK, routes=routes) as lm:
+        p = nx.Provider(name="lmstudio", base_url=lm.base_url)
+        ev = nx.evaluate({"lmstudio": p}, shipped_tasks(["recall"])[:2], max_tokens=16, progress=False)
+        body = lm.last_body
+    assert body["model"] == "gemma-3-4b-it" and body["max_tokens"] == 16 and body["messages"][0]["role"] == "user"
+    df = ev.to_dataframe()
+    assert df.ok.all() and (df.tok_per_s_source == "server").all()
+    assert df.tok_per_s.tolist() == [pytest.approx(51.437, abs=1e-3)] * 2 and (df.ttft_s == 0.111).all()
+    assert (df.completion_tokens == 3).all() and "server" in ev.summary().iloc[0]["tok/s from"]
+
+
+def test_a_broken_lm_studio_native_reply_is_an_error_on_its_row() -> None:
+    routes = dict(LMSTUDIO, **{"/api/v0/chat/completions": {"stats": {"tokens_per_second": 5}}})
+    with FaultServer(Fault.OK, routes=routes) as lm:
+        ev = nx.evaluate([nx.Provider(name="lm", base_url=lm.base_url)], shipped_tasks(["recall"])[:1], progress=False)
+    (row,) = ev.records
+    assert not row["ok"] and row["error"].startswith("InvalidResponse") and "not a chat completion" in row["error"]

@@ -34,6 +34,22 @@ def _refuses_bad_shapes(fn: F) -> F:
 
 
 @_refuses_bad_shapes
+def lmstudio_completion(reply: Any, provider: str, base_url: str) -> Any:
+    """LM Studio's native chat reply (an OpenAI chat completion plus ``stats``, ``model_info``, ``runtime``) as the
+    SDK's type; the extra fields stay in its ``model_extra``."""
+    from openai.types.chat import ChatCompletion
+    from pydantic import ValidationError
+
+    try:
+        return ChatCompletion.model_validate(reply)
+    except ValidationError as exc:
+        raise InvalidResponse(
+            f"/api/v0/chat/completions replied with something that is not a chat completion: {str(exc)[:300]}",
+            provider=provider,
+            base_url=base_url,
+        ) from None
+
+
 def chat_result(resp: Any, model: str, t0: float, provider: str, base_url: str) -> ChatResult:
     choices = getattr(resp, "choices", None)
     if not choices:

@@ -14,6 +14,7 @@ multiply. The SDK is imported on first use, not at ``import nxs_lab``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from ..models import ModelInfo
 from ..results import ChatResult, Embeddings, Health
 from ._base import BaseProvider, Messages
 from ._budget import BudgetTransport
-from ._replies import chat_result, completion_result, response_result, vectors
+from ._replies import chat_result, completion_result, lmstudio_completion, response_result, vectors
 from .streaming import ChatStream
 
 if TYPE_CHECKING:
@@ -131,6 +132,22 @@ class Provider(BaseProvider):
             resp = self._create(self.client.chat.completions, kw)
         result = chat_result(resp, m, t0, self.name, self.base_url)
         return self._checked_for_truncation(result, messages, getattr(resp, "system_fingerprint", None))
+
+    def chat_with_stats(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatResult:
+        """:meth:`chat`, through the endpoint where the server reports its own speed: LM Studio's native
+        ``/api/v0/chat/completions``, whose ``stats`` (``tokens_per_second``, ``time_to_first_token``) its
+        OpenAI-compatible endpoint leaves out (``result.server_tokens_per_s``; ``ttft_s`` is the server's). Other
+        servers' replies already carry theirs where they have any (llama.cpp's ``timings``): plain :meth:`chat`."""
+        if self.server_kind != "lmstudio":
+            return self.chat(messages, model=model, **params)
+        m = self.resolve_model(model)
+        kw = self._chat_kwargs(messages, m, params)
+        t0 = time.perf_counter()
+        with self._translated():
+            reply = self.catalog.http.post_json("/api/v0/chat/completions", kw)
+        result = chat_result(lmstudio_completion(reply, self.name, self.base_url), m, t0, self.name, self.base_url)
+        ttft = (reply.get("stats") or {}).get("time_to_first_token") if isinstance(reply, dict) else None
+        return dataclasses.replace(result, ttft_s=float(ttft)) if isinstance(ttft, (int, float)) else result
 
     def stream(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatStream:
         """Stream a chat: iterate the returned :class:`ChatStream` for text deltas, then read ``.result``."""

@@ -39,11 +39,19 @@ def _fmt_ci(mean: float, lo: float, hi: float, scale: float) -> str:
 class Evaluation:
     """``records``: one dict per call (see :meth:`to_dataframe`); ``endpoints`` in the order given."""
 
-    def __init__(self, records: list[dict], endpoints: Sequence[str], seconds: float = 0.0, skipped: int = 0) -> None:
+    def __init__(
+        self,
+        records: list[dict],
+        endpoints: Sequence[str],
+        seconds: float = 0.0,
+        skipped: int = 0,
+        judge: dict[str, Any] | None = None,
+    ) -> None:
         self.records = list(records)
         self.endpoints = list(endpoints)
         self.seconds = seconds
         self.skipped = skipped
+        self.judge = judge  # the judge's own calls, failures, tokens and cost, when a Judge scored
         self._figures: dict[str, dict[str, tuple[float, float, float]]] = {}  # per endpoint, made once
 
     def to_dataframe(self) -> Any:
@@ -158,7 +166,8 @@ class Evaluation:
         head = kv_table(
             "evaluation",
             {"endpoints": len(self.endpoints), "calls": len(self.records), "calls not made (max_calls)": self.skipped,
-             "seconds": round(self.seconds, 1), "verdict": self.verdict()},
+             "seconds": round(self.seconds, 1), "verdict": self.verdict(),
+             **({f"judge {k}": v for k, v in self.judge.items()} if self.judge else {})},
         )  # fmt: skip
         df = self.summary()
         return head + rows_table("per endpoint (mean [95 % interval])", list(df.columns), df.values.tolist())

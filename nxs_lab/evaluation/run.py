@@ -8,9 +8,12 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..client.provider import Provider
 from ..defaults import EVALUATE_CONCURRENCY
 from ..errors import NxsLabError
+from .judge import Judge
 from .report import Evaluation
+from .scorers import Scorer
 from .tasks import Task, shipped_tasks
 
 __all__ = ["evaluate"]
@@ -35,17 +38,25 @@ def _endpoints(endpoints: Any) -> dict[str, tuple[Any, str | None]]:
 
 def _call(target: Any, model: str | None, task: Task, params: dict[str, Any]) -> tuple[Any, int | None]:
     """One answer, and the text chunks it streamed in: streamed (for the time to first token) unless the task
-    offers tools. Servers that report no usage in a stream (llama-cpp-python) send one token per chunk."""
+    offers tools, or the server is LM Studio (its native endpoint reports its own speed and time to first token).
+    Servers that report no usage in a stream (llama-cpp-python) send one token per chunk."""
     kw = dict(params, **({"model": model} if model else {}))
     if task.tools:
         return target.chat(task.messages, tools=list(task.tools), **kw), None
+    if isinstance(target, Provider) and target.server_kind == "lmstudio":  # its speed is only on its native API
+        return target.chat_with_stats(task.messages, **kw), None
     stream = target.stream(task.messages, **kw)
     chunks = sum(1 for _ in stream)
     return stream.result, chunks
 
 
 def _record(
-    name: str, task: Task, rep: int, answer: tuple[Any, int | None], prices: Mapping[str, tuple[float, float]]
+    name: str,
+    task: Task,
+    rep: int,
+    answer: tuple[Any, int | None],
+    prices: Mapping[str, tuple[float, float]],
+    scorer: Scorer | None = None,
 ) -> dict:
     result, chunks = answer
     tokens_in, tokens_out = result.usage.prompt_tokens, result.usage.completion_tokens  # None: not reported
@@ -55,9 +66,9 @@ def _record(
     measured = (generated - 1) / gen_s if generated is not None and generated > 1 and gen_s > 0 else None
     price_in, price_out = prices.get(name, (0.0, 0.0))
     try:
-        score: float | None = float(task.scorer(result, task))
+        score: float | None = float((scorer or task.scorer)(result, task))
         scorer_error = None
-    except Exception as exc:  # noqa: BLE001 - a custom scorer's bug is kept on its row, the run goes on
+    except Exception as exc:  # noqa: BLE001 - a custom scorer's bug (or a judge's failure) is kept on its row
         score, scorer_error = None, f"scorer failed: {type(exc).__name__}: {exc}"
     return {
         "endpoint": name,
@@ -102,6 +113,7 @@ def evaluate(
     prices: Mapping[str, tuple[float, float]] | None = None,
     max_tokens: int = 128,
     temperature: float = 0.0,
+    scorer: Scorer | None = None,
     progress: bool = True,
 ) -> Evaluation:
     """Ask every task ``repetitions`` times of every endpoint and score each answer.
@@ -109,7 +121,9 @@ def evaluate(
     ``endpoints``: ``{name: Provider | FallbackChain | (Provider, model)}``, or a list of them (named by their
     ``name``). ``tasks``: defaults to :func:`shipped_tasks`. ``max_calls`` caps the calls made (the rest are not
     made, and the evaluation says so); ``prices``: ``{name: (per million prompt tokens, per million completion
-    tokens)}``. A call that fails is recorded with its error and scored 0: the run always finishes.
+    tokens)}``. A call that fails is recorded with its error and scored 0: the run always finishes. ``scorer``
+    scores every answer instead of each task's own check: a :class:`~nxs_lab.evaluation.Judge` (its own calls are
+    counted in the evaluation's ``judge``) or any ``fn(result, task) -> float``.
     """
     if repetitions < 1 or concurrency < 1 or (max_calls is not None and max_calls < 1):
         raise ValueError("repetitions, concurrency and max_calls must be at least 1")
@@ -125,7 +139,7 @@ def evaluate(
         name, task, rep = job
         target, model = named[name]
         try:
-            row = _record(name, task, rep, _call(target, model, task, params), prices or {})
+            row = _record(name, task, rep, _call(target, model, task, params), prices or {}, scorer)
         except NxsLabError as exc:
             row = _failed(name, task, rep, exc)
         with lock:
@@ -133,7 +147,8 @@ def evaluate(
 
     t0 = time.perf_counter()
     _run_all(one, jobs, concurrency, progress)
-    return Evaluation(rows, list(named), seconds=time.perf_counter() - t0, skipped=skipped)
+    judge = scorer.usage() if isinstance(scorer, Judge) else None
+    return Evaluation(rows, list(named), seconds=time.perf_counter() - t0, skipped=skipped, judge=judge)
 
 
 def _run_all(one: Any, jobs: list[Any], concurrency: int, progress: bool) -> None:
