@@ -16,6 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+from .logs import configure_from_env as _configure_logs
+
+_configure_logs()
+
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "AllProvidersFailed": "errors",

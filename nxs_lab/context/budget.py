@@ -14,6 +14,7 @@ results. Dropped turns can be summarized into one message instead of lost.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ from .._html import kv_table, rows_table
 from ..errors import BudgetExceeded
 from ..results import ChatResult
 from .counting import TokenCount, TokenCounter
+
+log = logging.getLogger("nxs_lab.context")
 
 __all__ = ["ContextBudget", "FitResult", "check_truncation"]
 
@@ -196,4 +199,9 @@ def check_truncation(result: ChatResult, sent: TokenCount) -> ChatResult:
     if got is None:
         return dataclasses.replace(result, prompt_tokens_sent=sent.tokens)
     truncated = got < sent.tokens - sent.error
+    if truncated:
+        log.info(
+            "%s cut the prompt: %d tokens sent (±%d), %d counted by the server", result.provider, sent.tokens,
+            sent.error, got,
+        )  # fmt: skip
     return dataclasses.replace(result, prompt_tokens_sent=sent.tokens, prompt_truncated=truncated)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,8 @@ from .counting import TokenCount, TokenCounter, counter_for
 
 if TYPE_CHECKING:
     from ..client import AsyncChatStream, AsyncProvider, BaseProvider, ChatStream, Provider
+
+log = logging.getLogger("nxs_lab.context")
 
 __all__ = ["AsyncContextGuard", "ContextGuard", "Prepared"]
 
@@ -105,7 +108,11 @@ class _GuardBase:
         window = exc.context_window
         if window is None or (prepared.budget is not None and prepared.budget.context_window == window):
             return False
-        return self.provider.catalog.learn_window(params.get("model"), window)
+        learned = bool(self.provider.catalog.learn_window(params.get("model"), window))
+        if learned:
+            log.info("%s refused the request as too long and said its window is %d: refitted and sent again",
+                     self.provider.name, window)  # fmt: skip
+        return learned
 
 
 class ContextGuard(_GuardBase):

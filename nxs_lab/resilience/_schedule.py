@@ -8,6 +8,7 @@ drive the same schedule, so the policy lives in one place. Every decision comes 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import AllProvidersFailed
 from ..results import Attempt, Outcome
 from .retry import Action, Decision, counts_against_breaker, decide, opens_at_once
+
+log = logging.getLogger("nxs_lab.fallback")
 
 if TYPE_CHECKING:
     from ..client import Provider
@@ -134,6 +137,13 @@ class Run:
             )
         )
         self.last_error = exc
+        if d.action in (Action.NEXT, Action.SKIP):
+            status = getattr(exc, "status", None)
+            log.info(
+                "failover: %s %s failed with %s%s after %.0f ms; %s",
+                p.name, self.op, type(exc).__name__, f" (HTTP {status})" if status else "", (t1 - t0) * 1000,
+                d.reason,
+            )  # fmt: skip
         if d.action is Action.STOP:
             exc.attempts = tuple(self.attempts)  # type: ignore[attr-defined]
             raise exc

@@ -17,12 +17,15 @@ change awaits anything, and a lock guards each.
 from __future__ import annotations
 
 import enum
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .._html import kv_table
+
+log = logging.getLogger("nxs_lab.breaker")
 
 __all__ = ["BreakerState", "CircuitBreaker"]
 
@@ -63,6 +66,7 @@ class CircuitBreaker:
         max_cooldown: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         probe_timeout: float = 300.0,
+        name: str = "",
     ) -> None:
         # `not (x > 0)` also refuses NaN, which compares false with everything
         if threshold < 1 or not (cooldown > 0) or not (max_cooldown >= cooldown) or not (probe_timeout > 0):
@@ -72,6 +76,7 @@ class CircuitBreaker:
                 f" probe_timeout={probe_timeout})"
             )
         self.probe_timeout = probe_timeout
+        self.name = name  # the provider it guards, for log lines
         self.threshold = threshold
         self.base_cooldown = cooldown
         self.max_cooldown = max_cooldown
@@ -108,6 +113,8 @@ class CircuitBreaker:
 
     def record_success(self) -> None:
         with self._lock:
+            if self._state is not BreakerState.CLOSED:
+                log.info("breaker %s closed: a probe succeeded", self.name or "(unnamed)")
             self._state = BreakerState.CLOSED
             self._s.failures = 0
             self._s.cooldown = self.base_cooldown
@@ -131,6 +138,10 @@ class CircuitBreaker:
             self._s.probe_in_flight = False
 
     def _open(self) -> None:
+        log.info(
+            "breaker %s opened after %d failure(s): no calls for %.1f s",
+            self.name or "(unnamed)", self._s.failures, self._s.cooldown,
+        )  # fmt: skip
         self._state = BreakerState.OPEN
         self._s.opened_at = self.clock()
         self._s.probe_in_flight = False

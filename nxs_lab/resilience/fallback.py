@@ -76,7 +76,7 @@ class FallbackChain:
         if len(set(names)) != len(names):
             raise ValueError(f"provider names must be unique in a chain, got {names}")
         self.policy = policy
-        make = breaker or (lambda _name: CircuitBreaker())
+        make = breaker or (lambda name: CircuitBreaker(name=name))
         self.breakers: dict[str, CircuitBreaker] = {p.name: make(p.name) for p in self.providers}
         self.rate_limits = dict(rate_limits or {})
         unknown = set(self.rate_limits) - set(names)
