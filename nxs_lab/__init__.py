@@ -127,6 +127,14 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nxs_lab``: the ``%%chat`` and ``%nxs`` magics (they live in ``nxs_lab.ui.magics``; the core
+    itself never imports IPython)."""
+    from .ui.magics import load_ipython_extension as load
+
+    load(ipython)
+
+
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 

@@ -20,7 +20,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     for item in items:
         names = getattr(item, "fixturenames", ())
-        runbook = item.nodeid.startswith("nxs_lab/notebooks/")
+        runbook = item.nodeid.startswith(("nxs_lab/notebooks/", "tests/notebooks/"))
         if {"local_server", "llama_server", "stock_server"} & set(names) or runbook:
             item.add_marker(pytest.mark.server)
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

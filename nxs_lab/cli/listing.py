@@ -4,7 +4,6 @@ array of objects (``nxs-lab discover --json | jq '.[].url'``)."""
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import sys
 from typing import Any
 
@@ -57,26 +56,6 @@ def discover(args: argparse.Namespace) -> int:
     return 0
 
 
-def _status_row(p: Any, origin: str, breaker: dict[str, Any]) -> dict[str, Any]:
-    """One provider's health, window and loaded model; never raises (a failure is its row's ``error``)."""
-    from ..errors import NxsLabError
-
-    health = p.health()
-    row: dict[str, Any] = {
-        "provider": p.name, "base_url": health.base_url, "from": origin, "up": health.ok,
-        "latency_ms": round(health.latency_s * 1000, 1), "breaker": breaker.get("state"), "model": None,
-        "window": None, "window_from": None, "error": health.error,
-    }  # fmt: skip
-    if health.ok:
-        try:
-            row["model"] = p.detect_model() if p.model is None else p.model
-            row["window"], row["window_from"] = p.context_window_info(row["model"])
-            row["kind"] = p.server_kind
-        except NxsLabError as exc:
-            row["error"] = f"{type(exc).__name__}: {exc}"
-    return row
-
-
 def status(args: argparse.Namespace) -> int:
     from ..resilience.fallback import FallbackChain
 
@@ -85,11 +64,7 @@ def status(args: argparse.Namespace) -> int:
         print("nxs-lab status: no provider is configured" + _how_to_configure(), file=sys.stderr)
         return EXIT_USAGE
     with FallbackChain.from_config(cfg.config) as chain:
-        breakers = {s["provider"]: s for s in chain.state()}
-        with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(chain.providers))) as pool:
-            rows = list(
-                pool.map(lambda p: _status_row(p, cfg.origins.get(p.name, "?"), breakers[p.name]), chain.providers)
-            )
+        rows = chain.status(cfg.origins)
     if args.json:
         print_json(rows)
         return 0

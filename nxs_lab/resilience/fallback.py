@@ -127,6 +127,19 @@ class FallbackChain:
             {"provider": p.name, "base_url": p.base_url, **self.breakers[p.name].snapshot()} for p in self.providers
         ]
 
+    def status(self, origins: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+        """Each provider checked at once (threads): up or not, latency, its breaker, server kind, the model it
+        would use and its window (and where that came from); ``origins`` adds where each provider was configured.
+        Never raises: a failure is its row's ``error``."""
+        import concurrent.futures
+
+        breakers = {s["provider"]: s for s in self.state()}
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(self.providers))) as pool:
+            rows = list(pool.map(lambda p: _status_row(p, breakers[p.name]), self.providers))
+        for row in rows:
+            row["from"] = (origins or {}).get(row["provider"])
+        return rows
+
     def _repr_html_(self) -> str:
         rows = self.state()
         return rows_table("fallback chain", list(rows[0]), [list(r.values()) for r in rows])
@@ -233,3 +246,22 @@ class FallbackChain:
 
     def astream(self, messages: Messages, **params: Any) -> AsyncChainStream:
         return AsyncChainStream(self, messages, params)
+
+
+def _status_row(p: Provider, breaker: Mapping[str, Any]) -> dict[str, Any]:
+    from ..errors import NxsLabError
+
+    health = p.health()
+    row: dict[str, Any] = {
+        "provider": p.name, "up": health.ok, "latency_ms": round(health.latency_s * 1000, 1),
+        "breaker": breaker.get("state"), "kind": None, "model": None, "window": None, "window_from": None,
+        "base_url": health.base_url, "error": health.error,
+    }  # fmt: skip
+    if health.ok:
+        try:
+            row["model"] = p.model or p.detect_model()
+            row["window"], row["window_from"] = p.context_window_info(row["model"])
+            row["kind"] = p.server_kind
+        except NxsLabError as exc:
+            row["error"] = f"{type(exc).__name__}: {exc}"
+    return row

@@ -1,0 +1,170 @@
+"""Notebook magics: ``%load_ext nxs_lab``, then
+
+    %%chat [NAME] [--model M] [--max-tokens N] [--as VAR]
+    What is the capital of France?
+
+streams the answer into the cell's output as Markdown, through ``NAME`` (a Provider or FallbackChain in the
+notebook, a configured provider's name, or ``chain``: every configured provider in priority order; default: the one
+``%nxs use`` chose, else the chain), says who answered and after which failovers, and binds the
+:class:`~nxs_lab.ChatResult` to ``_`` (and to ``VAR``). The chain is made once per kernel from the settings in force
+(:mod:`nxs_lab.userconfig`), so its breakers remember a dead provider from one cell to the next. Interrupting the
+kernel stops the answer. ``%nxs discover [HOST …]``, ``%nxs status``, ``%nxs use NAME`` and ``%nxs`` alone (help)
+complete it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import time
+from typing import Any
+
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.display import HTML, Markdown, display
+
+from ..errors import ConfigError
+from .markdown import to_html
+
+__all__ = ["NxsMagics", "load_ipython_extension"]
+
+HELP = (
+    "%%chat [NAME] [--model M] [--max-tokens N] [--as VAR] (the cell is the question) · %nxs discover [HOST …] · "
+    "%nxs status · %nxs use NAME (the default for %%chat; 'chain' for every configured provider)"
+)
+_REPAINT_S = 0.1  # the answer's output is repainted at most this often while it streams
+
+
+def _chat_args(line: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="%%chat", add_help=False, exit_on_error=False)
+    parser.add_argument("target", nargs="?")
+    parser.add_argument("--model", "-m")
+    parser.add_argument("--max-tokens", type=int, default=1024)
+    parser.add_argument("--as", dest="name")
+    try:
+        args, extra = parser.parse_known_args(shlex.split(line))
+    except argparse.ArgumentError as exc:
+        raise ConfigError("%%chat", [("", str(exc))]) from None
+    if extra:
+        raise ConfigError("%%chat", [(" ".join(extra), f"not understood; {HELP}")])
+    return args
+
+
+def _footer(result: Any) -> str:
+    failed = [f"{a.provider} {a.outcome.value}" for a in result.attempts if a.outcome.value != "ok"]
+    bits = [f"<b>{result.provider}</b>", str(result.model), f"{result.latency_s:.1f} s"]
+    if failed:
+        bits.append("after " + ", ".join(failed))
+    if result.truncated:
+        bits.append("cut at max_tokens")
+    return "<div style='color:#777;font-size:11px'>" + " · ".join(bits) + "</div>"
+
+
+@magics_class
+class NxsMagics(Magics):
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self.ns: dict[str, Any] = shell.user_ns  # the notebook's variables
+        self._settings: Any = None
+        self._chain: Any = None
+        self.default: str | None = None  # what %nxs use chose
+
+    # ------------------------------------------------------------------ what answers
+
+    def chain(self) -> Any:
+        """The configured providers as one chain, made on first use and kept for the kernel's life."""
+        if self._chain is None:
+            from ..resilience.fallback import FallbackChain
+            from ..userconfig import Settings
+
+            self._settings = Settings.find()
+            if not self._settings.config.providers:
+                why = (
+                    "none is configured: write a config file (see `nxs-lab status`), set OLLAMA_HOST or OPENAI_BASE_URL"
+                )
+                raise ConfigError("%%chat", [("providers", why)])
+            self._chain = FallbackChain.from_config(self._settings.config, fit=True)
+        return self._chain
+
+    def target(self, name: str | None) -> Any:
+        """A Provider or chain in the notebook's namespace, a configured provider, or the whole chain."""
+        name = name or self.default
+        if name in (None, "chain"):
+            return self.chain()
+        found = self.ns.get(name)
+        if hasattr(found, "stream") and hasattr(found, "chat"):
+            return found
+        chain = self.chain()
+        for p in chain.providers:
+            if p.name.lower() == name.lower():
+                from ..resilience.fallback import FallbackChain
+
+                return FallbackChain([p], breaker=lambda n: chain.breakers[n], fit=True)  # its breaker is shared
+        known = ", ".join(p.name for p in chain.providers)
+        raise ConfigError(
+            "%%chat", [(name, f"neither a variable here nor a configured provider ({known}) nor 'chain'")]
+        )
+
+    # ------------------------------------------------------------------ magics
+
+    @cell_magic
+    def chat(self, line: str, cell: str) -> None:
+        args = _chat_args(line)
+        question = cell.strip()
+        if not question:
+            raise ConfigError("%%chat", [("", "the cell below %%chat is the question, and it is empty")])
+        params: dict[str, Any] = {"max_tokens": args.max_tokens}
+        if args.model:
+            params["model"] = args.model
+        stream = self.target(args.target).stream([{"role": "user", "content": question}], **params)
+        handle = display(HTML(""), display_id=True)
+        text, shown = "", 0.0
+        try:
+            for delta in stream:
+                text += delta
+                if time.monotonic() - shown >= _REPAINT_S:
+                    handle.update(HTML(to_html(text)))
+                    shown = time.monotonic()
+        except KeyboardInterrupt:
+            stream.stop()
+            handle.update(HTML(to_html(text) + "<div style='color:#a00'>[stopped]</div>"))
+            return
+        result = stream.result
+        handle.update(HTML(to_html(result.text) + _footer(result)))
+        self._bind_underscore(result)
+        if args.name:
+            self.ns[args.name] = result
+
+    def _bind_underscore(self, result: Any) -> None:
+        """``_`` is the answer, as if the cell had returned it (without showing it twice): IPython's own history
+        of ``_``, ``__`` and ``___`` moves along, so later cells' results still take ``_`` over."""
+        hook = self.shell.displayhook  # type: ignore[union-attr]
+        hook.___, hook.__, hook._ = hook.__, hook._, result
+        self.shell.push({"_": hook._, "__": hook.__, "___": hook.___}, interactive=False)  # type: ignore[union-attr]
+
+    @line_magic
+    def nxs(self, line: str) -> Any:
+        words = shlex.split(line)
+        if not words:
+            display(Markdown(f"`{HELP}`"))
+            return None
+        command, rest = words[0], words[1:]
+        if command == "discover":
+            from ..discovery import discover
+
+            return discover(rest or ["127.0.0.1"])
+        if command == "status":
+            import pandas as pd
+
+            rows = self.chain().status(self._settings.origins)
+            return pd.DataFrame(rows)
+        if command == "use" and len(rest) == 1:
+            self.target(rest[0])  # refuses a name that answers to nothing, now rather than at the next %%chat
+            self.default = rest[0]
+            display(Markdown(f"`%%chat` now asks **{rest[0]}**"))
+            return None
+        raise ConfigError("%nxs", [(line, f"not understood; {HELP}")])
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nxs_lab`` (or ``nxs_lab.ui.magics``)."""
+    ipython.register_magics(NxsMagics(ipython))
