@@ -25,7 +25,7 @@ __all__ = [
 
 # The port each server kind listens on out of the box (their own documentation's defaults).
 # llama.cpp's llama-server moved from 8080 to 9931 in newer builds; vLLM and llama-cpp-python share 8000;
-# 4000 is a LiteLLM proxy, which has no adapter of its own but answers as a generic OpenAI-compatible server.
+# 4000 is a LiteLLM proxy (LiteLLM's default, and where `nxs-lab gateway` listens).
 SERVER_PORTS: dict[str, tuple[int, ...]] = {
     "lmstudio": (1234,),
     "ollama": (11434,),

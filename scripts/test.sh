@@ -8,4 +8,7 @@ bash scripts/install.sh test
 # the tests run the kit against a server it did not write.
 NXS_LAB_LLAMA_SERVER=${NXS_LAB_LLAMA_SERVER:-$(bash scripts/build_llama_server.sh | tail -n 1)}
 export NXS_LAB_LLAMA_SERVER
+# LiteLLM's proxy, for the gateway tests: a venv of its own, cached outside the checkout (about 90 s the first time).
+NXS_LAB_LITELLM=${NXS_LAB_LITELLM:-$(bash scripts/install_gateway.sh | tail -n 1)}
+export NXS_LAB_LITELLM
 exec .venv/bin/python -m pytest "$@"

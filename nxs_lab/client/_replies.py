@@ -50,6 +50,7 @@ def lmstudio_completion(reply: Any, provider: str, base_url: str) -> Any:
         ) from None
 
 
+@_refuses_bad_shapes
 def chat_result(resp: Any, model: str, t0: float, provider: str, base_url: str) -> ChatResult:
     choices = getattr(resp, "choices", None)
     if not choices:

@@ -33,7 +33,7 @@ from ..defaults import (
     DISCOVERY_MAX_PROBES,
     PROBE_MAX_BYTES,
 )
-from ..errors import AuthenticationFailed, ProviderError, ScanRefused
+from ..errors import AuthenticationFailed, ProviderError, ScanRefused, ServerError
 from ..models import ModelInfo
 from ._connect import Progress, connect_scan
 from ._targets import expand_hosts
@@ -59,6 +59,12 @@ def _fingerprint(addr: str, port: int, connect_s: float, timeout: float, budget_
             p.get_json("/v1/models")
         except AuthenticationFailed:
             return Endpoint(url, addr, port, "unknown", "needs auth", None, connect_s, True, exposed)
+        except ServerError as exc:  # a 500 for a missing key is how a LiteLLM proxy answers: ask the adapters
+            adapter = p.catalog.server
+            if adapter.lists_models_without_key:
+                return None  # open, but not an OpenAI-compatible server
+            why = f"models: {exc.message} (it lists its models only with its key)"
+            return Endpoint(url, addr, port, adapter.kind, adapter.label, None, connect_s, True, exposed, (), why)
         except ProviderError:
             return None  # open, but not an OpenAI-compatible server
         adapter = p.catalog.server

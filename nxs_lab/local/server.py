@@ -14,12 +14,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 import weakref
 from collections.abc import Mapping
@@ -27,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx2
 from pydantic import SecretStr
 
 from .._html import kv_table
 from .._net import is_loopback
+from .._process import stop_process, wait_ready
 from ..defaults import EMBEDDED_N_CTX, EMBEDDED_OMP_WAIT_POLICY
 from ..errors import ServerStartError
 from .bundled import BUNDLED_CHAT_ALIAS, BUNDLED_EMBED_ALIAS, bundled_model_path
@@ -50,24 +48,6 @@ class ModelSpec:
     n_ctx: int = EMBEDDED_N_CTX
     chat_format: str = "chatml-function-calling"
     preload: bool = True
-
-
-def _stop_process(proc: subprocess.Popen[bytes] | None) -> None:
-    """Terminate the server's process group, then kill it if it lingers."""
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            return
-        proc.wait(timeout=5)
 
 
 class LocalServer:
@@ -211,7 +191,7 @@ class LocalServer:
             )
         finally:
             sock.close()  # the child holds its own copy
-        self._finalizer = weakref.finalize(self, _stop_process, self._proc)
+        self._finalizer = weakref.finalize(self, stop_process, self._proc)
         try:
             self._wait_ready()
         except BaseException:
@@ -263,31 +243,14 @@ class LocalServer:
         return env
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout
         headers = {"Authorization": f"Bearer {self.api_key.get_secret_value()}"} if self.api_key else {}
-        url = self.base_url + "/models"
-        with httpx2.Client(timeout=httpx2.Timeout(2.0)) as client:
-            while True:
-                assert self._proc is not None
-                code = self._proc.poll()
-                if code is not None:
-                    raise ServerStartError(
-                        f"the embedded server exited with code {code} before it was ready", self.log_tail()
-                    )
-                try:
-                    if client.get(url, headers=headers).status_code == 200:
-                        return
-                except httpx2.TransportError:
-                    pass  # not accepting yet: models still loading
-                if time.monotonic() > deadline:
-                    raise ServerStartError(
-                        f"the embedded server did not answer {url} within {self.startup_timeout:.0f} s", self.log_tail()
-                    )
-                time.sleep(0.1)
+        assert self._proc is not None
+        wait_ready(self._proc, self.base_url + "/models", headers, self.startup_timeout, "the embedded server",
+                   self.log_tail)  # fmt: skip
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 5 s). Safe to call twice."""
-        _stop_process(self._proc)
+        stop_process(self._proc)
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None

@@ -33,6 +33,7 @@ class ServerAdapter:
     # A server that answers an over-long prompt with a 200 after cutting it: every reply is checked against it.
     cuts_prompts_silently = False
     fingerprint: str | None = None  # the system_fingerprint its replies carry, when that tells the kind
+    lists_models_without_key = True  # False: /v1/models fails without its key, yet the kind is told by its probe
 
     def probe(self, http: NativeHTTP) -> tuple[bool, str | None]:
         return True, None
