@@ -8,7 +8,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = [
     "print_json",
     "print_table",
     "request_log_path",
+    "run_in_foreground",
     "settings",
 ]
 
@@ -93,6 +94,28 @@ def settings(args: argparse.Namespace) -> Any:
 def request_log_path(args: argparse.Namespace) -> Path:
     """Where the command line keeps its request log: ``requests.jsonl`` in the runs folder."""
     return Path(settings(args).config.runs_dir) / "requests.jsonl"
+
+
+def run_in_foreground(child: Any, banner: Callable[[], Iterable[str]]) -> int:
+    """Start ``child`` (a server the kit runs), print the lines ``banner()`` gives once it is up, and keep it until Ctrl-C or SIGTERM;
+    1 when it exits on its own (with its log's tail on stderr)."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with child:
+        for line in banner():
+            print(line)
+        print("press Ctrl-C to stop", flush=True)
+        try:
+            while not stop.wait(0.5):
+                if not child.running:
+                    print(f"{child.what} exited:\n" + child.log_tail(), file=sys.stderr)
+                    return EXIT_FAILED
+        except KeyboardInterrupt:
+            pass
+    return EXIT_OK
 
 
 def print_json(value: Any) -> None:

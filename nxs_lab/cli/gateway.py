@@ -4,16 +4,14 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 from .._net import is_loopback
 from ..defaults import SERVER_PORTS
 from ..errors import ConfigError
-from ._common import port, settings
+from ._common import port, run_in_foreground, settings
 
 
 def export(args: argparse.Namespace) -> int:
@@ -37,24 +35,17 @@ def gateway(args: argparse.Namespace) -> int:
         # A generated key printed into a log file is a key on disk: refuse instead.
         why = f"the proxy needs a master key and the output is not a terminal: set {MASTER_KEY_ENV}"
         raise ConfigError("nxs-lab gateway", [("", why)])
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with gw:
-        print(f"LiteLLM gateway on {gw.base_url}: model {ALIAS!r} asks the chain, each provider by its name")
+
+    def banner() -> list[str]:
+        lines = [f"LiteLLM gateway on {gw.base_url}: model {ALIAS!r} asks the chain, each provider by its name"]
         if gw.generated_key:
-            print(f"master key (generated, shown once; set {MASTER_KEY_ENV} to choose one): "
-                  f"{gw.master_key.get_secret_value()}")  # fmt: skip
+            lines.append(f"master key (generated, shown once; set {MASTER_KEY_ENV} to choose one): "
+                         f"{gw.master_key.get_secret_value()}")  # fmt: skip
         if not is_loopback(args.host):
-            print(f"listening beyond this machine ({args.host}): every client needs the master key")
-        print("press Ctrl-C to stop", flush=True)
-        try:
-            while not stop.wait(0.5):
-                if not gw.running:
-                    print("the gateway exited:\n" + gw.log_tail(), file=sys.stderr)
-                    return 1
-        except KeyboardInterrupt:
-            pass
-    return 0
+            lines.append(f"listening beyond this machine ({args.host}): every client needs the master key")
+        return lines
+
+    return run_in_foreground(gw, banner)
 
 
 def add(sub: Any) -> None:

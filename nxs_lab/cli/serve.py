@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from typing import Any
 
 from ..defaults import EMBEDDED_N_CTX, SERVE_PORT
 from ..errors import ConfigError
-from ._common import key_from_env, port, positive
+from ._common import key_from_env, port, positive, run_in_foreground
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -23,23 +21,16 @@ def serve(args: argparse.Namespace) -> int:
         why = "needs an API key and the output is not a terminal: put one in a variable, pass --api-key-env NAME"
         raise ConfigError("--host", [(args.host, why)])
     srv = LocalServer(host=args.host, port=args.port, n_ctx=args.n_ctx, api_key=key, embedding=not args.no_embedding)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with srv:
-        print(f"serving {srv.chat_alias}" + (f" and {srv.embed_alias}" if srv.embed_alias else ""))
-        print(f"base_url: {srv.base_url}")
+
+    def banner() -> list[str]:
+        lines = [f"serving {srv.chat_alias}" + (f" and {srv.embed_alias}" if srv.embed_alias else ""),
+                 f"base_url: {srv.base_url}"]  # fmt: skip
         if srv.api_key is not None and key is None:
             # Generated for a non-loopback bind: the operator must learn it once, here, and nowhere else.
-            print(f"api key (generated): {srv.api_key.get_secret_value()}")
-        print("press Ctrl-C to stop", flush=True)
-        try:
-            while not stop.wait(0.5):
-                if not srv.running:
-                    print("the server exited:\n" + srv.log_tail(), file=sys.stderr)
-                    return 1
-        except KeyboardInterrupt:
-            pass
-    return 0
+            lines.append(f"api key (generated): {srv.api_key.get_secret_value()}")
+        return lines
+
+    return run_in_foreground(srv, banner)
 
 
 def add(sub: Any) -> None:

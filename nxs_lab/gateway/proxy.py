@@ -15,16 +15,13 @@ import os
 import secrets
 import shutil
 import socket
-import subprocess
 import sys
-import tempfile
-import weakref
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
-from .._process import stop_process, wait_ready
+from .._process import ChildServer
 from ..config import LabConfig
 from ..errors import MissingDependency
 from .export import ALIAS, MASTER_KEY_ENV, litellm_config, to_yaml
@@ -61,8 +58,11 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
-class Gateway:
+class Gateway(ChildServer):
     """A LiteLLM proxy serving ``config``'s providers (see :mod:`nxs_lab.gateway.export` for the mapping)."""
+
+    what = "the LiteLLM gateway"
+    _log_name = "gateway.log"
 
     def __init__(
         self,
@@ -73,24 +73,17 @@ class Gateway:
         master_key: str | None = None,
         startup_timeout: float = STARTUP_TIMEOUT,
     ) -> None:
+        super().__init__()
         self.exported = litellm_config(config)  # a bad config is refused here, before anything starts
         self.host, self.requested_port, self.startup_timeout = host, port, startup_timeout
         key = master_key or os.environ.get(MASTER_KEY_ENV)
         self.generated_key = key is None
         self.master_key = SecretStr(key or "sk-nxs-" + secrets.token_urlsafe(24))
         self.port: int | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._log: Any = None
-        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     def __repr__(self) -> str:
         state = f"on {self.base_url}" if self.running else "stopped"
         return f"Gateway({len(self.exported['model_list'])} model entries, {state})"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     @property
     def base_url(self) -> str:
@@ -98,62 +91,17 @@ class Gateway:
         return f"http://{host}:{self.port}/v1"
 
     @property
-    def config_path(self) -> Path | None:
-        return Path(self._tmp.name) / "litellm.yaml" if self._tmp else None
-
-    def log_tail(self, lines: int = 40) -> str:
-        path = Path(self._tmp.name) / "gateway.log" if self._tmp else None
-        if path is None or not path.exists():
-            return ""
-        return "\n".join(path.read_text("utf-8", "replace").splitlines()[-lines:])
+    def config_path(self) -> Path:
+        return self.folder / "litellm.yaml"
 
     def start(self) -> Gateway:
         exe = litellm_executable()
         self.port = self.requested_port or _free_port(self.host)
-        self._tmp = tempfile.TemporaryDirectory(prefix="nxs-lab-gateway-")
-        assert self.config_path is not None
         self.config_path.write_text(to_yaml(self.exported), encoding="utf-8")
-        self._log = open(Path(self._tmp.name) / "gateway.log", "wb")  # noqa: SIM115 - closed in stop()
         env = dict(os.environ, **{MASTER_KEY_ENV: self.master_key.get_secret_value()})
-        self._proc = subprocess.Popen(
-            [exe, "--config", str(self.config_path), "--host", self.host, "--port", str(self.port)],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-        self._finalizer = weakref.finalize(self, stop_process, self._proc)
-        try:
-            wait_ready(self._proc, self.base_url.removesuffix("/v1") + "/health/liveliness", {},
-                       self.startup_timeout, "the LiteLLM gateway", self.log_tail)  # fmt: skip
-        except BaseException:
-            self.stop()
-            raise
+        self._spawn([exe, "--config", str(self.config_path), "--host", self.host, "--port", str(self.port)], env)
+        self._ready_or_stopped(self.base_url.removesuffix("/v1") + "/health/liveliness", {}, self.startup_timeout)
         return self
-
-    def stop(self) -> None:
-        """Stop the proxy (SIGTERM, then SIGKILL after 5 s). Safe to call twice."""
-        stop_process(self._proc)
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def cleanup(self) -> None:
-        """Stop, and remove the folder holding the exported file and the log."""
-        self.stop()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-
-    def __enter__(self) -> Gateway:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
 
     def provider(self, name: str = "gateway", **kw: Any) -> Any:
         """A :class:`~nxs_lab.Provider` for the gateway, asking the chain (``model="nxs"``) by default."""

@@ -15,21 +15,17 @@ import json
 import os
 import secrets
 import socket
-import subprocess
 import sys
-import tempfile
 import warnings
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
 from .._html import kv_table
 from .._net import is_loopback
-from .._process import stop_process, wait_ready
+from .._process import ChildServer
 from ..defaults import EMBEDDED_N_CTX, EMBEDDED_OMP_WAIT_POLICY
 from ..errors import ServerStartError
 from .bundled import BUNDLED_CHAT_ALIAS, BUNDLED_EMBED_ALIAS, bundled_model_path
@@ -50,7 +46,7 @@ class ModelSpec:
     preload: bool = True
 
 
-class LocalServer:
+class LocalServer(ChildServer):
     """The embedded default server: llama-cpp-python's, serving SmolLM2-135M-Instruct.
 
     Args:
@@ -65,6 +61,8 @@ class LocalServer:
             generation instead of stalling it (see ``defaults.EMBEDDED_OMP_WAIT_POLICY``).
         startup_timeout: seconds to wait for ``/v1/models`` before giving up.
     """
+
+    what = "the embedded server"
 
     def __init__(
         self,
@@ -81,6 +79,7 @@ class LocalServer:
         n_threads: int | None = None,
         startup_timeout: float = 120.0,
     ) -> None:
+        super().__init__()
         self.host = host
         self.requested_port = port
         self.port: int | None = None
@@ -104,20 +103,8 @@ class LocalServer:
             specs.append(ModelSpec(alias, str(extra), "chat", n_ctx, preload=False))
         self.specs = tuple(specs)
         self._threads = threads
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._log: Any = None
-        self._finalizer: weakref.finalize | None = None
 
     # ---------------------------------------------------------------- state
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
 
     @property
     def base_url(self) -> str:
@@ -127,16 +114,6 @@ class LocalServer:
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return f"http://{host}:{self.port}/v1"
-
-    @property
-    def log_path(self) -> Path | None:
-        return Path(self._tmp.name) / "server.log" if self._tmp is not None else None
-
-    def log_tail(self, lines: int = 40) -> str:
-        path = self.log_path
-        if path is None or not path.exists():
-            return ""
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
     def __repr__(self) -> str:
         state = f"running on {self.base_url}" if self.running else "stopped"
@@ -174,29 +151,15 @@ class LocalServer:
             )
         sock = self._listen()
         self.port = sock.getsockname()[1]
-        self._tmp = tempfile.TemporaryDirectory(prefix="nxs-lab-server-")
-        spec_path = Path(self._tmp.name) / "spec.json"
+        spec_path = self.folder / "spec.json"
         spec_path.write_text(json.dumps(self._launch_spec(sock.fileno())), encoding="utf-8")
-        log_path = Path(self._tmp.name) / "server.log"
-        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "nxs_lab.local.launcher", str(spec_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                pass_fds=(sock.fileno(),),
-                env=self._child_env(),
-                start_new_session=True,
-            )
+            argv = [sys.executable, "-m", "nxs_lab.local.launcher", str(spec_path)]
+            self._spawn(argv, self._child_env(), pass_fds=(sock.fileno(),))
         finally:
             sock.close()  # the child holds its own copy
-        self._finalizer = weakref.finalize(self, stop_process, self._proc)
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
+        headers = {"Authorization": f"Bearer {self.api_key.get_secret_value()}"} if self.api_key else {}
+        self._ready_or_stopped(self.base_url + "/models", headers, self.startup_timeout)
         return self
 
     def _listen(self) -> socket.socket:
@@ -241,35 +204,6 @@ class LocalServer:
         if "OMP_WAIT_POLICY" not in env and "GOMP_SPINCOUNT" not in env:  # the user's own OpenMP choice wins
             env["OMP_WAIT_POLICY"] = EMBEDDED_OMP_WAIT_POLICY
         return env
-
-    def _wait_ready(self) -> None:
-        headers = {"Authorization": f"Bearer {self.api_key.get_secret_value()}"} if self.api_key else {}
-        assert self._proc is not None
-        wait_ready(self._proc, self.base_url + "/models", headers, self.startup_timeout, "the embedded server",
-                   self.log_tail)  # fmt: skip
-
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 5 s). Safe to call twice."""
-        stop_process(self._proc)
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def cleanup(self) -> None:
-        """Stop and remove the temporary folder holding the spec and the log."""
-        self.stop()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-
-    def __enter__(self) -> LocalServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
 
     # ---------------------------------------------------------------- usage
 
