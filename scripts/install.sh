@@ -12,7 +12,7 @@ mode=${1:-test}
 case "$mode" in
   light) level=1 extras="notebooks" ;;
   full) level=2 extras="server,notebooks" ;;
-  test) level=3 extras="server,tools,notebooks,dev" ;;
+  test) level=3 extras="server,tools,notebooks,jupyter-ai,dev" ;;
   *) echo "usage: scripts/install.sh [light|full|test] (got: $mode)" >&2; exit 2 ;;
 esac
 PY=${PYTHON:-python3}

@@ -23,6 +23,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import HTML, Markdown, display
 
 from ..errors import ConfigError
+from ._configured import configured
 from .markdown import to_html
 
 __all__ = ["NxsMagics", "load_ipython_extension"]
@@ -64,45 +65,21 @@ class NxsMagics(Magics):
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
         self.ns: dict[str, Any] = shell.user_ns  # the notebook's variables
-        self._settings: Any = None
-        self._chain: Any = None
         self.default: str | None = None  # what %nxs use chose
 
     # ------------------------------------------------------------------ what answers
 
     def chain(self) -> Any:
-        """The configured providers as one chain, made on first use and kept for the kernel's life."""
-        if self._chain is None:
-            from ..resilience.fallback import FallbackChain
-            from ..userconfig import Settings
-
-            self._settings = Settings.find()
-            if not self._settings.config.providers:
-                why = (
-                    "none is configured: write a config file (see `nxs-lab status`), set OLLAMA_HOST or OPENAI_BASE_URL"
-                )
-                raise ConfigError("%%chat", [("providers", why)])
-            self._chain = FallbackChain.from_config(self._settings.config, fit=True)
-        return self._chain
+        """The configured providers as one chain (shared with the jupyter-ai provider, kept for the kernel's life)."""
+        return configured.chain("%%chat")
 
     def target(self, name: str | None) -> Any:
         """A Provider or chain in the notebook's namespace, a configured provider, or the whole chain."""
         name = name or self.default
-        if name in (None, "chain"):
-            return self.chain()
-        found = self.ns.get(name)
+        found = self.ns.get(name) if name else None
         if hasattr(found, "stream") and hasattr(found, "chat"):
             return found
-        chain = self.chain()
-        for p in chain.providers:
-            if p.name.lower() == name.lower():
-                from ..resilience.fallback import FallbackChain
-
-                return FallbackChain([p], breaker=lambda n: chain.breakers[n], fit=True)  # its breaker is shared
-        known = ", ".join(p.name for p in chain.providers)
-        raise ConfigError(
-            "%%chat", [(name, f"neither a variable here nor a configured provider ({known}) nor 'chain'")]
-        )
+        return configured.target(name, "%%chat")
 
     # ------------------------------------------------------------------ magics
 
@@ -155,7 +132,7 @@ class NxsMagics(Magics):
         if command == "status":
             import pandas as pd
 
-            rows = self.chain().status(self._settings.origins)
+            rows = self.chain().status(configured.settings.origins)
             return pd.DataFrame(rows)
         if command == "use" and len(rest) == 1:
             self.target(rest[0])  # refuses a name that answers to nothing, now rather than at the next %%chat
