@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,29 @@ def test_chain_failover_is_shown(local_server: nx.LocalServer) -> None:
         panel.send("hello", wait=True)
     assert "answered by <b>embedded</b>" in panel.answered_by.value
     assert "primary: failed (ConnectionFailed)" in panel.answered_by.value
+
+
+def test_the_panel_keeps_a_request_log_without_content(
+    local_server: nx.LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By default in the runs folder (NXS_LAB__RUNS_DIR here): one line per attempt, for a chain and for one
+    provider alike; never the messages."""
+    monkeypatch.setenv("NXS_LAB__RUNS_DIR", str(tmp_path / "runs"))
+    with FaultServer(Fault.REFUSE) as dead:
+        primary = nx.Provider(name="primary", base_url=dead.base_url, model="m")
+        panel = ChatPanel([primary, local_server.provider(name="embedded")], max_tokens=8)
+        panel.send("a secret question", wait=True)
+        panel.choice.value = "embedded"
+        panel.send("another secret", wait=True)
+    text = (tmp_path / "runs" / "requests.jsonl").read_text()
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert [(e["provider"], e["outcome"]) for e in lines] == [
+        ("primary", "failed"),
+        ("embedded", "ok"),
+        ("embedded", "ok"),
+    ]
+    assert "secret" not in text
+    assert ChatPanel(local_server.provider(), log=False).log is None
 
 
 def test_stop_keeps_the_partial_answer_marked(local_server: nx.LocalServer) -> None:

@@ -13,7 +13,15 @@ from typing import Any
 
 from .._jsonl import JsonlAppender, read_jsonl
 
-__all__ = ["RequestLog"]
+__all__ = ["RequestLog", "default_request_log"]
+
+
+def default_request_log() -> RequestLog:
+    """The log the command line and the panels keep by default: ``requests.jsonl`` in the runs folder
+    (``runs``, or ``NXS_LAB__RUNS_DIR``)."""
+    from ..config import LabConfig
+
+    return RequestLog(os.path.join(LabConfig.load(None).runs_dir, "requests.jsonl"))
 
 
 class RequestLog:

@@ -24,6 +24,7 @@ from ..context.counting import TokenCounter, counter_for
 from ..errors import NxsLabError
 from ..models import LoadState, ModelInfo, ModelKind
 from ..resilience.fallback import FallbackChain
+from ..resilience.requestlog import RequestLog, default_request_log
 from ..tools.transcript import Transcript
 from ._base import Panel, panel_box
 from ._chatview import ChatView
@@ -53,13 +54,16 @@ class ChatPanel(Panel):
         max_tokens: int = DEFAULT_MAX_TOKENS,
         system: str | None = None,
         transcript: str | None = None,
+        log: RequestLog | bool | None = True,
     ) -> None:
+        # One line per attempt, no content: True keeps it in the runs folder (runs/requests.jsonl), False keeps none.
+        self.log: RequestLog | None = default_request_log() if log is True else (log or None)
         if isinstance(providers, FallbackChain):
-            self.chain: FallbackChain | None = providers
+            self.chain: FallbackChain | None = providers  # its own log, if any, is the caller's choice
             self._providers = list(providers.providers)
         else:
             self._providers = [providers] if isinstance(providers, Provider) else list(providers)
-            self.chain = FallbackChain(self._providers) if len(self._providers) > 1 else None
+            self.chain = self._chain_of(self._providers)
         if not self._providers:
             raise ValueError("ChatPanel needs at least one provider")
         self.transcript = Transcript.load(transcript) if transcript else None
@@ -117,9 +121,12 @@ class ChatPanel(Panel):
         """Add a provider (e.g. from the DiscoveryPanel's ``on_select``) and select it."""
         self._providers = [p for p in self._providers if p.name != provider.name] + [provider]
         self._models.pop(provider.name, None)
-        self.chain = FallbackChain(self._providers) if len(self._providers) > 1 else None
+        self.chain = self._chain_of(self._providers)
         self._refresh_choices()
         self.choice.value = provider.name
+
+    def _chain_of(self, providers: list[Provider]) -> FallbackChain | None:
+        return FallbackChain(providers, log=self.log) if len(providers) > 1 else None
 
     @property
     def target(self) -> Provider | FallbackChain:
@@ -232,6 +239,7 @@ class ChatPanel(Panel):
     def _stream(self, target: Provider | FallbackChain, params: dict[str, Any]) -> None:
         stopped = False
         self._partial = self._thought = ""
+        t0 = time.perf_counter()
         try:
             stream = self._active = target.stream(_wire(self.messages), **params)
             if self._stop.is_set():  # Stop came before the stream existed
@@ -239,8 +247,10 @@ class ChatPanel(Panel):
             self._read(stream)
             stopped = self._stop.is_set()
         except NxsLabError as exc:
+            self._logged(target, t0, None, exc)
             self._failed(exc)
         else:
+            self._logged(target, t0, getattr(stream, "result", None), None, stopped)
             result = getattr(stream, "result", None)
             self.last_result = result
             if stopped:
@@ -261,6 +271,20 @@ class ChatPanel(Panel):
                 # Only after an answer: a provider that just failed is not asked again (for its window) from here.
                 self._update_meter(target)
             self.send_button.disabled, self.stop_button.disabled = False, True
+
+    def _logged(self, target: Any, t0: float, result: Any, exc: BaseException | None, stopped: bool = False) -> None:
+        """One request-log line for a call to a single provider (a chain writes its own, one per attempt)."""
+        if self.log is None or not isinstance(target, Provider):
+            return
+        outcome = "stopped" if stopped else "failed" if exc is not None else "ok"
+        usage = getattr(result, "usage", None)
+        self.log.record({
+            "op": "stream", "provider": target.name, "outcome": outcome, "error": type(exc).__name__ if exc else None,
+            "status": getattr(exc, "status", None), "elapsed_ms": round((time.perf_counter() - t0) * 1000, 2),
+            "model": getattr(result, "model", None) or self.model,
+            "prompt_tokens": getattr(usage, "prompt_tokens", None),
+            "completion_tokens": getattr(usage, "completion_tokens", None),
+        })  # fmt: skip
 
     def _failed(self, exc: NxsLabError) -> None:
         self.error = exc
