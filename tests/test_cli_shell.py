@@ -147,61 +147,76 @@ def test_run_takes_papermill_parameters_and_honours_the_runs_dir_variable(home: 
     assert bad.returncode == 2 and "must be a mapping" in bad.stderr
 
 
-def _read_until(fd: int, marker: str, timeout: float = 120.0) -> str:
-    seen, end = "", time.monotonic() + timeout
-    while marker not in seen:
-        if time.monotonic() > end:
-            raise AssertionError(f"{marker!r} did not appear; seen: {seen[-500:]!r}")
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if ready:
-            try:
-                seen += os.read(fd, 4096).decode("utf-8", "replace")
-            except OSError:
-                break
-    return seen
+class _Terminal:
+    """The parent's side of a pty: ``expect`` reads until a marker, keeping what came after it for the next call
+    (a prompt can arrive in the same read as the answer before it)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.buffer = fd, ""
+
+    def expect(self, marker: str, timeout: float = 120.0) -> str:
+        end = time.monotonic() + timeout
+        while marker not in self.buffer:
+            if time.monotonic() > end:
+                raise AssertionError(f"{marker!r} did not appear; seen: {self.buffer[-500:]!r}")
+            ready, _, _ = select.select([self.fd], [], [], 0.5)
+            if ready:
+                try:
+                    self.buffer += os.read(self.fd, 4096).decode("utf-8", "replace")
+                except OSError:
+                    break
+        upto = self.buffer.index(marker) + len(marker)
+        seen, self.buffer = self.buffer[:upto], self.buffer[upto:]
+        return seen
+
+    def send(self, text: str) -> None:
+        os.write(self.fd, text.encode())
 
 
-def _chat(cfg: Path, home: Path) -> tuple[int, int]:
-    """``nxs-lab chat`` on a terminal of its own (a pty): the child's pid and the terminal's fd."""
+def _chat(cfg: Path, home: Path) -> tuple[int, _Terminal]:
+    """``nxs-lab chat`` on a terminal of its own (a pty): the child's pid and the terminal."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: the real command, as a user starts it
         os.chdir(home)
         os.execvpe(NXS[0], [*NXS, "--config", str(cfg), "chat", "--max-tokens", "12"], _env(home))
-    return pid, fd
+    return pid, _Terminal(fd)
 
 
-def _ended(pid: int, fd: int) -> int:
+def _ended(pid: int, term: _Terminal) -> int:
     _, status = os.waitpid(pid, 0)
-    os.close(fd)
+    os.close(term.fd)
     return os.waitstatus_to_exitcode(status)
 
 
 def test_chat_ctrl_c_stops_an_answer_not_the_program(home: Path) -> None:
     """A stream that never ends is stopped by Ctrl-C; the chat asks for the next line; Ctrl-D leaves with 0."""
     with FaultServer(Fault.ENDLESS_STREAM, chunk_interval=0.05) as endless:
-        pid, fd = _chat(_config(home / "c.toml", ("endless", endless.base_url, 1)), home)
-        _read_until(fd, ">>> ")
-        os.write(fd, b"hello\r")
-        _read_until(fd, "more more more")  # the answer is streaming into the terminal
-        os.write(fd, b"\x03")  # Ctrl-C
-        _read_until(fd, "[stopped]")
-        _read_until(fd, ">>> ")
-        os.write(fd, b"\x04")  # Ctrl-D
-        assert _ended(pid, fd) == 0
+        pid, term = _chat(_config(home / "c.toml", ("endless", endless.base_url, 1)), home)
+        term.expect(">>> ")
+        term.send("hello\r")
+        term.expect("more more more")  # the answer is streaming into the terminal
+        term.send("\x03")  # Ctrl-C
+        term.expect("[stopped]")
+        term.expect(">>> ")
+        term.send("\x04")  # Ctrl-D
+        assert _ended(pid, term) == 0
 
 
 def test_chat_answers_and_takes_its_commands(local_server: nx.LocalServer, home: Path) -> None:
-    pid, fd = _chat(_config(home / "c.toml", ("embedded", local_server.base_url, 1)), home)
-    _read_until(fd, ">>> ")
-    os.write(fd, b"Name a fruit.\r")
-    said = _read_until(fd, "[embedded")
-    _read_until(fd, ">>> ")
-    os.write(fd, b"/model smollm2-135m-instruct\r")
-    assert "[model: smollm2-135m-instruct]" in _read_until(fd, "]")
-    os.write(fd, b"And a vegetable?\r")
-    _read_until(fd, "[embedded")  # the second turn, with the first in its history
-    os.write(fd, b"/clear\r")
-    _read_until(fd, "forgotten")
-    os.write(fd, b"/exit\r")
-    assert _ended(pid, fd) == 0
+    pid, term = _chat(_config(home / "c.toml", ("embedded", local_server.base_url, 1)), home)
+    term.expect(">>> ")
+    term.send("Name a fruit.\r")
+    said = term.expect("[embedded")
+    term.expect(">>> ")
+    term.send("/model smollm2-135m-instruct\r")
+    assert "[model: smollm2-135m-instruct]" in term.expect("instruct]")
+    term.expect(">>> ")
+    term.send("And a vegetable?\r")
+    term.expect("[embedded")  # the second turn, with the first in its history
+    term.expect(">>> ")
+    term.send("/clear\r")
+    term.expect("forgotten")
+    term.expect(">>> ")
+    term.send("/exit\r")
+    assert _ended(pid, term) == 0
     assert "Name a fruit." in said
