@@ -45,7 +45,8 @@ DEFAULT_MAX_TOKENS = 512
 
 
 class ChatPanel(Panel):
-    """A chat box over one or more providers. ``messages`` is the conversation so far."""
+    """A chat box over one or more providers. ``messages`` is the conversation so far. ``log``: the request log, one
+    line per attempt and no content; ``True`` keeps it in the runs folder (``runs/requests.jsonl``), ``False`` none."""
 
     def __init__(
         self,
@@ -56,8 +57,7 @@ class ChatPanel(Panel):
         transcript: str | None = None,
         log: RequestLog | bool | None = True,
     ) -> None:
-        # One line per attempt, no content: True keeps it in the runs folder (runs/requests.jsonl), False keeps none.
-        self.log: RequestLog | None = default_request_log() if log is True else (log or None)
+        self.log: RequestLog | None = default_request_log() if log is True else (log or None)  # see the docstring
         if isinstance(providers, FallbackChain):
             self.chain: FallbackChain | None = providers  # its own log, if any, is the caller's choice
             self._providers = list(providers.providers)
