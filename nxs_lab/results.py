@@ -144,6 +144,20 @@ class ChatResult:
         value = timings.get("predicted_per_second") or stats.get("tokens_per_second")
         return float(value) if isinstance(value, (int, float)) else None
 
+    def trail(self) -> list[str]:
+        """Who answered and how, in words: provider, model, seconds, the failovers before it, and whether the
+        answer or the prompt was cut (shown under an answer by the command line and the magics)."""
+        parts = [self.provider, str(self.model), f"{self.latency_s:.1f} s"]
+        failed = [f"{a.provider} {a.outcome.value}" + (f" ({a.error})" if a.error else "") for a in self.attempts
+                  if a.outcome is not Outcome.OK]  # fmt: skip
+        if failed:
+            parts.append("after " + ", ".join(failed))
+        if self.truncated:
+            parts.append("cut at max_tokens")
+        if self.prompt_truncated:
+            parts.append("the server cut the prompt")
+        return parts
+
     @property
     def truncated(self) -> bool:
         """True when generation stopped at the token limit (the text is cut)."""

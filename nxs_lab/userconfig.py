@@ -28,7 +28,7 @@ from .config import LabConfig, ProviderConfig
 from .defaults import SERVER_PORTS
 from .errors import ConfigError
 
-__all__ = ["CONFIG_ENV", "Settings", "default_config_path"]
+__all__ = ["CONFIG_ENV", "Settings", "default_config_path", "how_to_configure"]
 
 CONFIG_ENV = "NXS_LAB_CONFIG"
 _OPENAI = "https://api.openai.com/v1"
@@ -80,6 +80,14 @@ class Settings:
             config = config.model_copy(update={"providers": [p for p, _ in found]})
             origins = {p.name: why for p, why in found}
         return cls(config, path, origins)
+
+
+def how_to_configure() -> str:
+    """What to do when no provider is configured (said by the command line, the magics and jupyter-ai)."""
+    return (
+        f"write {default_config_path()} (or name a file with --config or {CONFIG_ENV}), or set OLLAMA_HOST or "
+        "OPENAI_BASE_URL; see the README's 'Pointing it at your own servers'"
+    )
 
 
 def _ollama_url(value: str) -> str:

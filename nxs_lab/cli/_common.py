@@ -85,20 +85,25 @@ def positive(kind: type[int] | type[float]) -> Callable[[str], float]:
 
 
 def settings(args: argparse.Namespace) -> Any:
-    """The settings in force for this command (``--config``, ``NXS_LAB_CONFIG``, the user's config file)."""
-    from ..userconfig import Settings
+    """The settings in force for this command (``--config``, ``NXS_LAB_CONFIG``, the user's config file), read
+    once per command."""
+    if getattr(args, "_settings", None) is None:
+        from ..userconfig import Settings
 
-    return Settings.find(getattr(args, "config", None))
+        args._settings = Settings.find(getattr(args, "config", None))
+    return args._settings
 
 
 def request_log_path(args: argparse.Namespace) -> Path:
-    """Where the command line keeps its request log: ``requests.jsonl`` in the runs folder."""
-    return Path(settings(args).config.runs_dir) / "requests.jsonl"
+    """Where the command line keeps its request log: the runs folder the settings name."""
+    from ..resilience.requestlog import request_log_path as in_runs
+
+    return Path(in_runs(settings(args).config.runs_dir))
 
 
 def run_in_foreground(child: Any, banner: Callable[[], Iterable[str]]) -> int:
-    """Start ``child`` (a server the kit runs), print the lines ``banner()`` gives once it is up, and keep it until Ctrl-C or SIGTERM;
-    1 when it exits on its own (with its log's tail on stderr)."""
+    """Start ``child`` (a server the kit runs), print the lines ``banner()`` gives once it is up, and keep it
+    until Ctrl-C or SIGTERM; 1 when it exits on its own (with its log's tail on stderr)."""
     import signal
     import threading
 

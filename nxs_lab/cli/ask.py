@@ -25,7 +25,6 @@ def _chain(args: argparse.Namespace) -> Any:
     from ..client.provider import Provider
     from ..resilience.fallback import FallbackChain
     from ..resilience.requestlog import RequestLog
-    from .listing import _how_to_configure
 
     if args.base_url:
         providers = [Provider(name="cli", base_url=args.base_url, api_key=key_from_env(args.api_key_env))]
@@ -39,23 +38,11 @@ def _chain(args: argparse.Namespace) -> Any:
                 raise ConfigError("--provider", [(", ".join(sorted(unknown)), f"not configured; configured: {names}")])
             configs = [c for c in configs if c.name.lower() in wanted]
         if not configs:
-            raise ConfigError("nxs-lab", [("providers", "none is configured" + _how_to_configure())])
+            from ..userconfig import how_to_configure
+
+            raise ConfigError("nxs-lab", [("providers", f"none is configured: {how_to_configure()}")])
         providers = [Provider.from_config(c) for c in configs]
     return FallbackChain(providers, log=RequestLog(request_log_path(args)), fit=True)
-
-
-def _said(result: Any) -> str:
-    """``[lmstudio · qwen2.5-7b · 1.2 s · after kimi failed (ConnectionFailed)]``"""
-    parts = [result.provider, result.model, f"{result.latency_s:.1f} s"]
-    failed = [f"{a.provider} {a.outcome.value}" + (f" ({a.error})" if a.error else "") for a in result.attempts
-              if a.outcome.value != "ok"]  # fmt: skip
-    if failed:
-        parts.append("after " + ", ".join(failed))
-    if result.truncated:
-        parts.append("cut at max_tokens")
-    if result.prompt_truncated:
-        parts.append("the server cut the prompt")
-    return "[" + " · ".join(str(p) for p in parts) + "]"
 
 
 def _answer(chain: Any, messages: Sequence[dict[str, str]], params: dict[str, Any]) -> Any:
@@ -70,7 +57,7 @@ def _answer(chain: Any, messages: Sequence[dict[str, str]], params: dict[str, An
         print("\n[stopped]", file=sys.stderr)
         return None
     print()
-    print(_said(stream.result), file=sys.stderr)
+    print("[" + " · ".join(stream.result.trail()) + "]", file=sys.stderr)
     return stream.result
 
 

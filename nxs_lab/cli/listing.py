@@ -61,7 +61,9 @@ def status(args: argparse.Namespace) -> int:
 
     cfg = settings(args)
     if not cfg.config.providers:
-        print("nxs-lab status: no provider is configured" + _how_to_configure(), file=sys.stderr)
+        from ..userconfig import how_to_configure
+
+        print(f"nxs-lab status: no provider is configured: {how_to_configure()}", file=sys.stderr)
         return EXIT_USAGE
     with FallbackChain.from_config(cfg.config) as chain:
         rows = chain.status(cfg.origins)
@@ -74,15 +76,6 @@ def status(args: argparse.Namespace) -> int:
         if r["error"]:
             print(f"{r['provider']}: {r['error']}")
     return 0
-
-
-def _how_to_configure() -> str:
-    from ..userconfig import CONFIG_ENV, default_config_path
-
-    return (
-        f": write {default_config_path()} (or name a file with --config or {CONFIG_ENV}), or set OLLAMA_HOST or "
-        "OPENAI_BASE_URL; see the README's 'Pointing it at your own servers'"
-    )
 
 
 def add(sub: Any) -> None:

@@ -74,13 +74,9 @@ def estimate_memory(
                 f"a model given as {model} B weights needs quant, n_layers and kv_dim (n_kv_heads × head size); "
                 "or give a GGUF file or a published name: " + ", ".join(published_shapes())
             )
-        bits = float(quant) if isinstance(quant, (int, float)) else TYPICAL_BPW[quant.upper()]
-        weights = model * 1e9 * bits / 8 / MB
-        kv = 2 * n_layers * n_ctx * kv_dim * kv_bytes / MB
-        how_w, how_kv = f"{model:g} B × {bits:g} bits", f"2 × {n_layers} layers × {kv_dim} × {n_ctx:,} tokens"
-        return MemoryEstimate(
-            weights, kv, runtime_overhead_mb(weights) if overhead_mb is None else overhead_mb, how_w, how_kv
-        )
+        # a shape with one KV "head" kv_dim wide per layer: the same K and V bytes per token
+        shape = ModelShape(f"{model:g} B", round(model * 1e9), (1,) * n_layers, kv_dim, kv_dim, n_ctx)
+        return shape_memory(shape, quant, n_ctx, kv_bytes=kv_bytes, overhead_mb=overhead_mb)
     shape = _shape_of(model)
     return shape_memory(shape, quant, n_ctx, kv_bytes=kv_bytes, overhead_mb=overhead_mb)
 
@@ -136,15 +132,6 @@ RUNTIME_BASE_MB = 32.0
 def runtime_overhead_mb(weights_mb: float) -> float:
     """Compute buffers and the runtime when the vocabulary is not known: about 5 % of the weights, at least 32 MB."""
     return max(RUNTIME_BASE_MB, 0.05 * weights_mb)
-
-
-def model_shape(metadata: dict[str, str]) -> tuple[int, int]:
-    arch = metadata.get("general.architecture", "llama")
-    n_layers = int(metadata.get(f"{arch}.block_count", "0") or 0)
-    n_embd = int(metadata.get(f"{arch}.embedding_length", "0") or 0)
-    heads = int(metadata.get(f"{arch}.attention.head_count", "1") or 1)
-    kv_heads = int(metadata.get(f"{arch}.attention.head_count_kv", str(heads)) or heads)
-    return n_layers, n_embd * kv_heads // max(1, heads)
 
 
 @dataclass(frozen=True, slots=True)

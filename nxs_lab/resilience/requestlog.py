@@ -13,15 +13,22 @@ from typing import Any
 
 from .._jsonl import JsonlAppender, read_jsonl
 
-__all__ = ["RequestLog", "default_request_log"]
+__all__ = ["RequestLog", "default_request_log", "request_log_path"]
+
+
+def request_log_path(runs_dir: str | os.PathLike[str] | None = None) -> str:
+    """Where the command line and the panels keep their request log: ``requests.jsonl`` in the runs folder
+    (``runs_dir``; by default ``runs``, or ``NXS_LAB__RUNS_DIR``)."""
+    if runs_dir is None:
+        from ..config import LabConfig
+
+        runs_dir = LabConfig.load(None).runs_dir
+    return os.path.join(runs_dir, "requests.jsonl")
 
 
 def default_request_log() -> RequestLog:
-    """The log the command line and the panels keep by default: ``requests.jsonl`` in the runs folder
-    (``runs``, or ``NXS_LAB__RUNS_DIR``)."""
-    from ..config import LabConfig
-
-    return RequestLog(os.path.join(LabConfig.load(None).runs_dir, "requests.jsonl"))
+    """The request log in its usual place (see :func:`request_log_path`)."""
+    return RequestLog(request_log_path())
 
 
 class RequestLog:

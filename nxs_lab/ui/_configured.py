@@ -25,12 +25,11 @@ class Configured:
         with self._lock:
             if self._chain is None:
                 from ..resilience.fallback import FallbackChain
-                from ..userconfig import Settings
+                from ..userconfig import Settings, how_to_configure
 
                 settings = Settings.find()
                 if not settings.config.providers:
-                    why = "none is configured: write a config file (see `nxs-lab status`), set OLLAMA_HOST or OPENAI_BASE_URL"
-                    raise ConfigError(where, [("providers", why)])
+                    raise ConfigError(where, [("providers", f"none is configured: {how_to_configure()}")])
                 self.settings = settings
                 self._chain = FallbackChain.from_config(settings.config, fit=True)
             return self._chain

@@ -15,6 +15,7 @@ complete it.
 from __future__ import annotations
 
 import argparse
+import html
 import shlex
 import time
 from typing import Any
@@ -51,13 +52,7 @@ def _chat_args(line: str) -> argparse.Namespace:
 
 
 def _footer(result: Any) -> str:
-    failed = [f"{a.provider} {a.outcome.value}" for a in result.attempts if a.outcome.value != "ok"]
-    bits = [f"<b>{result.provider}</b>", str(result.model), f"{result.latency_s:.1f} s"]
-    if failed:
-        bits.append("after " + ", ".join(failed))
-    if result.truncated:
-        bits.append("cut at max_tokens")
-    return "<div style='color:#777;font-size:11px'>" + " · ".join(bits) + "</div>"
+    return "<div style='color:#777;font-size:11px'>" + html.escape(" · ".join(result.trail())) + "</div>"
 
 
 @magics_class
