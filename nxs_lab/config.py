@@ -4,6 +4,11 @@ A file looks like this::
 
     runs_dir = "runs"
 
+    [breaker]                            # every provider's circuit breaker in a chain made from this file
+    threshold = 3                        # consecutive failures that open it (one refused connection always does)
+    cooldown = 5.0                       # seconds it stays open before one probe is let through
+    max_cooldown = 60.0                  # each failed probe doubles the cooldown, up to this
+
     [[providers]]
     name = "lmstudio"
     base_url = "http://127.0.0.1:1234/v1"
@@ -19,7 +24,7 @@ A file looks like this::
     connect = 3.0
 
 Environment variables override the file: ``NXS_LAB__RUNS_DIR`` sets a top-level
-key, ``NXS_LAB__<PROVIDER>__<KEY>`` a provider's key (provider names match
+key, ``NXS_LAB__BREAKER__COOLDOWN`` a key of the ``[breaker]`` table, ``NXS_LAB__<PROVIDER>__<KEY>`` a provider's key (provider names match
 case-insensitively, ``-`` written as ``_``), ``NXS_LAB__<PROVIDER>__TIMEOUTS__CONNECT``
 a nested one. A variable naming a provider the file lacks adds that provider.
 
@@ -42,7 +47,7 @@ from ._net import Scope, url_scope
 from .defaults import MAX_RESPONSE_BYTES
 from .errors import ConfigError
 
-__all__ = ["ENV_PREFIX", "LabConfig", "ProviderConfig", "Timeouts", "default_timeouts"]
+__all__ = ["ENV_PREFIX", "BreakerSettings", "LabConfig", "ProviderConfig", "Timeouts", "default_timeouts"]
 
 ENV_PREFIX = "NXS_LAB__"
 
@@ -173,6 +178,35 @@ class ProviderConfig(BaseModel):
         return self.timeouts if self.timeouts is not None else default_timeouts(self.base_url)
 
 
+class BreakerSettings(BaseModel):
+    """How every provider's :class:`~nxs_lab.resilience.breaker.CircuitBreaker` behaves in a chain made from the
+    settings: ``threshold`` consecutive failures open it (a refused connection opens it at once), it stays open
+    ``cooldown`` seconds, then lets one probe through; a failed probe doubles the cooldown, up to ``max_cooldown``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold: int = Field(default=3, ge=1)
+    cooldown: float = Field(default=5.0, gt=0, allow_inf_nan=False)
+    max_cooldown: float = Field(default=60.0, gt=0, allow_inf_nan=False)  # unset: 60 s, or cooldown if longer
+
+    @model_validator(mode="before")
+    @classmethod
+    def _max_follows_a_long_cooldown(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "max_cooldown" not in data and isinstance(data.get("cooldown"), (int, float)):
+            data = {**data, "max_cooldown": max(60.0, data["cooldown"])}
+        return data
+
+    @model_validator(mode="after")
+    def _max_at_least_cooldown(self) -> BreakerSettings:
+        if self.max_cooldown < self.cooldown:
+            raise ValueError(f"max_cooldown ({self.max_cooldown}) is shorter than cooldown ({self.cooldown})")
+        return self
+
+
+# Top-level tables: NXS_LAB__<TABLE>__<KEY> sets one of their keys (so no provider can be named like them).
+_TABLES = ("breaker",)
+
+
 class LabConfig(BaseModel):
     """All of the kit's settings. Build it in code or with :meth:`load`."""
 
@@ -180,12 +214,15 @@ class LabConfig(BaseModel):
 
     providers: list[ProviderConfig] = Field(default_factory=list)
     runs_dir: str = "runs"
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
 
     @model_validator(mode="after")
     def _unique_names(self) -> LabConfig:
         seen: set[str] = set()
         for p in self.providers:
             key = _norm(p.name)
+            if key in _TABLES:
+                raise ValueError(f"provider name {p.name!r} is taken by the [{key}] table: choose another")
             if key in seen:
                 raise ValueError(f"provider name {p.name!r} is used twice")
             seen.add(key)
@@ -267,6 +304,10 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str], source: str) -> dic
             data[parts[0]] = _coerce(value)
             origins[parts[0]] = var
             continue
+        if parts[0] in _TABLES:
+            _set_nested(data.setdefault(parts[0], {}), parts[1:], _coerce(value), var)
+            origins[".".join(parts)] = var
+            continue
         pname, keys = parts[0], parts[1:]
         index = next(
             (i for i, p in enumerate(providers) if isinstance(p, dict) and _norm(str(p.get("name", ""))) == pname),
@@ -275,20 +316,22 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str], source: str) -> dic
         if index is None:
             providers.append({"name": pname})
             index = len(providers) - 1
-        target = providers[index]
-        for depth, k in enumerate(keys[:-1]):
-            target = target.setdefault(k, {})
-            if not isinstance(target, dict):
-                where = ".".join(keys[: depth + 1])
-                raise ConfigError(var, [(where, f"is a value, not a table, so it has no key {keys[depth + 1]!r}")])
         # Keys and URLs stay strings even when they look like numbers.
-        target[keys[-1]] = (
-            value
-            if keys[-1] in ("api_key", "basic_auth", "base_url", "name", "model", "api_key_env")
-            else _coerce(value)
-        )
+        as_text = keys[-1] in ("api_key", "basic_auth", "base_url", "name", "model", "api_key_env")
+        _set_nested(providers[index], keys, value if as_text else _coerce(value), var)
         origins["providers." + str(index) + "." + ".".join(keys)] = var
     return origins
+
+
+def _set_nested(target: dict[str, Any], keys: list[str], value: Any, var: str) -> None:
+    if not isinstance(target, dict):
+        raise ConfigError(var, [("", "the file gives a value here, not a table")])
+    for depth, k in enumerate(keys[:-1]):
+        target = target.setdefault(k, {})
+        if not isinstance(target, dict):
+            where = ".".join(keys[: depth + 1])
+            raise ConfigError(var, [(where, f"is a value, not a table, so it has no key {keys[depth + 1]!r}")])
+    target[keys[-1]] = value
 
 
 def _secrets_in(data: dict[str, Any]) -> list[str]:

@@ -191,3 +191,33 @@ def test_provider_validates_like_config() -> None:
     with pytest.raises(nx.ConfigError, match="give one of them") as info:
         nx.Provider(name="x", base_url="http://user:pa55word@127.0.0.1:1234/v1", api_key="k-123456789")
     assert "pa55word" not in str(info.value) and "k-123456789" not in str(info.value)
+
+
+def test_breaker_table_sets_every_breaker_of_a_chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_NXS_KIMI_KEY", "sk-not-used")
+    text = GOOD.replace('runs_dir = "my-runs"\n', 'runs_dir = "my-runs"\n[breaker]\nthreshold = 2\ncooldown = 30\n')
+    cfg = nx.LabConfig.load(write(tmp_path, text), environ={"NXS_LAB__BREAKER__MAX_COOLDOWN": "300"})
+    assert (cfg.breaker.threshold, cfg.breaker.cooldown, cfg.breaker.max_cooldown) == (2, 30.0, 300.0)
+    chain = nx.FallbackChain.from_config(cfg)
+    b = chain.breakers["kimi"]
+    assert (b.threshold, b.base_cooldown, b.max_cooldown, b.name) == (2, 30.0, 300.0, "kimi")
+    default = nx.FallbackChain.from_config(nx.LabConfig.load(write(tmp_path, GOOD, "plain.toml"), environ={}))
+    assert (default.breakers["kimi"].threshold, default.breakers["kimi"].base_cooldown) == (3, 5.0)
+    long = nx.LabConfig.model_validate({"breaker": {"cooldown": 600}}).breaker
+    assert long.max_cooldown == 600.0  # a cooldown longer than the default ceiling raises the ceiling with it
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "where", "expected"),
+    [
+        ("[breaker]\ncooldown = 10\nmax_cooldown = 5\n", {}, "breaker", "shorter than cooldown"),
+        ("[breaker]\nthreshold = 0\n", {}, "breaker.threshold", "greater than or equal to 1"),
+        ("[breaker]\ncoldown = 10\n", {}, "breaker.coldown", "unknown key"),
+        ("", {"NXS_LAB__BREAKER__COOLDOWN": "-1"}, "NXS_LAB__BREAKER__COOLDOWN", "greater than 0"),
+        ('[[providers]]\nname = "breaker"\nbase_url = "http://127.0.0.1:1/v1"\n', {}, "breaker", "taken by"),
+    ],
+)
+def test_bad_breaker_settings_are_named(tmp_path: Path, text: str, env: dict, where: str, expected: str) -> None:
+    with pytest.raises(nx.ConfigError) as info:
+        nx.LabConfig.load(write(tmp_path, text), environ=env)
+    assert where in str(info.value) and expected in str(info.value), str(info.value)

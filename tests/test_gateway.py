@@ -142,3 +142,10 @@ def test_gateway_refuses_to_print_a_generated_key_into_a_file(tmp_path: Path) ->
     r = subprocess.run([sys.executable, "-m", "nxs_lab.cli", "--config", str(cfg), "gateway", "--port", "0"],
                        capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
     assert r.returncode == 2 and MASTER_KEY_ENV in r.stderr and "sk-nxs-" not in r.stdout + r.stderr
+
+
+def test_the_breaker_cooldown_maps_when_the_settings_give_one() -> None:
+    assert litellm_config(_lab(LMSTUDIO))["router_settings"]["cooldown_time"] == 30.0
+    cfg = LabConfig.model_validate({"providers": [LMSTUDIO], "breaker": {"cooldown": 120}})
+    assert litellm_config(cfg)["router_settings"]["cooldown_time"] == 120.0
+    assert litellm_config(cfg, cooldown_s=7)["router_settings"]["cooldown_time"] == 7

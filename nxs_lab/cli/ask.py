@@ -23,13 +23,18 @@ def _chain(args: argparse.Namespace) -> Any:
     """The chain to ask: one ``--base-url``, or the configured providers (only ``--provider`` ones if given),
     with the CLI's request log."""
     from ..client.provider import Provider
+    from ..config import BreakerSettings
+    from ..resilience.breaker import CircuitBreaker
     from ..resilience.fallback import FallbackChain
     from ..resilience.requestlog import RequestLog
 
-    if args.base_url:
+    if args.base_url:  # the settings file is not read: a broken one must not stop a call that does not use it
+        breakers = BreakerSettings()
         providers = [Provider(name="cli", base_url=args.base_url, api_key=key_from_env(args.api_key_env))]
     else:
-        configs = settings(args).config.by_priority()
+        cfg = settings(args).config
+        breakers = cfg.breaker
+        configs = cfg.by_priority()
         if args.provider:
             wanted = {n.lower() for n in args.provider}
             unknown = wanted - {c.name.lower() for c in configs}
@@ -42,7 +47,12 @@ def _chain(args: argparse.Namespace) -> Any:
 
             raise ConfigError("nxs-lab", [("providers", f"none is configured: {how_to_configure()}")])
         providers = [Provider.from_config(c) for c in configs]
-    return FallbackChain(providers, log=RequestLog(request_log_path(args)), fit=True)
+    return FallbackChain(
+        providers,
+        breaker=lambda name: CircuitBreaker.from_settings(breakers, name),
+        log=RequestLog(request_log_path(args)),
+        fit=True,
+    )
 
 
 def _answer(chain: Any, messages: Sequence[dict[str, str]], params: dict[str, Any]) -> Any:

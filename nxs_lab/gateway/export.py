@@ -22,7 +22,8 @@ no key                                   ``api_key: none`` (the OpenAI client ne
 the priority order                       ``router_settings.fallbacks``: each provider falls back to every later one;
                                          ``model_group_alias``: ``nxs`` asks the first
 the breakers (open on the first failure,  ``allowed_fails: 0``, ``cooldown_time``: a failed deployment is skipped for
-skipped until the cooldown ends)         that long instead of being waited on at every call
+skipped until the cooldown ends)         that long instead of being waited on at every call: ``[breaker] cooldown``
+                                         when the settings give it, else 30 s (LiteLLM's cooldown does not double)
 the kit's retry policy (fail over, do    ``num_retries: 0``
 not retry the same provider)
 the gateway's own key                    ``general_settings.master_key: os.environ/LITELLM_MASTER_KEY``
@@ -85,8 +86,12 @@ def _entries(p: ProviderConfig) -> list[dict[str, Any]]:
     return entries
 
 
-def litellm_config(cfg: LabConfig, *, cooldown_s: float = COOLDOWN_S) -> dict[str, Any]:
-    """The LiteLLM proxy configuration for ``cfg`` (see the module's table)."""
+def litellm_config(cfg: LabConfig, *, cooldown_s: float | None = None) -> dict[str, Any]:
+    """The LiteLLM proxy configuration for ``cfg`` (see the module's table). ``cooldown_s``: how long a failed
+    provider is skipped; by default the ``[breaker]`` table's ``cooldown`` when the settings give one, else
+    :data:`COOLDOWN_S`."""
+    if cooldown_s is None:
+        cooldown_s = cfg.breaker.cooldown if "breaker" in cfg.model_fields_set else COOLDOWN_S
     providers = cfg.by_priority()
     if not providers:
         raise ConfigError("export", [("providers", "none is configured: there is nothing to export")])

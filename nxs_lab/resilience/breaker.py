@@ -22,8 +22,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .._html import kv_table
+
+if TYPE_CHECKING:
+    from ..config import BreakerSettings
 
 log = logging.getLogger("nxs_lab.breaker")
 
@@ -84,6 +88,11 @@ class CircuitBreaker:
         self._state = BreakerState.CLOSED
         self._s = _Stats(cooldown=cooldown)
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: BreakerSettings, name: str = "") -> CircuitBreaker:
+        """A breaker as the ``[breaker]`` table of the settings describes it."""
+        return cls(settings.threshold, settings.cooldown, settings.max_cooldown, name=name)
 
     @property
     def state(self) -> BreakerState:

@@ -112,7 +112,9 @@ class FallbackChain:
 
     @classmethod
     def from_config(cls, cfg: LabConfig, **kw: Any) -> FallbackChain:
-        """A chain of the configured providers, lowest ``priority`` first."""
+        """A chain of the configured providers, lowest ``priority`` first, their breakers set by ``cfg.breaker``
+        (unless ``breaker=`` is given)."""
+        kw.setdefault("breaker", lambda name: CircuitBreaker.from_settings(cfg.breaker, name))
         return cls([Provider.from_config(p) for p in cfg.by_priority()], **kw)
 
     def provider(self, name: str) -> Provider:
