@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +22,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         names = getattr(item, "fixturenames", ())
         runbook = item.nodeid.startswith(("nxs_lab/notebooks/", "tests/notebooks/"))
-        if {"local_server", "llama_server", "stock_server"} & set(names) or runbook:
+        if {"local_server", "llama_server", "llama_tools_server", "stock_server"} & set(names) or runbook:
             item.add_marker(pytest.mark.server)
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
@@ -46,6 +47,17 @@ def llama_server() -> Iterator[str]:
     if foreign.llama_server_binary() is None:
         pytest.skip("llama-server is not built: bash scripts/build_llama_server.sh (scripts/test.sh does it)")
     with foreign.llama_server(LLAMA_SERVER_CTX) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def llama_tools_server() -> Iterator[str]:
+    """llama-server as above, with a chat template that renders tools (``tests/templates/chatml_tools.jinja``,
+    ``--chat-template-file``): SmolLM2's own template has none, so its tools would cost nothing."""
+    if foreign.llama_server_binary() is None:
+        pytest.skip("llama-server is not built: bash scripts/build_llama_server.sh (scripts/test.sh does it)")
+    template = Path(__file__).parent / "templates" / "chatml_tools.jinja"
+    with foreign.llama_server(LLAMA_SERVER_CTX, extra=["--chat-template-file", str(template)]) as url:
         yield url
 
 

@@ -12,6 +12,7 @@ provider and its async twin always detect the same model (they used to disagree)
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from .._net import Scope, url_scope
@@ -195,9 +196,12 @@ class ModelCatalog:
             counter: TokenCounter = self._rough
         return counter.count_messages(messages)
 
-    def count_chat(self, messages: list[Any], model: str | None = None) -> int | None:
-        """Tokens in a whole chat as the server's template lays it out, or ``None`` when the server cannot say."""
-        return self.server.count_chat(self.http, self.resolve(model), messages)
+    def count_chat(
+        self, messages: list[Any], model: str | None = None, tools: Mapping[str, Any] | None = None
+    ) -> int | None:
+        """Tokens in a whole chat as the server's template lays it out (``tools``: the call's ``tools`` and
+        ``tool_choice``), or ``None`` when the server cannot say."""
+        return self.server.count_chat(self.http, self.resolve(model), messages, tools)
 
     def __repr__(self) -> str:
         kind = self._server.kind if self._server is not None else "not probed"

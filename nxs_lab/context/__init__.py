@@ -11,6 +11,7 @@ from .counting import (
     TokenCount,
     TokenCounter,
     counter_for,
+    tool_spec,
 )
 from .guard import AsyncContextGuard, ContextGuard
 from .overflow import OverflowInfo, parse_overflow
@@ -32,4 +33,5 @@ __all__ = [
     "check_truncation",
     "counter_for",
     "parse_overflow",
+    "tool_spec",
 ]

@@ -22,7 +22,7 @@ from typing import Any
 from .._html import kv_table, rows_table
 from ..errors import BudgetExceeded
 from ..results import ChatResult
-from .counting import TokenCount, TokenCounter
+from .counting import TokenCount, TokenCounter, ToolSpec
 
 log = logging.getLogger("nxs_lab.context")
 
@@ -107,6 +107,7 @@ class ContextBudget:
         *,
         strategy: str = "drop",
         summarizer: Summarizer | None = None,
+        tools: ToolSpec | None = None,
     ) -> FitResult:
         """Fit ``messages`` into :attr:`max_input_tokens`, counting each message at the upper bound of its count
         (exact counts have none), so a count that is off in its stated error never makes a fitted request overflow.
@@ -114,7 +115,8 @@ class ContextBudget:
         ``strategy="drop"`` drops the oldest turns; ``"summarize"`` replaces them with one
         message written by ``summarizer(dropped_messages)`` (dropping more if even that does not fit).
         Raises :class:`~nxs_lab.errors.BudgetExceeded` when the system prompt plus the latest
-        user turn alone do not fit.
+        user turn alone do not fit. ``tools`` (the call's ``tools`` and ``tool_choice``, see
+        :func:`~nxs_lab.context.counting.tool_spec`) are counted as part of the prompt, which they are.
         """
         if strategy not in ("drop", "summarize"):
             raise ValueError(f"strategy must be 'drop' or 'summarize', got {strategy!r}")
@@ -123,7 +125,7 @@ class ContextBudget:
         msgs = list(messages)
         head, turns, tail = _partition(msgs)
         limit = self.max_input_tokens
-        pinned = counter.count_messages(head + tail)
+        pinned = counter.count_messages(head + tail, tools)
         if pinned.tokens > limit:
             raise BudgetExceeded(pinned.tokens, limit, self.arithmetic())
         used = pinned.upper
@@ -141,17 +143,17 @@ class ContextBudget:
         if dropped and strategy == "summarize":
             assert summarizer is not None
             summary = [{"role": "system", "content": "Summary of the earlier conversation: " + summarizer(dropped)}]
-            while counter.count_messages(head + summary + kept_turns + tail).upper > limit:
+            while counter.count_messages(head + summary + kept_turns + tail, tools).upper > limit:
                 if not kept_turns:  # the summary itself does not fit: fall back to plain dropping
                     summary = []
                     break
                 kept_turns = self._drop_first_turn(kept_turns, dropped)
         # The final check counts the chat whole (exactly, where the server applies its template for us):
         # a template that is not the sum of its messages costs the oldest kept turns, never an overflow.
-        count = counter.count_chat(head + summary + kept_turns + tail)
+        count = counter.count_chat(head + summary + kept_turns + tail, tools)
         while count.upper > limit and kept_turns:
             kept_turns = self._drop_first_turn(kept_turns, dropped)
-            count = counter.count_chat(head + summary + kept_turns + tail)
+            count = counter.count_chat(head + summary + kept_turns + tail, tools)
         if count.upper > limit:
             raise BudgetExceeded(count.upper, limit, self.arithmetic())
         return FitResult(head + summary + kept_turns + tail, dropped, count, self, bool(summary))

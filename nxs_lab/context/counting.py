@@ -25,6 +25,11 @@ the provider's catalogue), for servers on the user's machines and networks.
 Where the server applies its template for us, :meth:`TokenCounter.count_chat` is
 exact whatever the template does. Counts are cached per message, so refitting a
 growing history costs only the new messages.
+
+A call's ``tools`` are prompt too: templates render their schemas with instructions around them. Where the
+server applies its template for us they are counted with the chat, exactly (llama-server started with
+``--jinja``, vLLM); elsewhere they are estimated from their JSON with a wide bound until an answer's
+``usage.prompt_tokens`` shows what they cost (:meth:`TokenCounter.learn_tools`, done by the context guard).
 """
 
 from __future__ import annotations
@@ -57,10 +62,31 @@ __all__ = [
     "TokenCount",
     "TokenCounter",
     "counter_for",
+    "tool_spec",
 ]
 
 Message = Mapping[str, Any]
+ToolSpec = Mapping[str, Any]  # what a template renders besides the messages: {"tools": [...], "tool_choice": ...}
 log = logging.getLogger("nxs_lab.context")
+
+# Tokens a template's instructions around tool schemas take, before they are measured (Qwen 2.5's take about 90,
+# Llama 3.1's about 60): the estimate's offset and part of its bound.
+TOOLS_PREAMBLE = 100
+
+
+def tool_spec(params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The parts of a call's parameters that its chat template renders besides the messages (``tools`` and
+    ``tool_choice``), or ``None`` when it has no tools."""
+    if not params.get("tools"):
+        return None
+    spec: dict[str, Any] = {"tools": list(params["tools"])}
+    if params.get("tool_choice") is not None:
+        spec["tool_choice"] = params["tool_choice"]
+    return spec
+
+
+def _tools_key(tools: ToolSpec | None) -> str | None:
+    return json.dumps(tools, sort_keys=True, default=str) if tools else None
 
 
 class CountMethod(str, enum.Enum):
@@ -175,9 +201,36 @@ class TokenCounter:
         self.overhead = overhead or _ASSUMED
         self._text_cache: dict[str, int] = {}
         self._msg_cache: dict[tuple[Any, ...], tuple[int, int]] = {}
+        self._tool_costs: dict[str, tuple[int, int]] = {}
 
     def _count(self, text: str) -> int:
         raise NotImplementedError
+
+    def tool_tokens(self, tools: ToolSpec | None) -> tuple[int, int]:
+        """(tokens, error bound) that a call's ``tools`` add to its prompt: what an answer showed (see
+        :meth:`learn_tools`), else anything from nothing (a template may leave them out, as llama-cpp-python's
+        does for ``tool_choice="none"``) up to the schemas' JSON and half as much again, plus
+        :data:`TOOLS_PREAMBLE` (templates re-serialize schemas their own way and put words around them)."""
+        key = _tools_key(tools)
+        if key is None:
+            return 0, 0
+        learned = self._tool_costs.get(key)
+        if learned is not None:
+            return learned
+        n = self.count_text(key)
+        half = math.ceil((n + math.ceil(n * max(0.5, self.relative_error)) + TOOLS_PREAMBLE) / 2)
+        return half, half
+
+    def learn_tools(self, tools: ToolSpec, tokens: int, error: int) -> None:
+        """Remember what ``tools`` cost in a prompt the server counted (``usage.prompt_tokens`` less the
+        messages' count, whose error bound comes along); of several answers, the largest upper bound is kept."""
+        key = _tools_key(tools)
+        if key is None:
+            return
+        old = self._tool_costs.get(key)
+        new = (max(0, tokens), max(0, error))
+        if old is None or sum(new) > sum(old):
+            self._tool_costs[key] = new
 
     def count_text(self, text: str) -> int:
         cached = self._text_cache.get(text)
@@ -202,9 +255,11 @@ class TokenCounter:
         self._msg_cache[key] = result
         return result
 
-    def count_messages(self, messages: Sequence[Message]) -> TokenCount:
-        """The chat as the sum of its messages, each with its template overhead (cheap: cached per message)."""
-        total, err = self.overhead.reply, 0
+    def count_messages(self, messages: Sequence[Message], tools: ToolSpec | None = None) -> TokenCount:
+        """The chat as the sum of its messages, each with its template overhead (cheap: cached per message),
+        plus what its ``tools`` add (see :meth:`tool_tokens`)."""
+        total, err = self.tool_tokens(tools)
+        total += self.overhead.reply
         for m in messages:
             n, e = self.message_tokens(m)
             total += n
@@ -217,10 +272,11 @@ class TokenCounter:
             err += len(messages)  # a measured overhead still meets each message's edges: a token either way
         return TokenCount(total, self.method, err, self.overhead.source)
 
-    def count_chat(self, messages: Sequence[Message]) -> TokenCount:
-        """The whole chat as the server will see it; exact where the server applies its own template for us
-        (see :class:`ServerCounter`), else :meth:`count_messages`. Used for the final check of a fit."""
-        return self.count_messages(messages)
+    def count_chat(self, messages: Sequence[Message], tools: ToolSpec | None = None) -> TokenCount:
+        """The whole chat as the server will see it, with the call's ``tools`` (see :func:`tool_spec`); exact
+        where the server applies its own template for us (see :class:`ServerCounter`), else
+        :meth:`count_messages`. Used for the final check of a fit."""
+        return self.count_messages(messages, tools)
 
     def calibrate(self, provider: BaseProvider, model: str | None = None) -> ChatOverhead:
         """Measure the chat template's overhead against ``usage.prompt_tokens`` (five 1-token requests).
@@ -318,6 +374,7 @@ class ServerCounter(TokenCounter):
             )
         self._chat_counts: dict[tuple[Any, ...], int] = {}
         self._applies_template: bool | None = None  # unknown until asked
+        self._template_takes_tools: bool | None = None  # llama-server renders tools only when started with --jinja
 
     def _count(self, text: str) -> int:
         n = self.catalog.count_tokens(text, self.model)
@@ -336,11 +393,15 @@ class ServerCounter(TokenCounter):
             self._applies_template = self._template_count([{"role": "user", "content": "probe"}]) is not None
         return self._applies_template
 
-    def _template_count(self, messages: Sequence[Message]) -> int | None:
-        key = tuple(_key(m) for m in messages)
+    def _template_count(self, messages: Sequence[Message], tools: ToolSpec | None = None) -> int | None:
+        if tools and self._template_takes_tools is False:
+            return None
+        key = (*(_key(m) for m in messages), _tools_key(tools))
         n = self._chat_counts.get(key)
         if n is None:
-            n = self.catalog.count_chat(list(messages), self.model)
+            n = self.catalog.count_chat(list(messages), self.model, tools)
+            if tools:
+                self._template_takes_tools = n is not None
             if n is None:
                 return None
             if len(self._chat_counts) >= self._CHAT_CACHE:
@@ -348,13 +409,14 @@ class ServerCounter(TokenCounter):
             self._chat_counts[key] = n
         return n
 
-    def count_chat(self, messages: Sequence[Message]) -> TokenCount:
-        """Exact when the server applies its template and every part is text; else :meth:`count_messages`."""
+    def count_chat(self, messages: Sequence[Message], tools: ToolSpec | None = None) -> TokenCount:
+        """Exact when the server applies its template (with the tools, if any) and every part is text; else
+        :meth:`count_messages`."""
         if self.applies_template and not any(_content_text(m)[1] for m in messages):
-            n = self._template_count(messages)
+            n = self._template_count(messages, tools)
             if n is not None:
                 return TokenCount(n, CountMethod.SERVER_TEMPLATE, 0, "measured")
-        return self.count_messages(messages)
+        return self.count_messages(messages, tools)
 
     def calibrate_from_template(self) -> ChatOverhead | None:
         """The overhead measured through the server's template (no generation); ``None`` where it has none."""

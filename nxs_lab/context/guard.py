@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ContextOverflow
 from ..results import ChatResult
 from .budget import ContextBudget, Summarizer, check_truncation
-from .counting import TokenCount, TokenCounter, counter_for
+from .counting import CountMethod, TokenCount, TokenCounter, ToolSpec, counter_for, tool_spec
 
 if TYPE_CHECKING:
     from ..client import AsyncChatStream, AsyncProvider, BaseProvider, ChatStream, Provider
@@ -42,6 +42,8 @@ class Prepared:
     dropped: int
     budget: ContextBudget | None
     window_source: str
+    tools: ToolSpec | None = None
+    counter: TokenCounter | None = None  # set when the tools' cost was not counted exactly: an answer teaches it
 
     def params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The call's parameters, with the budget's output reserve as ``max_tokens`` unless one was given."""
@@ -53,7 +55,18 @@ class Prepared:
         """The answer to this request, flagged when the server counted fewer prompt tokens than were sent."""
         if self.count is not None:
             result = check_truncation(result, self.count)
+            self._learn_tools(result)
         return dataclasses.replace(result, dropped_messages=self.dropped)
+
+    def _learn_tools(self, result: ChatResult) -> None:
+        """What the tools cost, from the server's own count of the prompt: the next fit uses it, not a guess.
+        Not from an answer that calls tools: llama-cpp-python reaches those in several completions and reports
+        the sum of their prompts."""
+        got = result.usage.prompt_tokens
+        if self.tools is None or self.counter is None or got is None or result.prompt_truncated or result.tool_calls:
+            return
+        without = self.counter.count_messages(self.messages)
+        self.counter.learn_tools(self.tools, got - without.tokens, without.error)
 
 
 class _GuardBase:
@@ -92,11 +105,15 @@ class _GuardBase:
     def prepare(self, messages: Sequence[Message], params: Mapping[str, Any]) -> Prepared:
         """The request fitted to the window (may ask the server for its window and token counts)."""
         budget, source = self.budget(params.get("max_tokens"), params.get("model"))
+        tools = tool_spec(params)
         if budget is None:
             # Unknown window: nothing to fit to. Still count, so truncation can be caught.
-            return Prepared(list(messages), self.counter.count_chat(messages), 0, None, source)
-        fit = budget.fit(messages, self.counter, strategy=self.strategy, summarizer=self.summarizer)
-        return Prepared(fit.messages, fit.count, len(fit.dropped), budget, source)
+            msgs, count, dropped = list(messages), self.counter.count_chat(messages, tools), 0
+        else:
+            fit = budget.fit(messages, self.counter, strategy=self.strategy, summarizer=self.summarizer, tools=tools)
+            msgs, count, dropped = fit.messages, fit.count, len(fit.dropped)
+        learns = tools is not None and count.method is not CountMethod.SERVER_TEMPLATE
+        return Prepared(msgs, count, dropped, budget, source, tools, self.counter if learns else None)
 
     def finish(self, result: ChatResult, prepared: Prepared) -> ChatResult:
         """Same as ``prepared.finish(result)``."""

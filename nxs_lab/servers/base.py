@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from ..errors import ProviderError
@@ -52,7 +53,11 @@ class ServerAdapter:
     def count_tokens(self, http: NativeHTTP, model: str, text: str) -> int | None:
         return None
 
-    def count_chat(self, http: NativeHTTP, model: str, messages: list[Any]) -> int | None:
+    def count_chat(
+        self, http: NativeHTTP, model: str, messages: list[Any], tools: Mapping[str, Any] | None = None
+    ) -> int | None:
+        """Tokens in a whole chat as the server's template lays it out (with ``tools``: the call's ``tools`` and
+        ``tool_choice``, which templates render too), or ``None`` when the server cannot say."""
         return None
 
     @staticmethod

@@ -3,6 +3,7 @@ and ``/apply-template`` lays a chat out with the model's own template, so whole 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..models import LoadState, ModelInfo
@@ -45,9 +46,12 @@ class LlamaCpp(ServerAdapter):
         reply = http.post_json("/tokenize", {"content": text, "add_special": False})
         return len(reply["tokens"])
 
-    def count_chat(self, http: NativeHTTP, model: str, messages: list[Any]) -> int | None:
+    def count_chat(
+        self, http: NativeHTTP, model: str, messages: list[Any], tools: Mapping[str, Any] | None = None
+    ) -> int | None:
         # The server tokenizes a chat's prompt with special tokens added and parsed; /tokenize does the same here.
-        applied = self._try(http.post_json, "/apply-template", {"messages": messages})
+        # /apply-template reads a request as /v1/chat/completions does, tools and tool_choice included.
+        applied = self._try(http.post_json, "/apply-template", {"messages": messages, **(tools or {})})
         if not isinstance(applied, dict) or not isinstance(applied.get("prompt"), str):
-            return None  # a build without /apply-template
+            return None  # a build without /apply-template (or, with tools, one started without --jinja)
         return len(http.post_json("/tokenize", {"content": applied["prompt"], "add_special": True})["tokens"])

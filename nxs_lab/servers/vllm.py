@@ -3,6 +3,7 @@ chats through the model's template when given ``messages`` (vLLM's documented to
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..models import LoadState, ModelInfo
@@ -40,10 +41,12 @@ class VLLM(ServerAdapter):
         reply = http.post_json("/tokenize", {"model": model, "prompt": text, "add_special_tokens": False})
         return int(reply["count"]) if "count" in reply else len(reply["tokens"])
 
-    def count_chat(self, http: NativeHTTP, model: str, messages: list[Any]) -> int | None:
-        reply = self._try(
-            http.post_json, "/tokenize", {"model": model, "messages": messages, "add_generation_prompt": True}
-        )
+    def count_chat(
+        self, http: NativeHTTP, model: str, messages: list[Any], tools: Mapping[str, Any] | None = None
+    ) -> int | None:
+        body = {"model": model, "messages": messages, "add_generation_prompt": True, **(tools or {})}
+        body.pop("tool_choice", None)  # vLLM's /tokenize renders the template with tools; it takes no tool_choice
+        reply = self._try(http.post_json, "/tokenize", body)
         if not isinstance(reply, dict):
             return None
         return int(reply["count"]) if "count" in reply else len(reply["tokens"])

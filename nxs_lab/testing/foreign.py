@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import httpx2
 
@@ -68,15 +68,15 @@ def llama_server_binary() -> str | None:
 
 
 @contextlib.contextmanager
-def llama_server(ctx: int, binary: str | None = None, threads: int = 2) -> Iterator[str]:
-    """llama.cpp's own server with a runtime window of ``ctx`` (``-c``) and ``threads`` (``-t``); yields its
-    base_url."""
+def llama_server(ctx: int, binary: str | None = None, threads: int = 2, extra: Sequence[str] = ()) -> Iterator[str]:
+    """llama.cpp's own server with a runtime window of ``ctx`` (``-c``) and ``threads`` (``-t``), and ``extra``
+    arguments (``--chat-template-file …``); yields its base_url."""
     exe = binary or llama_server_binary()
     if exe is None:
         raise FileNotFoundError("no llama-server: bash scripts/build_llama_server.sh, then set NXS_LAB_LLAMA_SERVER")
     port = free_port()
     cmd = [exe, "-m", str(bundled_model_path()), "-c", str(ctx), "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["-t", str(threads), "--parallel", "1", "--jinja"]
+    cmd += ["-t", str(threads), "--parallel", "1", "--jinja", *extra]
     with running(cmd, f"http://127.0.0.1:{port}", "llama-server") as url:
         yield url
 
