@@ -14,20 +14,12 @@ import pytest
 import nxs_lab as nx
 from nxs_lab.cli import main
 
+from .chats import history
 from .conftest import STOCK_CTX
 
 pytestmark = pytest.mark.timeout(900)
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-
-
-def _history(turns: int) -> list[dict[str, str]]:
-    msgs = [{"role": "system", "content": "You answer in one short sentence."}]
-    for i in range(turns):
-        msgs.append({"role": "user", "content": f"Question {i}: what do rivers and lakes have in common? " * 3})
-        msgs.append({"role": "assistant", "content": f"Answer {i}: both hold water that moves. " * 3})
-    msgs.append({"role": "user", "content": "Name one river."})
-    return msgs
 
 
 # ---------------------------------------------------------------- a stock llama-cpp-python server
@@ -44,7 +36,7 @@ def test_an_unknown_window_is_learned_from_the_overflow_and_the_request_refitted
     """It publishes no window; its 400 says "maximum context length is 1024 tokens". The guard learns that, refits
     once, and the answer comes back; the window is remembered for the next call."""
     assert stock.context_window_info() == (None, "unknown")
-    msgs = _history(60)
+    msgs = history(60)
     guard = nx.ContextGuard(stock)
     r = guard.chat(msgs, max_tokens=16)
     assert r.dropped_messages > 0 and r.usage.prompt_tokens is not None and r.usage.prompt_tokens + 16 <= STOCK_CTX

@@ -11,20 +11,10 @@ import pytest
 import nxs_lab as nx
 from nxs_lab.discovery import discover
 
+from .chats import history
 from .conftest import LLAMA_SERVER_CTX
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def _history(turns: int) -> list[dict[str, str]]:
-    msgs = [{"role": "system", "content": "You answer in one short sentence."}]
-    for i in range(turns):
-        msgs.append({"role": "user", "content": f"Question {i}: what do rivers, lakes and seas have in common? " * 3})
-        msgs.append(
-            {"role": "assistant", "content": f"Answer {i}: they all hold water that moves and evaporates. " * 3}
-        )
-    msgs.append({"role": "user", "content": "Name one river."})
-    return msgs
 
 
 @pytest.fixture
@@ -54,14 +44,14 @@ def test_chat_stream_and_exact_text_counts(server: nx.Provider) -> None:
 
 def test_an_unfitted_history_is_refused_with_the_numbers(server: nx.Provider) -> None:
     with pytest.raises(nx.ContextOverflow) as err:
-        server.chat(_history(400), max_tokens=32)
+        server.chat(history(400), max_tokens=32)
     assert err.value.context_window == LLAMA_SERVER_CTX and err.value.prompt_tokens > LLAMA_SERVER_CTX
 
 
 def test_the_default_guard_fits_a_history_three_times_the_window(server: nx.Provider) -> None:
     """The case that used to send 1,636 tokens into 1,536, with nothing asked of the guard: the final count is the
     server's own (its template, its tokenizer), so what was sent is exactly what the server counted."""
-    msgs = _history(400)
+    msgs = history(400)
     guard = nx.ContextGuard(server)
     assert guard.counter.count_messages(msgs).tokens > 3 * LLAMA_SERVER_CTX
     r = guard.chat(msgs, max_tokens=32)
@@ -75,7 +65,7 @@ def test_whole_chats_are_counted_through_its_own_template(server: nx.Provider) -
     counter = nx.counter_for(server)
     assert isinstance(counter, nx.ServerCounter) and counter.applies_template
     assert counter.overhead.source == "measured" and counter.overhead.implicit_system > 0
-    for chat in (_history(2), [{"role": "user", "content": "Name one river."}], _history(5)[1:]):
+    for chat in (history(2), [{"role": "user", "content": "Name one river."}], history(5)[1:]):
         count = counter.count_chat(chat)
         assert count.exact and count.method is nx.CountMethod.SERVER_TEMPLATE
         assert count.tokens == server.chat(chat, max_tokens=1).usage.prompt_tokens
@@ -83,7 +73,7 @@ def test_whole_chats_are_counted_through_its_own_template(server: nx.Provider) -
 
 
 def test_a_chain_over_two_windows_fits_each(server: nx.Provider, local_server: nx.LocalServer) -> None:
-    msgs = _history(400)
+    msgs = history(400)
     embedded = local_server.provider(name="embedded")
     for order in ([server, embedded], [embedded, server]):
         r = nx.FallbackChain(order, fit=True).chat(msgs, max_tokens=32)

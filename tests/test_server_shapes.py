@@ -18,6 +18,7 @@ from nxs_lab.servers.ollama import Ollama
 from nxs_lab.testing import Fault, FaultServer
 from nxs_lab.testing.replies import THOUGHT
 
+from .chats import history
 from .standins import OLLAMA, VLLM
 
 pytestmark = pytest.mark.timeout(60)
@@ -114,23 +115,15 @@ def test_inline_thinking_edge_cases() -> None:
 # --------------------------------------------------------------------------- Ollama truncation
 
 
-def _history(turns: int) -> list[dict[str, str]]:
-    msgs = []
-    for i in range(turns):
-        msgs.append({"role": "user", "content": f"Question {i}: tell me about rivers and lakes. " * 4})
-        msgs.append({"role": "assistant", "content": f"Answer {i}: rivers flow into lakes and seas. " * 4})
-    return msgs + [{"role": "user", "content": "Sum it up."}]
-
-
 def test_ollama_truncation_is_flagged_on_a_plain_chat_and_stream() -> None:
     """Ollama's /v1 cuts an over-long prompt to its num_ctx and answers 200; its replies say who it is
     (system_fingerprint fp_ollama), so a plain call is checked with no extra request."""
     with FaultServer(prompt_tokens=4096, fingerprint="fp_ollama") as srv, _provider(srv) as p:
         before = srv.requests
-        r = p.chat(_history(150))
+        r = p.chat(history(150))
         assert srv.requests == before + 1  # the check cost no request
         assert r.prompt_truncated and r.prompt_tokens_sent is not None and r.prompt_tokens_sent > 4096
-        s = p.stream(_history(150))
+        s = p.stream(history(150))
         s.collect()
         assert s.result is not None and s.result.prompt_truncated
         short = p.chat(USER)  # a prompt that fits is not flagged, whatever the server counted
@@ -142,14 +135,14 @@ def test_ollama_truncation_is_flagged_when_the_kind_is_known_from_its_native_api
     with FaultServer(routes=OLLAMA, prompt_tokens=4096) as srv:
         with nx.Provider(name="ollama", base_url=srv.base_url) as p:
             assert p.resolve_model() == "llama3.2:3b" and p.server_kind == "ollama"
-            assert p.chat(_history(150)).prompt_truncated
+            assert p.chat(history(150)).prompt_truncated
 
 
 def test_a_server_that_does_not_cut_silently_is_not_second_guessed() -> None:
     """A stub that reports a fixed prompt count but is not known to cut prompts: nothing is flagged (a server
     that refuses an over-long prompt says so with an error)."""
     with FaultServer(prompt_tokens=5) as srv, _provider(srv) as p:
-        r = p.chat(_history(150))
+        r = p.chat(history(150))
     assert not r.prompt_truncated and r.prompt_tokens_sent is None
 
 

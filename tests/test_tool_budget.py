@@ -14,6 +14,7 @@ import nxs_lab as nx
 from nxs_lab.context import tool_spec
 from nxs_lab.context.counting import TOOLS_PREAMBLE
 
+from .chats import history
 from .conftest import LLAMA_SERVER_CTX
 
 pytestmark = pytest.mark.timeout(300)
@@ -42,15 +43,6 @@ TOOLS: list[dict[str, Any]] = [
 ]
 
 
-def _history(turns: int) -> list[dict[str, str]]:
-    msgs = [{"role": "system", "content": "You answer in one short sentence."}]
-    for i in range(turns):
-        msgs.append({"role": "user", "content": f"Question {i}: what do rivers, lakes and seas have in common? " * 3})
-        msgs.append({"role": "assistant", "content": f"Answer {i}: they all hold water that moves. " * 3})
-    msgs.append({"role": "user", "content": "Name one river."})
-    return msgs
-
-
 # ------------------------------------------------------------------ no server: the arithmetic
 
 
@@ -65,7 +57,7 @@ def test_tool_spec_takes_what_a_template_renders() -> None:
 
 def test_tools_are_estimated_with_a_wide_bound_until_an_answer_teaches_their_cost() -> None:
     counter = nx.EstimateCounter()
-    msgs = _history(1)
+    msgs = history(1)
     spec = tool_spec({"tools": TOOLS})
     plain, with_tools = counter.count_messages(msgs), counter.count_messages(msgs, spec)
     schemas = counter.count_text(json.dumps(spec, sort_keys=True))
@@ -82,7 +74,7 @@ def test_tools_are_estimated_with_a_wide_bound_until_an_answer_teaches_their_cos
 
 def test_a_fit_leaves_room_for_the_tools() -> None:
     counter = nx.EstimateCounter()
-    msgs = _history(12)
+    msgs = history(12)
     spec = tool_spec({"tools": TOOLS})
     budget = nx.ContextBudget(context_window=1200, max_tokens=64)
     plain, with_tools = budget.fit(msgs, counter), budget.fit(msgs, counter, tools=spec)
@@ -117,7 +109,7 @@ def test_llama_server_counts_the_tools_through_its_template_exactly(llama: nx.Pr
 
 def test_a_guard_fits_a_long_history_and_its_tools_into_llama_servers_window(llama: nx.Provider) -> None:
     """Without counting the tools, this history was fitted to the last token and the server refused it."""
-    msgs = _history(400)
+    msgs = history(400)
     guard = nx.ContextGuard(llama)
     plain = guard.prepare(msgs, {"max_tokens": 32})
     r = guard.chat(msgs, tools=TOOLS, max_tokens=32)
