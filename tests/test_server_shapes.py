@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nxs_lab as nx
-from nxs_lab.client.reasoning import ThinkSplitter, split_thinking
+from nxs_lab.client.reasoning import ThinkSplitter, settle_thinking, split_thinking
 from nxs_lab.servers.ollama import Ollama
 from nxs_lab.testing import Fault, FaultServer
 from nxs_lab.testing.replies import THOUGHT
@@ -102,6 +102,52 @@ def test_inline_thinking_splits_the_same_however_the_stream_is_cut(cuts: list[in
     thinking = "".join(d.text for d in out if d.reasoning)
     answer = "".join(d.text for d in out if not d.reasoning)
     assert (thinking.strip(), answer) == split_thinking(text) == ("weigh the options", "The answer is <b>42</b>.")
+
+
+@given(st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=40))
+def test_thinking_a_template_opened_splits_the_same_however_the_stream_is_cut(cuts: list[int]) -> None:
+    text = "weigh the options </think>\n\nThe answer is <b>42</b>."
+    pieces, i = [], 0
+    for n in cuts:
+        pieces.append(text[i : i + n])
+        i += n
+    pieces.append(text[i:])
+    splitter = ThinkSplitter(opened=True)
+    out = [d for piece in pieces if piece for d in splitter.feed(piece)] + splitter.flush()
+    thinking = "".join(d.text for d in out if d.reasoning)
+    answer = "".join(d.text for d in out if not d.reasoning)
+    assert (thinking.strip(), answer) == split_thinking(text) == ("weigh the options", "The answer is <b>42</b>.")
+
+
+def test_thinking_a_template_opened_is_split_and_the_model_remembered() -> None:
+    """Qwen3's and DeepSeek-R1's templates open ``<think>`` in the prompt, so the answer holds only ``…</think>``.
+    A reply is split at once. The first stream cannot know until the tag goes by: its thinking streams as answer,
+    and its result is put right; the provider remembers the model, and its next stream splits as it arrives."""
+    with FaultServer(reasoning="opened") as srv, _provider(srv) as p:
+        reply = p.chat(USER)
+        first = p.stream(USER)
+        first_deltas = list(first.deltas())
+        second = p.stream(USER)
+        second_deltas = list(second.deltas())
+    assert (reply.reasoning, reply.text) == ((THOUGHT * 2).strip(), "stub answer")
+    assert not any(d.reasoning for d in first_deltas)  # seen as answer while it streamed
+    assert first.result is not None and (first.result.reasoning, first.result.text) == (THOUGHT.strip(), ANSWER)
+    assert second_deltas[0].reasoning and all("</think>" not in d.text for d in second_deltas)
+    assert "".join(d.text for d in second_deltas if d.reasoning) == THOUGHT
+    assert "".join(d.text for d in second_deltas if not d.reasoning) == ANSWER
+    assert second.result is not None and (second.result.reasoning, second.result.text) == (THOUGHT, ANSWER)
+
+
+def test_a_model_known_to_think_that_answers_without_thinking_keeps_its_answer() -> None:
+    """A template that opened the block may close it in the prompt too (Qwen3's /no_think): then no ``</think>``
+    comes, and what streamed as thinking was the answer; out of tokens while thinking, it stays thinking."""
+    with FaultServer() as srv, _provider(srv) as p:
+        p.catalog.thinking_opened.add("stub-model")
+        s = p.stream(USER)
+        answer_deltas = list(s)
+    assert answer_deltas == [] and s.result is not None  # it could not show as answer while it streamed
+    assert (s.result.reasoning, s.result.text) == ("", ANSWER)
+    assert settle_thinking("still weighing", "", opened=True, finish_reason="length") == ("still weighing", "")
 
 
 def test_inline_thinking_edge_cases() -> None:

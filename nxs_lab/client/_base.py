@@ -281,7 +281,8 @@ class BaseProvider:
     def _new_stream(self, stream_class: Any, kw: dict[str, Any], num_ctx: int | None = None) -> Any:
         """A (sync or async) chat stream of ``kw``, opened when first read, under this provider's limits; through
         Ollama's native chat when a window (``num_ctx``) is asked for."""
-        acc = StreamAccumulator(self.name, kw["model"], time.perf_counter())
+        opened = kw["model"] in self.catalog.thinking_opened
+        acc = StreamAccumulator(self.name, kw["model"], time.perf_counter(), thinking_opened=opened)
         opener: Any = lambda: self.client.chat.completions.create(**kw)  # noqa: E731
         if num_ctx is not None:
             body = ollama_request(kw, num_ctx)
@@ -298,8 +299,15 @@ class BaseProvider:
             self.base_url,
             self.timeouts,
             self.config.max_response_bytes,
-            on_result=lambda r: self._checked_for_truncation(r, kw["messages"], acc.fingerprint),
+            on_result=lambda r: self._stream_finished(r, acc, kw),
         )
+
+    def _stream_finished(self, result: ChatResult, acc: StreamAccumulator, kw: Mapping[str, Any]) -> ChatResult:
+        """A stream's result checked for a cut prompt; a model whose template opens its thinking is remembered, so
+        its next streams split thinking from answer as they arrive."""
+        if acc.template_opened_thinking:
+            self.catalog.thinking_opened.add(kw["model"])
+        return self._checked_for_truncation(result, kw["messages"], acc.fingerprint)
 
     def _ollama_num_ctx(self) -> int | None:
         """The window to ask Ollama for, when one is configured (probes the server's kind once, blocking)."""

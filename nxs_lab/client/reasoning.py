@@ -11,7 +11,9 @@ where the thinking is  who sends it that way
 =====================  ======================================================================
 
 :func:`split_thinking` takes a whole answer apart; :class:`ThinkSplitter` does it for a stream, one
-delta at a time, holding back only what could still be the start of a tag.
+delta at a time, holding back only what could still be the start of a tag. A stream cannot see that a template
+opened the block until the ``</think>`` goes by: its thinking streams as answer, and :func:`settle_thinking` puts
+it right in the stream's result; the provider remembers the model, and its next streams split as they arrive.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Delta", "ThinkSplitter", "reasoning_field", "split_thinking"]
+__all__ = ["Delta", "ThinkSplitter", "reasoning_field", "settle_thinking", "split_thinking"]
 
 OPEN, CLOSE = "<think>", "</think>"
 _FIELDS = ("reasoning_content", "reasoning")
@@ -61,17 +63,32 @@ def split_thinking(text: str) -> tuple[str, str]:
     return "", text
 
 
+def settle_thinking(reasoning: str, text: str, *, opened: bool, finish_reason: str | None) -> tuple[str, str]:
+    """``(reasoning, answer)`` of a whole streamed answer, as :class:`ThinkSplitter` left them. Split again when
+    the thinking went by as answer (a template opened the block, and the stream could not know); when the
+    splitter took the template to have opened a block that never closed, the model answered without thinking
+    (unless it ran out of tokens: then it was still thinking)."""
+    if not reasoning and CLOSE in text and OPEN not in text:
+        return split_thinking(text)
+    if opened and reasoning and not text and finish_reason != "length":
+        return "", reasoning.lstrip()
+    return reasoning, text
+
+
 class ThinkSplitter:
     """Splits streamed content into thinking and answer deltas as a leading ``<think>`` block goes by.
 
     Content that does not open with ``<think>`` passes through at once as answer text; inside the block, only
-    the few characters that could be the start of ``</think>`` wait for the next delta.
+    the few characters that could be the start of ``</think>`` wait for the next delta. ``opened``: the chat
+    template opens the block itself (the model is known to answer ``…</think>answer``), so content is thinking
+    until ``</think>``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, opened: bool = False) -> None:
         self._state = "start"  # start | thinking | answer
         self._held = ""
         self._answer_started = False
+        self.opened = opened
 
     def feed(self, text: str) -> list[Delta]:
         self._held += text
@@ -81,7 +98,7 @@ class ThinkSplitter:
             if OPEN.startswith(probe):  # still could be "<think>" (or only whitespace so far)
                 return out
             if not probe.startswith(OPEN):
-                self._state = "answer"
+                self._state = "thinking" if self.opened else "answer"
             else:
                 self._state, self._held = "thinking", probe[len(OPEN) :]
         if self._state == "thinking":

@@ -20,7 +20,7 @@ from ..errors import InvalidResponse, ProviderError, ResponseTimeout, StreamInte
 from ..results import ChatResult, ToolCall, Usage
 from ._boundary import budget_failure, translated
 from ._budget import Budget
-from .reasoning import Delta, ThinkSplitter, reasoning_field
+from .reasoning import Delta, ThinkSplitter, reasoning_field, settle_thinking
 
 __all__ = ["AsyncChatStream", "ChatStream", "StreamAccumulator"]
 
@@ -28,13 +28,15 @@ __all__ = ["AsyncChatStream", "ChatStream", "StreamAccumulator"]
 class StreamAccumulator:
     """Folds SDK ``ChatCompletionChunk`` objects into text deltas and one final result."""
 
-    def __init__(self, provider: str, model: str, t0: float) -> None:
+    def __init__(self, provider: str, model: str, t0: float, *, thinking_opened: bool = False) -> None:
         self.provider = provider
         self.model = model
         self.t0 = t0
         self.parts: list[str] = []
         self.reasoning_parts: list[str] = []
-        self._splitter: ThinkSplitter | None = ThinkSplitter()  # until the server sends reasoning on its own
+        # until the server sends reasoning on its own; thinking_opened: the model's template opens a <think> block
+        self._splitter: ThinkSplitter | None = ThinkSplitter(opened=thinking_opened)
+        self.template_opened_thinking = False  # what result() found: a "</think>" that no "<think>" opened
         self.ttft: float | None = None
         self.finish_reason: str | None = None
         self.usage = Usage()
@@ -102,9 +104,14 @@ class StreamAccumulator:
             ToolCall(id=s["id"] or f"call_{i}", name=s["name"], arguments=s["arguments"])
             for i, s in sorted(self._tools.items())
         )
+        reasoning, text = self.reasoning, self.text
+        if self._splitter is not None:
+            opened = self._splitter.opened
+            reasoning, text = settle_thinking(reasoning, text, opened=opened, finish_reason=self.finish_reason)
+            self.template_opened_thinking = bool(reasoning) and (not self.reasoning or (opened and bool(text)))
         return ChatResult(
-            text=self.text,
-            reasoning=self.reasoning,
+            text=text,
+            reasoning=reasoning,
             provider=self.provider,
             model=self.model,
             finish_reason=self.finish_reason,

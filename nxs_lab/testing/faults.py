@@ -152,8 +152,9 @@ class FaultServer:
         routes: extra ``{path: payload}`` answered with 200 JSON (``{path: (status, payload)}`` for
             another status), e.g. to stand in for a server kind's native endpoints.
         fingerprint: the ``system_fingerprint`` of its replies (``"fp_ollama"`` is how Ollama's say who it is).
-        reasoning: where a reasoning model's thinking goes: ``"reasoning_content"``, ``"reasoning"`` or
-            ``"think"`` (inline ``<think>…</think>``), in replies and streams (see ``THOUGHT``).
+        reasoning: where a reasoning model's thinking goes: ``"reasoning_content"``, ``"reasoning"``,
+            ``"think"`` (inline ``<think>…</think>``) or ``"opened"`` (inline ``…</think>``: the template opened
+            the block), in replies and streams (see ``THOUGHT``).
         per_token_embeddings: answer embeddings with one vector per token (a server run without pooling).
         answer: the chat answer's text (streamed a few characters a chunk) instead of the stub's own words.
         host, port_request: where to listen (``port_request=0``: a free port).
@@ -464,6 +465,8 @@ class FaultServer:
         reasoning = self.spec.reasoning
         if reasoning == "think":
             words = ["<th", "ink>", THOUGHT, "</think>", "\n\n", *words]
+        elif reasoning == "opened":
+            words = [THOUGHT, "</th", "ink>", "\n\n", *words]
         elif reasoning is not None:
             for part in (THOUGHT, THOUGHT):
                 writer.write(chunk(model, part, field=reasoning, fingerprint=fp))

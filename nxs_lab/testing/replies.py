@@ -13,6 +13,8 @@ __all__ = ["THOUGHT", "chunk", "completion"]
 #                        LM Studio with "separate reasoning_content" on, DeepSeek's own API
 #   "reasoning"          the same under another name: Ollama's /v1, vLLM 0.10+, OpenRouter (gpt-oss and others)
 #   "think"              inline in content, <think>…</think> first: a server that does not split it out
+#   "opened"             inline, only …</think>: the chat template opened the block in the prompt (Qwen3,
+#                        DeepSeek-R1 and others), on a server that does not split it out
 THOUGHT = "The user wants a short answer. "
 
 
@@ -28,6 +30,8 @@ def completion(
     message: dict[str, Any] = {"role": "assistant", "content": text}
     if reasoning == "think":
         message["content"] = f"<think>{THOUGHT * 2}</think>\n\n{text}"
+    elif reasoning == "opened":
+        message["content"] = f"{THOUGHT * 2}</think>\n\n{text}"
     elif reasoning is not None:
         message[reasoning] = THOUGHT * 2
     usage: dict[str, Any] = {"prompt_tokens": prompt_tokens, "completion_tokens": 2, "total_tokens": prompt_tokens + 2}
