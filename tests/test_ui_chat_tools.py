@@ -112,6 +112,26 @@ def test_tool_panel_runs_the_loop_and_shows_the_trace(provider: nx.Provider) -> 
     assert "The first call was forced" in panel.answer.value  # and says what a model that can call tools does
 
 
+def test_tool_panel_keeps_a_request_log_line_per_model_call(
+    provider: nx.Provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NXS_LAB__RUNS_DIR", str(tmp_path / "runs"))
+    tb, _seen = make_toolbox()
+    panel = ToolPanel(provider, tb, prompt="What do my secret notes say?", max_rounds=1, force_first="search_memory")
+    panel.start(wait=True)
+    with FaultServer(Fault.REFUSE) as dead:
+        failing = ToolPanel(nx.Provider(name="dead", base_url=dead.base_url, model="m"), tb, prompt="hi")
+        failing.start(wait=True)
+    text = (tmp_path / "runs" / "requests.jsonl").read_text()
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert panel.run is not None and len(lines) == len(panel.run.trace) - len(panel.run.tool_steps) + 1
+    assert {(e["op"], e["provider"], e["outcome"]) for e in lines[:-1]} == {("tools", provider.name, "ok")}
+    assert all(e["prompt_tokens"] and e["model"] for e in lines[:-1])
+    assert (lines[-1]["provider"], lines[-1]["outcome"], lines[-1]["error"]) == ("dead", "failed", "ConnectionFailed")
+    assert isinstance(failing.error, nx.ConnectionFailed) and "secret" not in text
+    assert ToolPanel(provider, tb, log=False).log is None
+
+
 def test_stop_ends_a_silent_stream_at_once_and_send_while_busy_says_so() -> None:
     """The server accepted the request and says nothing (first_byte would wait 120 s): Stop ends it now."""
     with FaultServer(Fault.HANG) as silent:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import time
 import warnings
 from typing import Any
 
@@ -54,6 +55,35 @@ class RequestLog:
         except (OSError, ValueError) as exc:
             self.dropped += 1
             warnings.warn(f"request log {self.path}: a line was not written ({exc})", RuntimeWarning, stacklevel=2)
+
+    def call(
+        self,
+        op: str,
+        provider: str,
+        t0: float,
+        result: Any = None,
+        exc: BaseException | None = None,
+        *,
+        stopped: bool = False,
+        model: str | None = None,
+    ) -> None:
+        """One line for one call to a single provider begun at ``t0`` (``time.perf_counter()``), as a chain writes
+        one per attempt: its outcome (ok, failed, stopped), the error's kind and status, time, model and tokens."""
+        usage = getattr(result, "usage", None)
+        self.record(
+            {
+                "op": op,
+                "provider": provider,
+                "outcome": "stopped" if stopped else "failed" if exc is not None else "ok",
+                "error": type(exc).__name__ if exc is not None else None,
+                "status": getattr(exc, "status", None),
+                "elapsed_ms": round((time.perf_counter() - t0) * 1000, 2),
+                "model": getattr(result, "model", None) or model,
+                "prompt_tokens": getattr(usage, "prompt_tokens", None),
+                "completion_tokens": getattr(usage, "completion_tokens", None),
+            },
+            content=getattr(result, "text", None),
+        )
 
     def read(self) -> list[dict[str, Any]]:
         return read_jsonl(self.path)

@@ -274,17 +274,8 @@ class ChatPanel(Panel):
 
     def _logged(self, target: Any, t0: float, result: Any, exc: BaseException | None, stopped: bool = False) -> None:
         """One request-log line for a call to a single provider (a chain writes its own, one per attempt)."""
-        if self.log is None or not isinstance(target, Provider):
-            return
-        outcome = "stopped" if stopped else "failed" if exc is not None else "ok"
-        usage = getattr(result, "usage", None)
-        self.log.record({
-            "op": "stream", "provider": target.name, "outcome": outcome, "error": type(exc).__name__ if exc else None,
-            "status": getattr(exc, "status", None), "elapsed_ms": round((time.perf_counter() - t0) * 1000, 2),
-            "model": getattr(result, "model", None) or self.model,
-            "prompt_tokens": getattr(usage, "prompt_tokens", None),
-            "completion_tokens": getattr(usage, "completion_tokens", None),
-        })  # fmt: skip
+        if self.log is not None and isinstance(target, Provider):
+            self.log.call("stream", target.name, t0, result, exc, stopped=stopped, model=self.model)
 
     def _failed(self, exc: NxsLabError) -> None:
         self.error = exc

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import html
+import time
 from typing import Any
 
 import ipywidgets as widgets
 
 from .._html import rows_table
+from ..client import Provider
 from ..errors import NxsLabError
+from ..resilience.requestlog import RequestLog, default_request_log
 from ..tools.loop import ToolRun, TraceStep, run_tools
 from ..tools.toolbox import Toolbox
 from ._base import Panel, panel_box
@@ -25,8 +28,27 @@ FORCED_NOTE = (
 )
 
 
+class _Logged:
+    """A provider whose every chat is one line of the request log (the tool loop makes several per run)."""
+
+    def __init__(self, provider: Provider, log: RequestLog) -> None:
+        self.provider, self.log = provider, log
+
+    def chat(self, messages: Any, **params: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            result = self.provider.chat(messages, **params)
+        except NxsLabError as exc:
+            self.log.call("tools", self.provider.name, t0, None, exc, model=params.get("model") or self.provider.model)
+            raise
+        self.log.call("tools", self.provider.name, t0, result)
+        return result
+
+
 class ToolPanel(Panel):
-    """Run the tool loop from a notebook; ``run`` holds the last :class:`~nxs_lab.tools.loop.ToolRun`."""
+    """Run the tool loop from a notebook; ``run`` holds the last :class:`~nxs_lab.tools.loop.ToolRun`. ``log``: the
+    request log, one line per model call and no content; ``True`` keeps it in the runs folder
+    (``runs/requests.jsonl``), ``False`` none; a chain's own log, if any, is the caller's choice."""
 
     def __init__(
         self,
@@ -36,9 +58,11 @@ class ToolPanel(Panel):
         prompt: str = "",
         max_rounds: int = 4,
         force_first: str | None = None,
+        log: RequestLog | bool | None = True,
         **params: Any,
     ) -> None:
         self.target = target
+        self.log: RequestLog | None = default_request_log() if log is True else (log or None)
         self.toolbox = toolbox
         self.params = params
         self.tools = widgets.HTML(value=toolbox._repr_html_())
@@ -97,8 +121,11 @@ class ToolPanel(Panel):
 
     def _run(self, text: str, max_rounds: int, tool_choice: Any) -> None:
         try:
+            target = self.target
+            if self.log is not None and isinstance(target, Provider):
+                target = _Logged(target, self.log)
             self.run = run_tools(
-                self.target,
+                target,
                 [{"role": "user", "content": text}],
                 self.toolbox,
                 max_rounds=max_rounds,
