@@ -339,6 +339,9 @@ class FaultServer:
         if request.get("stream") and not path.endswith(("/models", "/embeddings")):
             await self._stream(model, mode, writer)
             return False
+        # Only a healthy reply keeps its connection, and its head says so: a connection said to stay open and then
+        # closed makes the client's next request on it race the close (reset by peer, under load).
+        keep = keep and mode is Fault.OK
         reply = self._healthy(path, request, model, keep, mode)
         if mode in (Fault.DRIP, Fault.BODY_DRIP):
             if mode is Fault.BODY_DRIP:
@@ -349,7 +352,7 @@ class FaultServer:
             return False
         writer.write(reply)
         await writer.drain()
-        return keep and mode is Fault.OK
+        return keep
 
     def _canned(self, path: str, mode: Fault, keep: bool) -> tuple[bytes, bool] | None:
         """A reply that does not depend on the request (a route, or a fault that answers the same to all),
