@@ -40,9 +40,11 @@ def secondary() -> Iterator[FaultServer]:
         yield ok
 
 
-def _half_open_chain(primary_url: str, secondary_url: str, clock: Clock, **kw: object) -> nx.FallbackChain:
+def _half_open_chain(
+    primary_url: str, secondary_url: str, clock: Clock, timeouts: Timeouts = SHORT, **kw: object
+) -> nx.FallbackChain:
     """A chain whose primary's breaker has tripped and cooled down: the next call to it is the single probe."""
-    primary = nx.Provider(name="primary", base_url=primary_url, model="m", timeouts=SHORT)
+    primary = nx.Provider(name="primary", base_url=primary_url, model="m", timeouts=timeouts)
     backup = nx.Provider(name="secondary", base_url=secondary_url, model="m", timeouts=SHORT)
     chain = nx.FallbackChain([primary, backup], breaker=lambda _n: nx.CircuitBreaker(cooldown=5, clock=clock), **kw)
     chain.breakers["primary"].record_failure(open_now=True)
@@ -64,7 +66,9 @@ def _probe_is_free(chain: nx.FallbackChain) -> bool:
 def test_a_stream_its_reader_stops_releases_the_probe(secondary: FaultServer) -> None:
     clock = Clock()
     with FaultServer(Fault.OK, chunk_interval=0.05) as slow:
-        chain = _half_open_chain(slow.base_url, secondary.base_url, clock)
+        # the probe must be the one streaming: a first request slowed past SHORT's 1 s by a busy machine fails over
+        patient = Timeouts(connect=5.0, first_byte=60.0, idle=60.0)
+        chain = _half_open_chain(slow.base_url, secondary.base_url, clock, patient)
         it = iter(chain.stream(USER, max_tokens=8))
         assert next(it)  # the probe is streaming
         assert not _probe_is_free(chain)
