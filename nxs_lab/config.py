@@ -24,9 +24,9 @@ A file looks like this::
     connect = 3.0
 
 Environment variables override the file: ``NXS_LAB__RUNS_DIR`` sets a top-level
-key, ``NXS_LAB__BREAKER__COOLDOWN`` a key of the ``[breaker]`` table, ``NXS_LAB__<PROVIDER>__<KEY>`` a provider's key (provider names match
-case-insensitively, ``-`` written as ``_``), ``NXS_LAB__<PROVIDER>__TIMEOUTS__CONNECT``
-a nested one. A variable naming a provider the file lacks adds that provider.
+key, ``NXS_LAB__BREAKER__COOLDOWN`` a key of the ``[breaker]`` table, ``NXS_LAB__<PROVIDER>__<KEY>`` a
+provider's key (provider names match case-insensitively, ``-`` written as ``_``),
+``NXS_LAB__<PROVIDER>__TIMEOUTS__CONNECT`` a nested one. A variable naming a provider the file lacks adds that provider.
 
 Loading is all or nothing: a bad file raises one :class:`~nxs_lab.errors.ConfigError`
 that names the file (or variable), each bad key, and what was expected.
@@ -305,7 +305,10 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str], source: str) -> dic
             origins[parts[0]] = var
             continue
         if parts[0] in _TABLES:
-            _set_nested(data.setdefault(parts[0], {}), parts[1:], _coerce(value), var)
+            table = data.setdefault(parts[0], {})
+            if not isinstance(table, dict):
+                raise ConfigError(var, [(parts[0], "is a value in the file, not a table, so it has no keys")])
+            _set_nested(table, parts[1:], _coerce(value), var)
             origins[".".join(parts)] = var
             continue
         pname, keys = parts[0], parts[1:]
@@ -324,8 +327,6 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str], source: str) -> dic
 
 
 def _set_nested(target: dict[str, Any], keys: list[str], value: Any, var: str) -> None:
-    if not isinstance(target, dict):
-        raise ConfigError(var, [("", "the file gives a value here, not a table")])
     for depth, k in enumerate(keys[:-1]):
         target = target.setdefault(k, {})
         if not isinstance(target, dict):

@@ -215,6 +215,7 @@ def test_breaker_table_sets_every_breaker_of_a_chain(tmp_path: Path, monkeypatch
         ("[breaker]\ncoldown = 10\n", {}, "breaker.coldown", "unknown key"),
         ("", {"NXS_LAB__BREAKER__COOLDOWN": "-1"}, "NXS_LAB__BREAKER__COOLDOWN", "greater than 0"),
         ('[[providers]]\nname = "breaker"\nbase_url = "http://127.0.0.1:1/v1"\n', {}, "breaker", "taken by"),
+        ("breaker = 5\n", {"NXS_LAB__BREAKER__COOLDOWN": "9"}, "NXS_LAB__BREAKER__COOLDOWN: breaker", "not a table"),
     ],
 )
 def test_bad_breaker_settings_are_named(tmp_path: Path, text: str, env: dict, where: str, expected: str) -> None:
