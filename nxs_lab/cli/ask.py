@@ -22,18 +22,15 @@ HELP = "/model NAME picks a model (/model alone says which), /clear forgets the 
 def _chain(args: argparse.Namespace) -> Any:
     """The chain to ask: one ``--base-url``, or the configured providers (only ``--provider`` ones if given),
     with the CLI's request log."""
-    from ..client.provider import Provider
-    from ..config import BreakerSettings
-    from ..resilience.breaker import CircuitBreaker
+    from ..config import LabConfig, ProviderConfig
     from ..resilience.fallback import FallbackChain
     from ..resilience.requestlog import RequestLog
 
     if args.base_url:  # the settings file is not read: a broken one must not stop a call that does not use it
-        breakers = BreakerSettings()
-        providers = [Provider(name="cli", base_url=args.base_url, api_key=key_from_env(args.api_key_env))]
+        one = ProviderConfig.checked(name="cli", base_url=args.base_url, api_key=key_from_env(args.api_key_env))
+        cfg = LabConfig(providers=[one])
     else:
         cfg = settings(args).config
-        breakers = cfg.breaker
         configs = cfg.by_priority()
         if args.provider:
             wanted = {n.lower() for n in args.provider}
@@ -41,18 +38,12 @@ def _chain(args: argparse.Namespace) -> Any:
             if unknown:
                 names = ", ".join(c.name for c in configs) or "(none)"
                 raise ConfigError("--provider", [(", ".join(sorted(unknown)), f"not configured; configured: {names}")])
-            configs = [c for c in configs if c.name.lower() in wanted]
-        if not configs:
+            cfg = cfg.model_copy(update={"providers": [c for c in configs if c.name.lower() in wanted]})
+        if not cfg.providers:
             from ..userconfig import how_to_configure
 
             raise ConfigError("nxs-lab", [("providers", f"none is configured: {how_to_configure()}")])
-        providers = [Provider.from_config(c) for c in configs]
-    return FallbackChain(
-        providers,
-        breaker=lambda name: CircuitBreaker.from_settings(breakers, name),
-        log=RequestLog(request_log_path(args)),
-        fit=True,
-    )
+    return FallbackChain.from_config(cfg, log=RequestLog(request_log_path(args)), fit=True)
 
 
 def _answer(chain: Any, messages: Sequence[dict[str, str]], params: dict[str, Any]) -> Any:
