@@ -31,7 +31,7 @@ _EXPORTS: dict[str, str] = {
     "BreakerState": "resilience.breaker",
     "BudgetExceeded": "errors",
     "ChainStream": "resilience.chainstream",
-    "ChatOverhead": "context.counting",
+    "ChatOverhead": "tokens.count",
     "ChatResult": "results",
     "ChatStream": "client.streaming",
     "CircuitBreaker": "resilience.breaker",
@@ -41,17 +41,17 @@ _EXPORTS: dict[str, str] = {
     "ContextBudget": "context.budget",
     "ContextGuard": "context.guard",
     "ContextOverflow": "errors",
-    "CountMethod": "context.counting",
+    "CountMethod": "tokens.count",
     "Delta": "client.reasoning",
     "EmbeddingResult": "results",
     "Evaluation": "evaluation.report",
     "Embeddings": "results",
     "Endpoint": "discovery.endpoints",
     "Endpoints": "discovery.endpoints",
-    "EstimateCounter": "context.counting",
+    "EstimateCounter": "tokens.counters",
     "FallbackChain": "resilience.fallback",
     "FitResult": "context.budget",
-    "GGUFCounter": "context.counting",
+    "GGUFCounter": "tokens.counters",
     "Health": "results",
     "InvalidResponse": "errors",
     "LabConfig": "config",
@@ -87,11 +87,11 @@ _EXPORTS: dict[str, str] = {
     "ServerError": "errors",
     "ServerStartError": "errors",
     "StreamInterrupted": "errors",
-    "TiktokenCounter": "context.counting",
+    "TiktokenCounter": "tokens.counters",
     "Timeouts": "config",
     "TokenBucket": "resilience.ratelimit",
-    "TokenCount": "context.counting",
-    "TokenCounter": "context.counting",
+    "TokenCount": "tokens.count",
+    "TokenCounter": "tokens.count",
     "Tool": "tools.toolbox",
     "ToolCall": "results",
     "ToolOutcome": "tools.toolbox",
@@ -103,7 +103,7 @@ _EXPORTS: dict[str, str] = {
     "UnsupportedEndpoint": "errors",
     "Usage": "results",
     "bundled_model_path": "local",
-    "check_truncation": "context.budget",
+    "check_truncation": "tokens.truncation",
     "compare_quantizations": "quant.measure",
     "counter_for": "context.counting",
     "discover": "discovery.scan",
@@ -163,17 +163,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from .context.budget import (
         ContextBudget,
         FitResult,
-        check_truncation,
     )
     from .context.counting import (
-        ChatOverhead,
-        CountMethod,
-        EstimateCounter,
-        GGUFCounter,
         ServerCounter,
-        TiktokenCounter,
-        TokenCount,
-        TokenCounter,
         counter_for,
     )
     from .context.guard import (
@@ -280,6 +272,20 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         Outcome,
         ToolCall,
         Usage,
+    )
+    from .tokens.count import (
+        ChatOverhead,
+        CountMethod,
+        TokenCount,
+        TokenCounter,
+    )
+    from .tokens.counters import (
+        EstimateCounter,
+        GGUFCounter,
+        TiktokenCounter,
+    )
+    from .tokens.truncation import (
+        check_truncation,
     )
     from .tools.loop import (
         RunOutcome,

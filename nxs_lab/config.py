@@ -205,6 +205,9 @@ class BreakerSettings(BaseModel):
 
 # Top-level tables: NXS_LAB__<TABLE>__<KEY> sets one of their keys (so no provider can be named like them).
 _TABLES = ("breaker",)
+# The word that picks every configured provider in priority order (``%%chat chain``, ``%%ai nxs:chain``), so no
+# provider may be named so; in code the chain is picked by the sentinel ``nxs_lab.resilience.targets.CHAIN``.
+CHAIN_NAME = "chain"
 
 
 class LabConfig(BaseModel):
@@ -220,9 +223,11 @@ class LabConfig(BaseModel):
     def _unique_names(self) -> LabConfig:
         seen: set[str] = set()
         for p in self.providers:
-            key = _norm(p.name)
+            key = norm_name(p.name)
             if key in _TABLES:
                 raise ValueError(f"provider name {p.name!r} is taken by the [{key}] table: choose another")
+            if key == CHAIN_NAME:
+                raise ValueError(f"provider name {p.name!r} is reserved for the whole fallback chain: choose another")
             if key in seen:
                 raise ValueError(f"provider name {p.name!r} is used twice")
             seen.add(key)
@@ -230,7 +235,7 @@ class LabConfig(BaseModel):
 
     def provider(self, name: str) -> ProviderConfig:
         for p in self.providers:
-            if _norm(p.name) == _norm(name):
+            if norm_name(p.name) == norm_name(name):
                 return p
         raise KeyError(
             f"no provider named {name!r}; configured: {', '.join(p.name for p in self.providers) or '(none)'}"
@@ -269,7 +274,8 @@ class LabConfig(BaseModel):
             raise ConfigError(source, _problems(exc, data, origins)) from None
 
 
-def _norm(name: str) -> str:
+def norm_name(name: str) -> str:
+    """A provider's name as names are matched: case and ``-``/``_`` alike."""
     return name.strip().lower().replace("-", "_")
 
 
@@ -313,7 +319,7 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str], source: str) -> dic
             continue
         pname, keys = parts[0], parts[1:]
         index = next(
-            (i for i, p in enumerate(providers) if isinstance(p, dict) and _norm(str(p.get("name", ""))) == pname),
+            (i for i, p in enumerate(providers) if isinstance(p, dict) and norm_name(str(p.get("name", ""))) == pname),
             None,
         )
         if index is None:

@@ -159,7 +159,8 @@ class AllProvidersFailed(NxsLabError, RuntimeError):
         self.attempts = attempts
         self.last_error = last_error
         lines = [f"{a.provider}: {a.outcome.value}" + (f" ({a.error})" if a.error else "") for a in attempts]
-        super().__init__("every provider failed:\n  " + "\n  ".join(lines or ["(no providers)"]))
+        last = f"\nlast error: {type(last_error).__name__}: {last_error}" if last_error is not None else ""
+        super().__init__("every provider failed:\n  " + "\n  ".join(lines or ["(no providers)"]) + last)
 
 
 class JudgeError(NxsLabError, ValueError):

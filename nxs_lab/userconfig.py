@@ -19,12 +19,12 @@ copied), and ``OPENAI_API_KEY`` alone for OpenAI itself, last.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .config import LabConfig, ProviderConfig
+from .config import LabConfig, ProviderConfig, norm_name
 from .defaults import SERVER_PORTS
 from .errors import ConfigError
 
@@ -80,6 +80,24 @@ class Settings:
             config = config.model_copy(update={"providers": [p for p, _ in found]})
             origins = {p.name: why for p, why in found}
         return cls(config, path, origins)
+
+    def chosen(self, names: Iterable[str] | None = None, where: str = "providers") -> LabConfig:
+        """The settings with only the providers ``names`` (matched as provider names are: case and ``-``/``_``
+        alike), or all of them for ``None``. Raises :class:`ConfigError` naming each unknown name, and when no
+        provider is left, with what to do about it."""
+        cfg = self.config
+        chosen = cfg.providers
+        if names is not None:
+            wanted = {norm_name(n): n for n in names}
+            have = {norm_name(p.name) for p in cfg.providers}
+            unknown = sorted(n for k, n in wanted.items() if k not in have)
+            if unknown:
+                known = ", ".join(p.name for p in cfg.by_priority()) or "(none)"
+                raise ConfigError(where, [(", ".join(unknown), f"not configured; configured: {known}")])
+            chosen = [p for p in cfg.providers if norm_name(p.name) in wanted]
+        if not chosen:
+            raise ConfigError(where, [("providers", f"none is configured: {how_to_configure()}")])
+        return cfg.model_copy(update={"providers": chosen})
 
 
 def how_to_configure() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -27,6 +28,28 @@ def test_import_contracts_hold() -> None:
     out = subprocess.run([str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert "0 broken" in out.stdout
+
+
+def test_the_layers_contract_catches_an_import_back_up(tmp_path: Path) -> None:
+    """The check can fail: a copy of the package whose client reaches up into context, even inside a function
+    (as it once did for token counting), breaks the layers contract."""
+    import shutil
+
+    lint = BIN / "lint-imports"
+    if not lint.exists():
+        pytest.skip("import-linter is not installed (pip install 'nxs_lab[dev]')")
+    shutil.copytree(PACKAGE, tmp_path / "nxs_lab", ignore=shutil.ignore_patterns("__pycache__", "notebooks"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    catalog = tmp_path / "nxs_lab" / "client" / "catalog.py"
+    catalog.write_text(
+        catalog.read_text(encoding="utf-8") + "\n\ndef _up() -> None:\n    from ..context import budget  # noqa\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    out = subprocess.run([str(lint), "--no-cache"], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode != 0
+    assert "nxs_lab.client is not allowed to import nxs_lab.context" in out.stdout
+    assert "nxs_lab.client.catalog -> nxs_lab.context.budget" in out.stdout
 
 
 def test_no_function_over_sixty_lines() -> None:

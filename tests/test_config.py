@@ -94,6 +94,7 @@ def test_default_timeouts_follow_distance(tmp_path: Path) -> None:
             "",
             "used twice",
         ),
+        ("[[providers]]\nname='Chain'\nbase_url='http://a/v1'\n", "", "reserved for the whole fallback chain"),
         ("providers = 3\n", "providers", "expected an array of tables"),
         ("runs_dir = 5\n", "runs_dir", "valid string"),
     ],

@@ -14,7 +14,7 @@ jupyter_ai = pytest.importorskip("jupyter_ai_magics", reason="the jupyter-ai ext
 
 @pytest.fixture
 def chain_config(local_server: nx.LocalServer, refused_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from nxs_lab.ui._configured import configured
+    from nxs_lab.resilience.targets import configured
 
     cfg = tmp_path / "config.toml"
     cfg.write_text(

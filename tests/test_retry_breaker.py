@@ -143,3 +143,63 @@ def test_token_bucket() -> None:
     assert tb.try_acquire() and tb.try_acquire() and not tb.try_acquire()  # never more than the burst
     with pytest.raises(ValueError):
         nx.TokenBucket(rate=0)
+
+
+# The one failover shell (Run.attempt), by table: what each kind of exception inside a try leaves behind.
+# (exception raised in the block, raised out of the shell?, attempt outcome recorded, breaker state after)
+SHELL = [
+    (None, None, None, "closed"),
+    (err(E.ConnectionFailed), None, nx.Outcome.FAILED, "open"),  # refused: opens at once
+    (err(E.ServerError, status=500), None, nx.Outcome.FAILED, "closed"),  # one failure of three
+    (err(E.AuthenticationFailed, status=401), None, nx.Outcome.SKIPPED_AUTH, "closed"),  # skipped, one of three
+    (err(E.RateLimited, status=429), None, nx.Outcome.FAILED, "closed"),  # alive but busy: not held against it
+    (err(E.BadRequest, status=400), E.BadRequest, nx.Outcome.STOPPED, "closed"),  # our fault: raised, no failover
+    (TypeError("bug"), TypeError, nx.Outcome.STOPPED, "closed"),  # not a provider failure: raised as it is
+    (KeyboardInterrupt(), KeyboardInterrupt, None, "closed"),  # no verdict on the provider
+    (GeneratorExit(), GeneratorExit, None, "closed"),  # a stream its reader closed
+]
+
+
+@pytest.mark.parametrize(("exc", "raised", "outcome", "state"), SHELL, ids=[type(row[0]).__name__ for row in SHELL])
+def test_the_failover_shell(exc, raised, outcome, state) -> None:
+    import asyncio
+
+    from nxs_lab.resilience._schedule import Run
+
+    clock = Clock()
+    chain = nx.FallbackChain(
+        [nx.Provider(name="p", base_url="http://127.0.0.1:9/v1", model="m")],
+        breaker=lambda n: nx.CircuitBreaker(name=n, clock=clock),
+    )
+    run = Run(chain, "chat", None)
+    t = next(run.schedule())
+
+    def body() -> None:
+        with run.attempt(t):
+            t.pause()
+            if exc is not None:
+                raise exc
+
+    if raised is None:
+        body()
+    else:
+        with pytest.raises(raised):
+            body()
+    assert t.failed == ((exc is not None and raised is None) or outcome is nx.Outcome.STOPPED)
+    assert [a.outcome for a in run.attempts] == ([outcome] if outcome else [])
+    assert chain.breakers["p"].state.value == state
+    # An abandoned try (Ctrl-C, a closed stream) gives back a half-open breaker's probe; so does the async twin.
+    if isinstance(exc, KeyboardInterrupt | GeneratorExit):
+        chain.breakers["p"].record_failure(open_now=True)
+        clock.t += 3600  # the cooldown is over: the next call is the one probe
+        run2 = Run(chain, "chat", None)
+        t2 = next(run2.schedule())  # took the probe
+
+        async def abody() -> None:
+            with run2.attempt(t2):
+                await t2.apause()
+                raise asyncio.CancelledError
+
+        with pytest.raises(asyncio.CancelledError):
+            asyncio.run(abody())
+        assert chain.breakers["p"].allow()  # the probe was given back

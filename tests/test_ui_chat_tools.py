@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 import nxs_lab as nx
+from nxs_lab.resilience.targets import CHAIN
 from nxs_lab.testing import Fault, FaultServer
 from nxs_lab.tools import Transcript
 from nxs_lab.ui import ChatPanel, ToolPanel
+from nxs_lab.ui.chat import CHAIN_LABEL
 
 from .test_tools import make_toolbox
 
@@ -26,7 +28,7 @@ def test_chat_streams_into_the_panel_and_the_transcript(local_server: nx.LocalSe
     assert panel.error is None
     roles = [m["role"] for m in panel.messages]
     assert roles == ["system", "user", "assistant"] and panel.messages[-1]["content"]
-    assert "answered by <b>local</b>" in panel.answered_by.value
+    assert "answered by <b>local</b>" in panel.status.value
     shown = panel.view.messages[-1]
     assert shown["role"] == "assistant" and shown["meta"].startswith("answered by") and panel.input.value == ""
     assert shown["html"].startswith("<") and panel.view.live == {}
@@ -41,10 +43,10 @@ def test_chain_failover_is_shown(local_server: nx.LocalServer) -> None:
     with FaultServer(Fault.REFUSE) as dead:
         primary = nx.Provider(name="primary", base_url=dead.base_url, model="m")
         panel = ChatPanel([primary, local_server.provider(name="embedded")], max_tokens=8)
-        assert panel.choice.value.startswith("all, in order")
+        assert panel.choice.value is CHAIN and panel.choice.label.startswith("all, in order")
         panel.send("hello", wait=True)
-    assert "answered by <b>embedded</b>" in panel.answered_by.value
-    assert "primary: failed (ConnectionFailed)" in panel.answered_by.value
+    assert "answered by <b>embedded</b>" in panel.status.value
+    assert "primary: failed (ConnectionFailed)" in panel.status.value
 
 
 def test_the_panel_keeps_a_request_log_without_content(
@@ -70,13 +72,43 @@ def test_the_panel_keeps_a_request_log_without_content(
     assert ChatPanel(local_server.provider(), log=False).log is None
 
 
+def test_an_unexpected_error_is_shown_on_the_status_line() -> None:
+    """What the panel did not expect (here a bug in a provider subclass) ends the work visibly: on the status line,
+    in ``error``, the panel free again."""
+
+    class Broken(nx.Provider):
+        def stream(self, messages, **params):  # type: ignore[override]
+            raise RuntimeError("a bug in the provider")
+
+    with FaultServer(Fault.OK) as srv:
+        panel = ChatPanel(Broken(name="broken", base_url=srv.base_url, model="m"), log=False)
+        panel.send("hello", wait=True)
+    assert isinstance(panel.error, RuntimeError) and not panel.busy
+    assert "RuntimeError: a bug in the provider" in panel.status.value and "b00020" in panel.status.value
+
+
+def test_every_panel_has_the_one_status_line(local_server: nx.LocalServer) -> None:
+    from nxs_lab.ui import DiscoveryPanel, QuantPanel
+    from nxs_lab.ui._base import Panel
+
+    tb, _ = make_toolbox()
+    p = local_server.provider()
+    for panel in (
+        ChatPanel(p, log=False),
+        ToolPanel(p, tb, log=False),
+        DiscoveryPanel(),
+        QuantPanel(nx.bundled_model_path()),
+    ):
+        assert isinstance(panel, Panel) and panel.status in panel.widget.children
+
+
 def test_stop_keeps_the_partial_answer_marked(local_server: nx.LocalServer) -> None:
     panel = ChatPanel(local_server.provider(), max_tokens=400)
     panel.send("Write a long story about a lighthouse.")
     panel.stop_button.click()  # lands before or during the first tokens: the stream ends at the next one
     panel.wait(60)
     last = panel.messages[-1]
-    assert last["role"] == "assistant" and last.get("stopped") and "stopped" in panel.answered_by.value
+    assert last["role"] == "assistant" and last.get("stopped") and "stopped" in panel.status.value
     assert panel.view.messages[-1]["mark"] == "(stopped)"
     panel.clear_button.click()
     assert panel.messages == []
@@ -85,9 +117,9 @@ def test_stop_keeps_the_partial_answer_marked(local_server: nx.LocalServer) -> N
 def test_empty_message_and_use_from_discovery(local_server: nx.LocalServer) -> None:
     panel = ChatPanel(local_server.provider(name="first"))
     panel.send_button.click()
-    assert "type a message first" in panel.answered_by.value and panel.messages == []
+    assert "type a message first" in panel.status.value and panel.messages == []
     panel.use(local_server.provider(name="picked"))
-    assert panel.choice.value == "picked" and "all, in order (fallback chain)" in panel.choice.options
+    assert panel.choice.value == "picked" and (CHAIN_LABEL, CHAIN) in panel.choice.options
 
 
 def test_tool_panel_runs_the_loop_and_shows_the_trace(provider: nx.Provider) -> None:
@@ -139,11 +171,11 @@ def test_stop_ends_a_silent_stream_at_once_and_send_while_busy_says_so() -> None
         panel.send("hello")
         panel.input.value = "a second message"
         panel.send_button.click()
-        assert "still answering" in panel.answered_by.value and panel.input.value == "a second message"
+        assert "still answering" in panel.status.value and panel.input.value == "a second message"
         panel.stop_button.click()
         panel.wait(10)
         assert not panel.busy and panel.error is None
-        assert panel.messages[-1].get("stopped") and "stopped" in panel.answered_by.value
+        assert panel.messages[-1].get("stopped") and "stopped" in panel.status.value
         assert not panel.send_button.disabled
 
 
@@ -154,7 +186,9 @@ def test_a_failed_provider_is_not_probed_again_from_the_panel() -> None:
         panel.wait(10)  # the model dropdown's listing (it times out too: the dropdown keeps the configured model)
         before = hung.requests
         panel.send("hello", wait=True)
-        assert isinstance(panel.error, nx.ResponseTimeout) and not panel.busy
+        # a chosen provider answers through a chain of one: the failure says what the provider did
+        assert isinstance(panel.error, nx.AllProvidersFailed) and not panel.busy
+        assert isinstance(panel.error.last_error, nx.ResponseTimeout) and "ResponseTimeout" in panel.status.value
         assert hung.requests == before + 1  # the chat request only: no window probe afterwards
         assert panel.model_choice.value == "m"
 
@@ -202,7 +236,7 @@ def test_a_prompt_the_server_cut_is_shown_in_the_panel() -> None:
         panel = ChatPanel(nx.Provider(name="ollama", base_url=srv.base_url, model="m"))
         panel.send("tell me about rivers and lakes and seas " * 200, wait=True)
         assert panel.last_result is not None and panel.last_result.prompt_truncated
-        assert "the server cut the prompt" in panel.answered_by.value
+        assert "the server cut the prompt" in panel.status.value
 
 
 def test_answers_render_as_markdown_and_only_the_live_message_repaints() -> None:
@@ -248,7 +282,7 @@ def test_the_model_dropdown_lists_chat_models_loaded_first() -> None:
         panel.model_choice.value = "qwen2.5-7b-instruct"
         panel.send("hi", wait=True)
         assert srv.last_body["model"] == "qwen2.5-7b-instruct"
-        assert "answered by" in panel.answered_by.value
+        assert "answered by" in panel.status.value
 
 
 def test_the_chain_uses_each_providers_own_model(local_server: nx.LocalServer) -> None:

@@ -25,25 +25,14 @@ def _chain(args: argparse.Namespace) -> Any:
     from ..config import LabConfig, ProviderConfig
     from ..resilience.fallback import FallbackChain
     from ..resilience.requestlog import RequestLog
+    from ..resilience.targets import configured_targets
 
+    log = RequestLog(request_log_path(args))
     if args.base_url:  # the settings file is not read: a broken one must not stop a call that does not use it
         one = ProviderConfig.checked(name="cli", base_url=args.base_url, api_key=key_from_env(args.api_key_env))
-        cfg = LabConfig(providers=[one])
-    else:
-        cfg = settings(args).config
-        configs = cfg.by_priority()
-        if args.provider:
-            wanted = {n.lower() for n in args.provider}
-            unknown = wanted - {c.name.lower() for c in configs}
-            if unknown:
-                names = ", ".join(c.name for c in configs) or "(none)"
-                raise ConfigError("--provider", [(", ".join(sorted(unknown)), f"not configured; configured: {names}")])
-            cfg = cfg.model_copy(update={"providers": [c for c in configs if c.name.lower() in wanted]})
-        if not cfg.providers:
-            from ..userconfig import how_to_configure
-
-            raise ConfigError("nxs-lab", [("providers", f"none is configured: {how_to_configure()}")])
-    return FallbackChain.from_config(cfg, log=RequestLog(request_log_path(args)), fit=True)
+        return FallbackChain.from_config(LabConfig(providers=[one]), log=log, fit=True)
+    where = "--provider" if args.provider else "nxs-lab"
+    return configured_targets(settings(args), args.provider or None, where=where, log=log).chain
 
 
 def _answer(chain: Any, messages: Sequence[dict[str, str]], params: dict[str, Any]) -> Any:

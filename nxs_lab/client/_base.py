@@ -19,6 +19,7 @@ from ..config import ProviderConfig, Timeouts
 from ..defaults import LOCAL_BASE_URL
 from ..errors import ConfigError, ResponseTimeout
 from ..results import ChatResult, Health
+from ..tokens.truncation import check_truncation
 from ._boundary import budgeted, translated
 from ._budget import IDENTITY, Budget
 from ._native import NativeHTTPClient, auth_headers, httpx_timeout
@@ -347,8 +348,6 @@ class BaseProvider:
         with its error bound (a :class:`~nxs_lab.ContextGuard` checks again with its exact count)."""
         if not self.catalog.cuts_prompts_silently(fingerprint):
             return result
-        from ..context.budget import check_truncation
-
         return check_truncation(result, self.catalog.rough_count(list(messages)))
 
     @staticmethod

@@ -18,8 +18,8 @@ import httpx2
 
 from .. import errors as E
 from .._net import redact_url
-from ..context.overflow import OverflowInfo, parse_overflow
 from ._budget import Budget
+from .overflow import OverflowInfo, parse_overflow
 
 __all__ = ["budget_failure", "budgeted", "parse_retry_after", "shape_checked", "status_error", "translated"]
 

@@ -20,6 +20,8 @@ from ..config import ProviderConfig
 from ..errors import ModelNotAllowed, ModelNotFound
 from ..models import LoadState, ModelInfo, ModelKind
 from ..servers import ADAPTERS, GENERIC, NativeHTTP, ServerAdapter, identify
+from ..tokens.count import TokenCount, TokenCounter
+from ..tokens.counters import EstimateCounter, TiktokenCounter
 from ._boundary import shape_checked
 
 __all__ = ["ModelCatalog", "pick_model"]
@@ -61,11 +63,11 @@ class ModelCatalog:
         self.server_version: str | None = None
         self._models: list[ModelInfo] | None = None
         self._learned: dict[str, int] = {}  # windows the server stated in an overflow error, per model
-        # Chat-template overheads measured once per (model, counting method): see nxs_lab.context.counting.
+        # Chat-template overheads measured once per (model, counting method): see nxs_lab.context.counting.counter_for.
         self.overheads: dict[tuple[str, str], Any] = {}
         # Models whose chat template opens a <think> block itself (seen in a stream: nxs_lab.client.reasoning).
         self.thinking_opened: set[str] = set()
-        self._rough: Any = None  # the request-free counter of rough_count, made on first use
+        self._rough: TokenCounter | None = None  # the request-free counter of rough_count, made on first use
 
     # ------------------------------------------------------------------ the server
 
@@ -184,11 +186,9 @@ class ModelCatalog:
             a.cuts_prompts_silently and a.fingerprint == fingerprint for a in ADAPTERS
         )
 
-    def rough_count(self, messages: list[Any]) -> Any:
+    def rough_count(self, messages: list[Any]) -> TokenCount:
         """A count of ``messages`` with no request (tiktoken offline, else characters/4), with its error bound:
         enough to see that a server counted far fewer prompt tokens than were sent."""
-        from ..context.counting import EstimateCounter, TiktokenCounter, TokenCounter
-
         with self._lock:
             if self._rough is None:
                 try:

@@ -1,5 +1,6 @@
 """Keep every prompt inside the model's window: token counters, the budget and fit, the guard, overflow shapes."""
 
+from ..client.overflow import OverflowInfo, parse_overflow
 from .budget import ContextBudget, FitResult, check_truncation
 from .counting import (
     ChatOverhead,
@@ -14,7 +15,6 @@ from .counting import (
     tool_spec,
 )
 from .guard import AsyncContextGuard, ContextGuard
-from .overflow import OverflowInfo, parse_overflow
 
 __all__ = [
     "AsyncContextGuard",

@@ -13,18 +13,14 @@ results. Dropped turns can be summarized into one message instead of lost.
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .._html import kv_table, rows_table
 from ..errors import BudgetExceeded
-from ..results import ChatResult
-from .counting import TokenCount, TokenCounter, ToolSpec
-
-log = logging.getLogger("nxs_lab.context")
+from ..tokens.count import TokenCount, TokenCounter, ToolSpec
+from ..tokens.truncation import check_truncation
 
 __all__ = ["ContextBudget", "FitResult", "check_truncation"]
 
@@ -189,21 +185,3 @@ def _partition(msgs: list[Message]) -> tuple[list[Message], list[list[Message]],
         else:
             turns[-1].append(m)  # assistant replies, tool calls and their results stay with their turn
     return msgs[:n_head], turns, msgs[last_user:]
-
-
-def check_truncation(result: ChatResult, sent: TokenCount) -> ChatResult:
-    """Flag ``result`` when the server counted fewer prompt tokens than were sent (beyond the count's error).
-
-    Ollama answers an over-long prompt with a 200 after silently dropping its front; the
-    only trace is a low ``usage.prompt_tokens``. A flagged result has ``prompt_truncated=True``.
-    """
-    got = result.usage.prompt_tokens
-    if got is None:
-        return dataclasses.replace(result, prompt_tokens_sent=sent.tokens)
-    truncated = got < sent.tokens - sent.error
-    if truncated:
-        log.info(
-            "%s cut the prompt: %d tokens sent (±%d), %d counted by the server", result.provider, sent.tokens,
-            sent.error, got,
-        )  # fmt: skip
-    return dataclasses.replace(result, prompt_tokens_sent=sent.tokens, prompt_truncated=truncated)

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ContextOverflow
 from ..results import ChatResult
-from .budget import ContextBudget, Summarizer, check_truncation
+from ..tokens.truncation import check_truncation
+from .budget import ContextBudget, Summarizer
 from .counting import CountMethod, TokenCount, TokenCounter, ToolSpec, counter_for, tool_spec
 
 if TYPE_CHECKING:

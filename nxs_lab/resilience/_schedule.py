@@ -7,10 +7,12 @@ drive the same schedule, so the policy lives in one place. Every decision comes 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AllProvidersFailed
@@ -35,12 +37,36 @@ _OUTCOME = {
 
 @dataclasses.dataclass(slots=True)
 class Try:
-    """One try the schedule hands out: wait ``wait`` seconds, call ``provider``, report the decision."""
+    """One try the schedule hands out: wait ``wait`` seconds, call ``provider``, report the decision.
+
+    Inside :meth:`Run.attempt`, ``t0`` is when the call itself began (after the wait) and ``error`` what it
+    failed with (``None`` while it has not)."""
 
     provider: Provider
     tries: int
     wait: float
     decision: Decision | None = None
+    t0: float = 0.0
+    error: BaseException | None = None
+
+    def pause(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        """Wait out :attr:`wait` (a retry's delay, a rate-limit slot); the call's clock starts after it."""
+        if self.wait:
+            sleep(self.wait)
+            self.t0 = time.perf_counter()
+
+    async def apause(self) -> None:
+        """:meth:`pause`, awaited."""
+        if self.wait:
+            await asyncio.sleep(self.wait)
+            self.t0 = time.perf_counter()
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+ErrorHandler = Callable[["Run", Try, Exception], None]
 
 
 class Run:
@@ -110,6 +136,37 @@ class Run:
                 )
             )
         return wait
+
+    @contextlib.contextmanager
+    def attempt(self, t: Try, on_error: ErrorHandler | None = None) -> Iterator[Try]:
+        """The one failover shell, around one try's call (sync or async, chat, embed or stream alike).
+
+        An ``Exception`` is the provider's failure: recorded (``on_error``, else :meth:`failed`, which raises
+        at once when the table says STOP), kept in ``t.error`` and swallowed, so the caller's loop moves on to
+        the schedule's next try. Anything else (Ctrl-C, cancellation, a stream its reader closed) is no verdict
+        on the provider: its probe is released and the exception goes through. Wait with :meth:`Try.pause` (or
+        :meth:`Try.apause`) inside the block, so an interrupted wait releases the probe too.
+
+            for t in run.schedule():
+                with run.attempt(t):
+                    t.pause()
+                    result = provider_call(t.provider)
+                if not t.failed:
+                    return result
+            raise run.exhausted()
+        """
+        t.t0, t.error = time.perf_counter(), None
+        try:
+            yield t
+        except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
+            t.error = exc
+            if on_error is not None:
+                on_error(self, t, exc)
+            else:
+                t.decision = self.failed(t.provider, exc, t.tries, t.t0)
+        except BaseException:  # Ctrl-C, cancellation, GeneratorExit: settle the provider's probe, let it through
+            self.abandoned(t.provider)
+            raise
 
     def abandoned(self, p: Provider) -> None:
         """The call was stopped from outside (Ctrl-C, cancellation, a stream no longer read): no verdict on

@@ -3,7 +3,6 @@ token and, after it, either raising :class:`~nxs_lab.errors.StreamInterrupted` o
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -100,19 +99,19 @@ class _ChainStreamBase:
         self.prefix += exc.partial_text
         self.resumed_from.append(p.name)
 
-    def _on_error(self, run: Run, t: Try, exc: Exception, t0: float) -> None:
+    def _on_error(self, run: Run, t: Try, exc: Exception) -> None:
         """A broken stream: resume or stop (see :meth:`_on_interrupt`); any other failure as the table says."""
         if isinstance(exc, StreamInterrupted):
-            self._on_interrupt(run, t.provider, exc, t.tries, t0)
+            self._on_interrupt(run, t.provider, exc, t.tries, t.t0)
         else:
-            t.decision = run.failed(t.provider, exc, t.tries, t0)
+            t.decision = run.failed(t.provider, exc, t.tries, t.t0)
 
-    def _on_done(self, run: Run, t: Try, result: ChatResult | None, prepared: Prepared | None, t0: float) -> None:
+    def _on_done(self, run: Run, t: Try, result: ChatResult | None, prepared: Prepared | None) -> None:
         """The stream ended with its finish reason: check it against what was sent, record the success."""
         assert result is not None
         if prepared is not None:
             result = prepared.finish(result)
-        self._final(result, run.succeeded(t.provider, t0, result))
+        self._final(result, run.succeeded(t.provider, t.t0, result))
 
     def _final(self, result: ChatResult, attempts: tuple[Attempt, ...]) -> ChatResult:
         if self.prefix:
@@ -134,26 +133,18 @@ class ChainStream(_ChainStreamBase):
             if self._stopped:
                 run.abandoned(t.provider)
                 return
-            t0 = time.perf_counter()
-            try:
-                if t.wait:
-                    self.chain._sleep(t.wait)
-                    t0 = time.perf_counter()
+            with run.attempt(t, self._on_error):
+                t.pause(self.chain._sleep)
                 if self.chain.fit:
                     s, prepared = self.chain.guard(t.provider).stream(self._messages_for_next(), **self.params)
                 else:
                     s, prepared = t.provider.stream(self._messages_for_next(), **self.params), None
                 self._active = s
                 yield from s.deltas()
-                if self._ended_by_stop(run, t, s):
-                    return
-            except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
-                self._on_error(run, t, exc, t0)
+            if t.failed:
                 continue
-            except BaseException:  # the reader stopped (GeneratorExit), Ctrl-C, cancellation: settle the probe
-                run.abandoned(t.provider)
-                raise
-            self._on_done(run, t, s.result, prepared, t0)
+            if not self._ended_by_stop(run, t, s):
+                self._on_done(run, t, s.result, prepared)
             return
         raise run.exhausted()
 
@@ -178,11 +169,8 @@ class AsyncChainStream(_ChainStreamBase):
             if self._stopped:
                 run.abandoned(t.provider)
                 return
-            t0 = time.perf_counter()
-            try:
-                if t.wait:
-                    await asyncio.sleep(t.wait)
-                    t0 = time.perf_counter()
+            with run.attempt(t, self._on_error):
+                await t.apause()
                 if self.chain.fit:
                     s, prepared = await self.chain.aguard(t.provider).stream(self._messages_for_next(), **self.params)
                 else:
@@ -193,15 +181,10 @@ class AsyncChainStream(_ChainStreamBase):
                 self._active = s
                 async for delta in s.deltas():
                     yield delta
-                if self._ended_by_stop(run, t, s):
-                    return
-            except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
-                self._on_error(run, t, exc, t0)
+            if t.failed:
                 continue
-            except BaseException:  # the reader stopped (GeneratorExit), Ctrl-C, cancellation: settle the probe
-                run.abandoned(t.provider)
-                raise
-            self._on_done(run, t, s.result, prepared, t0)
+            if not self._ended_by_stop(run, t, s):
+                self._on_done(run, t, s.result, prepared)
             return
         raise run.exhausted()
 

@@ -14,7 +14,6 @@ or, with ``resume_streams=True``, continues on the next provider from it.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -76,8 +75,8 @@ class FallbackChain:
         if len(set(names)) != len(names):
             raise ValueError(f"provider names must be unique in a chain, got {names}")
         self.policy = policy
-        make = breaker or (lambda name: CircuitBreaker(name=name))
-        self.breakers: dict[str, CircuitBreaker] = {p.name: make(p.name) for p in self.providers}
+        self._make_breaker = breaker or (lambda name: CircuitBreaker(name=name))
+        self.breakers: dict[str, CircuitBreaker] = {p.name: self._make_breaker(p.name) for p in self.providers}
         self.rate_limits = dict(rate_limits or {})
         unknown = set(self.rate_limits) - set(names)
         if unknown:
@@ -181,19 +180,11 @@ class FallbackChain:
     def _call(self, op: str, fn: Callable[[Provider], Any], model: str | None) -> tuple[Any, str, tuple[Attempt, ...]]:
         run = Run(self, op, model)
         for t in run.schedule():
-            t0 = time.perf_counter()
-            try:
-                if t.wait:
-                    self._sleep(t.wait)
-                    t0 = time.perf_counter()
+            with run.attempt(t):
+                t.pause(self._sleep)
                 result = fn(t.provider)
-            except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
-                t.decision = run.failed(t.provider, exc, t.tries, t0)
-                continue
-            except BaseException:  # Ctrl-C and the like: settle the provider's probe, then let it through
-                run.abandoned(t.provider)
-                raise
-            return result, t.provider.name, run.succeeded(t.provider, t0, result)
+            if not t.failed:
+                return result, t.provider.name, run.succeeded(t.provider, t.t0, result)
         raise run.exhausted()
 
     async def _acall(
@@ -201,19 +192,11 @@ class FallbackChain:
     ) -> tuple[Any, str, tuple[Attempt, ...]]:
         run = Run(self, op, model)
         for t in run.schedule():
-            t0 = time.perf_counter()
-            try:
-                if t.wait:
-                    await asyncio.sleep(t.wait)
-                    t0 = time.perf_counter()
+            with run.attempt(t):
+                await t.apause()
                 result = await fn(t.provider)
-            except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
-                t.decision = run.failed(t.provider, exc, t.tries, t0)
-                continue
-            except BaseException:  # cancellation, Ctrl-C: settle the provider's probe, then let it through
-                run.abandoned(t.provider)
-                raise
-            return result, t.provider.name, run.succeeded(t.provider, t0, result)
+            if not t.failed:
+                return result, t.provider.name, run.succeeded(t.provider, t.t0, result)
         raise run.exhausted()
 
     def chat(self, messages: Messages, **params: Any) -> ChatResult:

@@ -31,9 +31,11 @@ def panel_box(children: list[widgets.Widget], css_class: str) -> widgets.VBox:
 
 
 class Panel:
-    """Base of the panels: ``widget`` is what shows; :meth:`_background` keeps the kernel free."""
+    """Base of the panels: ``widget`` is what shows; ``status`` is its one status line, where every panel says
+    what it is doing and shows any error; :meth:`_background` keeps the kernel free."""
 
     widget: widgets.Widget
+    status: widgets.HTML
     _thread: threading.Thread | None = None
     error: BaseException | None = None
 
@@ -69,9 +71,10 @@ class Panel:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def _say_error(self, text: str) -> None:
+        """An error on the status line, in red."""
+        self.status.value = f"<span style='color:#b00020'>{html.escape(text)}</span>"
+
     def _unexpected(self, exc: Exception) -> None:
-        """Show an error the work did not expect on the panel's status line, when it has one."""
-        status = getattr(self, "status", None)
-        if isinstance(status, widgets.HTML):
-            text = html.escape(f"failed: {type(exc).__name__}: {str(exc)[:300]}")
-            status.value = f"<span style='color:#b00020'>{text}</span>"
+        """Show an error the work did not expect on the panel's status line."""
+        self._say_error(f"failed: {type(exc).__name__}: {str(exc)[:300]}")

@@ -20,11 +20,12 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..client.provider import Provider
-from ..context.counting import TokenCounter, counter_for
+from ..context.meter import ContextMeter
 from ..errors import NxsLabError
 from ..models import LoadState, ModelInfo, ModelKind
 from ..resilience.fallback import FallbackChain
 from ..resilience.requestlog import RequestLog, default_request_log
+from ..resilience.targets import CHAIN, Targets, configured
 from ..tools.transcript import Transcript
 from ._base import Panel, panel_box
 from ._chatview import ChatView
@@ -32,7 +33,7 @@ from .markdown import to_html
 
 __all__ = ["ChatPanel"]
 
-CHAIN = "all, in order (fallback chain)"
+CHAIN_LABEL = "all, in order (fallback chain)"  # the dropdown's label for CHAIN (its value is the sentinel)
 # What the model dropdown says when the chain is chosen: each provider answers with its own model.
 EACH_OWN = "each provider's own"
 # Keys the panel keeps on its messages for display; they are never sent to a server.
@@ -45,12 +46,14 @@ DEFAULT_MAX_TOKENS = 512
 
 
 class ChatPanel(Panel):
-    """A chat box over one or more providers. ``messages`` is the conversation so far. ``log``: the request log, one
-    line per attempt and no content; ``True`` keeps it in the runs folder (``runs/requests.jsonl``), ``False`` none."""
+    """A chat box over one or more providers (``None``: the ones configured, see :mod:`nxs_lab.userconfig`).
+    ``messages`` is the conversation so far. ``log``: the request log, one line per attempt and no content; ``True``
+    keeps it in the runs folder (``runs/requests.jsonl``), ``False`` none. Every answer goes through a fallback chain
+    (a chosen provider is a chain of one behind the same breaker), so the log and the failover are the core's."""
 
     def __init__(
         self,
-        providers: Provider | FallbackChain | Sequence[Provider],
+        providers: Provider | FallbackChain | Sequence[Provider] | None = None,
         *,
         max_tokens: int = DEFAULT_MAX_TOKENS,
         system: str | None = None,
@@ -58,14 +61,7 @@ class ChatPanel(Panel):
         log: RequestLog | bool | None = True,
     ) -> None:
         self.log: RequestLog | None = default_request_log() if log is True else (log or None)  # see the docstring
-        if isinstance(providers, FallbackChain):
-            self.chain: FallbackChain | None = providers  # its own log, if any, is the caller's choice
-            self._providers = list(providers.providers)
-        else:
-            self._providers = [providers] if isinstance(providers, Provider) else list(providers)
-            self.chain = self._chain_of(self._providers)
-        if not self._providers:
-            raise ValueError("ChatPanel needs at least one provider")
+        self.targets = self._targets_of(providers, self.log)
         self.transcript = Transcript.load(transcript) if transcript else None
         self.messages: list[dict[str, Any]] = list(self.transcript.messages) if self.transcript else []
         if system and not self.messages:
@@ -79,7 +75,7 @@ class ChatPanel(Panel):
         self.send_button = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
         self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
         self.clear_button = widgets.Button(description="Clear", icon="trash")
-        self.answered_by = widgets.HTML()
+        self.status = widgets.HTML()
         self.meter = widgets.FloatProgress(value=0, min=0, max=1, description="context")
         self.meter_label = widgets.HTML()
         self.widget = panel_box(
@@ -88,14 +84,14 @@ class ChatPanel(Panel):
                 widgets.HBox([self.choice, self.model_choice, self.max_tokens]),
                 self.view,
                 widgets.HBox([self.send_button, self.stop_button, self.clear_button]),
-                self.answered_by,
+                self.status,
                 widgets.HBox([self.meter, self.meter_label]),
             ],
             "nxs-chat-panel",
         )
         self._stop = threading.Event()
         self._active: Any = None  # the stream being read, so Stop can close it from the UI thread
-        self._counters: dict[str, TokenCounter] = {}
+        self._meter = ContextMeter()
         self._models: dict[str, list[ModelInfo]] = {}
         self._partial = self._thought = ""  # the answer and thinking being streamed
         self._lister: threading.Thread | None = None  # lists the chosen provider's models
@@ -111,28 +107,50 @@ class ChatPanel(Panel):
 
     # -------------------------------------------------------------- providers
 
+    @staticmethod
+    def _targets_of(providers: Any, log: RequestLog | None) -> Targets:
+        if providers is None:
+            return configured.targets("ChatPanel")
+        if isinstance(providers, FallbackChain):
+            return Targets(providers)  # its own log, if any, is the caller's choice
+        listed = [providers] if isinstance(providers, Provider) else list(providers)
+        if not listed:
+            raise ValueError("ChatPanel needs at least one provider")
+        return Targets.of(listed, log=log)
+
+    @property
+    def chain(self) -> FallbackChain:
+        """The chain over every provider of the panel."""
+        return self.targets.chain
+
+    @property
+    def _providers(self) -> list[Provider]:
+        return list(self.targets.providers)
+
     def _refresh_choices(self) -> None:
-        options = [p.name for p in self._providers] + ([CHAIN] if self.chain is not None else [])
+        options: list[tuple[str, Any]] = [(p.name, p.name) for p in self._providers]
+        if len(options) > 1:
+            options.append((CHAIN_LABEL, CHAIN))
         self.choice.options = options
-        self.choice.value = CHAIN if self.chain is not None else options[0]
+        self.choice.value = CHAIN if len(options) > 1 else options[0][1]
         self._show_models()
 
     def use(self, provider: Provider) -> None:
         """Add a provider (e.g. from the DiscoveryPanel's ``on_select``) and select it."""
-        self._providers = [p for p in self._providers if p.name != provider.name] + [provider]
         self._models.pop(provider.name, None)
-        self.chain = self._chain_of(self._providers)
+        self.targets = self.targets.with_provider(provider)
         self._refresh_choices()
         self.choice.value = provider.name
 
-    def _chain_of(self, providers: list[Provider]) -> FallbackChain | None:
-        return FallbackChain(providers, log=self.log) if len(providers) > 1 else None
+    @property
+    def target(self) -> FallbackChain:
+        """What a message is sent through: the chain, or the chosen provider as a chain of one."""
+        return self.targets.pick(self.choice.value, "ChatPanel")
 
     @property
-    def target(self) -> Provider | FallbackChain:
-        if self.choice.value == CHAIN and self.chain is not None:
-            return self.chain
-        return next(p for p in self._providers if p.name == self.choice.value)
+    def provider(self) -> Provider | None:
+        """The chosen provider (``None`` when the whole chain is chosen)."""
+        return None if self.choice.value is CHAIN else next(p for p in self._providers if p.name == self.choice.value)
 
     @property
     def model(self) -> str | None:
@@ -142,8 +160,8 @@ class ChatPanel(Panel):
 
     def _show_models(self) -> None:
         """Fill the model dropdown for the chosen provider: listed on a thread (the kernel stays free)."""
-        target = self.target
-        if isinstance(target, FallbackChain):
+        target = self.provider
+        if target is None:
             self.model_choice.options, self.model_choice.disabled = [EACH_OWN], True
             return
         self.model_choice.disabled = False
@@ -165,7 +183,7 @@ class ChatPanel(Panel):
             self._models[provider.name] = _chat_models(provider.list_models())
         except NxsLabError as exc:  # the dropdown keeps the configured model; choosing the provider again retries
             self._models.pop(provider.name, None)
-            self.answered_by.value = f"models of {html.escape(provider.name)}: {html.escape(str(exc)[:200])}"
+            self.status.value = f"models of {html.escape(provider.name)}: {html.escape(str(exc)[:200])}"
         if self.choice.value == provider.name:
             self._fill_models(provider)
 
@@ -190,24 +208,24 @@ class ChatPanel(Panel):
     def send(self, text: str | None = None, wait: bool = False) -> None:
         """Send the box's text (or ``text``); the answer streams in on a background thread."""
         if self.busy:
-            self.answered_by.value = (
+            self.status.value = (
                 "<span style='color:#b00020'>still answering: press Stop or wait, then send again "
                 "(your message is still in the box)</span>"
             )
             return
         content = (text if text is not None else self.input.value).strip()
         if not content:
-            self.answered_by.value = "<span style='color:#b00020'>type a message first</span>"
+            self.status.value = "<span style='color:#b00020'>type a message first</span>"
             return
         self.input.value = ""
         self._append({"role": "user", "content": content})
         self._render()
         self._stop.clear()
         self.error = None
-        self.answered_by.value = "answering…"
+        self.status.value = "answering…"
         self.send_button.disabled, self.stop_button.disabled = True, False
         params: dict[str, Any] = {"max_tokens": int(self.max_tokens.value)}
-        if self.model is not None and not isinstance(self.target, FallbackChain):
+        if self.model is not None and self.provider is not None:
             params["model"] = self.model
         self._background(self._stream, self.target, params, wait=wait)
 
@@ -220,7 +238,7 @@ class ChatPanel(Panel):
 
     def clear(self) -> None:
         self.messages = [m for m in self.messages if m["role"] == "system"]
-        self.answered_by.value = ""
+        self.status.value = ""
         self.view.live = {}
         self._render()
 
@@ -236,10 +254,9 @@ class ChatPanel(Panel):
                 self.view.live = {"html": to_html(self._partial), "thinking": self._thought}
                 last_paint = time.monotonic()
 
-    def _stream(self, target: Provider | FallbackChain, params: dict[str, Any]) -> None:
+    def _stream(self, target: FallbackChain, params: dict[str, Any]) -> None:
         stopped = False
         self._partial = self._thought = ""
-        t0 = time.perf_counter()
         try:
             stream = self._active = target.stream(_wire(self.messages), **params)
             if self._stop.is_set():  # Stop came before the stream existed
@@ -247,21 +264,19 @@ class ChatPanel(Panel):
             self._read(stream)
             stopped = self._stop.is_set()
         except NxsLabError as exc:
-            self._logged(target, t0, None, exc)
             self._failed(exc)
         else:
-            self._logged(target, t0, getattr(stream, "result", None), None, stopped)
-            result = getattr(stream, "result", None)
+            result = stream.result
             self.last_result = result
             if stopped:
                 self._append(
                     {"role": "assistant", "content": self._partial, "stopped": True, "reasoning": self._thought}
                 )
-                self.answered_by.value = "stopped: the partial answer is kept and marked as stopped"
+                self.status.value = "stopped: the partial answer is kept and marked as stopped"
             elif result is not None:
                 meta = self._describe(result)
                 self._append({**result.message(), "reasoning": result.reasoning, "meta": meta, "cut": result.truncated})
-                self.answered_by.value = meta
+                self.status.value = meta
         finally:
             self._active = None
             self._partial = self._thought = ""
@@ -269,13 +284,8 @@ class ChatPanel(Panel):
             self._render()
             if self.error is None and not stopped:
                 # Only after an answer: a provider that just failed is not asked again (for its window) from here.
-                self._update_meter(target)
+                self._update_meter()
             self.send_button.disabled, self.stop_button.disabled = False, True
-
-    def _logged(self, target: Any, t0: float, result: Any, exc: BaseException | None, stopped: bool = False) -> None:
-        """One request-log line for a call to a single provider (a chain writes its own, one per attempt)."""
-        if self.log is not None and isinstance(target, Provider):
-            self.log.call("stream", target.name, t0, result, exc, stopped=stopped, model=self.model)
 
     def _failed(self, exc: NxsLabError) -> None:
         self.error = exc
@@ -283,9 +293,7 @@ class ChatPanel(Panel):
         thinking = getattr(exc, "partial_reasoning", "") or self._thought
         if partial or thinking:
             self._append({"role": "assistant", "content": partial, "interrupted": True, "reasoning": thinking})
-        self.answered_by.value = (
-            f"<span style='color:#b00020'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>"
-        )
+        self._say_error(f"{type(exc).__name__}: {exc}")
 
     @staticmethod
     def _describe(result: Any) -> str:
@@ -306,24 +314,19 @@ class ChatPanel(Panel):
             f"{result.latency_s:.2f} s" + (f"; failovers:{via}" if hops else "") + cut
         )
 
-    def _update_meter(self, target: Provider | FallbackChain) -> None:
-        provider = self._providers[0] if isinstance(target, FallbackChain) else target
-        if self.last_result is not None and isinstance(target, FallbackChain):
+    def _update_meter(self) -> None:
+        provider = self.provider or self._providers[0]
+        if self.provider is None and self.last_result is not None:
             provider = next((p for p in self._providers if p.name == self.last_result.provider), provider)
         try:
-            window, _ = provider.context_window_info(self.model)
-            counter = self._counters.get(provider.name) or counter_for(provider, calibrate=False)
+            use = self._meter.measure(provider, _wire(self.messages), self.model)
         except NxsLabError as exc:
             self.meter_label.value = f"context: unknown ({html.escape(type(exc).__name__)})"
             return
-        self._counters[provider.name] = counter
-        used = counter.count_messages(_wire(self.messages))
-        if window:
-            self.meter.max = window
-            self.meter.value = min(used.tokens, window)
-            self.meter_label.value = f"{used.tokens} / {window} tokens ({html.escape(used.method.value)})"
-        else:
-            self.meter_label.value = f"{used.tokens} tokens; window unknown"
+        if use.window:
+            self.meter.max = use.window
+            self.meter.value = min(use.tokens, use.window)
+        self.meter_label.value = html.escape(use.label())
 
     def _render(self) -> None:
         """Send the finished messages to the view: once per message, never per token."""

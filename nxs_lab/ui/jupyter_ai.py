@@ -19,7 +19,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk
 from langchain_core.outputs import ChatResult as LCChatResult
 
-from ._configured import configured
+from ..resilience.targets import configured
 
 __all__ = ["NxsChatModel", "NxsProvider"]
 

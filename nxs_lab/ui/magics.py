@@ -24,7 +24,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import HTML, Markdown, display
 
 from ..errors import ConfigError
-from ._configured import configured
+from ..resilience.targets import configured
 from .markdown import to_html
 
 __all__ = ["NxsMagics", "load_ipython_extension"]
@@ -127,7 +127,8 @@ class NxsMagics(Magics):
         if command == "status":
             import pandas as pd
 
-            rows = self.chain().status(configured.settings.origins)
+            chain = self.chain()
+            rows = chain.status(configured.settings.origins if configured.settings else None)
             return pd.DataFrame(rows)
         if command == "use" and len(rest) == 1:
             self.target(rest[0])  # refuses a name that answers to nothing, now rather than at the next %%chat
