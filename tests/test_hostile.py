@@ -17,7 +17,10 @@ from nxs_lab.testing import Fault, FaultServer
 
 pytestmark = pytest.mark.timeout(60)
 
-SHORT = Timeouts(connect=0.5, first_byte=1.0, idle=1.0)
+SHORT = Timeouts(connect=0.5, first_byte=1.0, idle=1.0)  # for the servers that misbehave
+# For healthy servers that must answer: limits a busy 2-core machine cannot trip (a stalled server would still
+# fail the test, through pytest-timeout).
+PATIENT = Timeouts(connect=5.0, first_byte=60.0, idle=60.0)
 USER = [{"role": "user", "content": "hi"}]
 
 
@@ -45,7 +48,7 @@ def _half_open_chain(
 ) -> nx.FallbackChain:
     """A chain whose primary's breaker has tripped and cooled down: the next call to it is the single probe."""
     primary = nx.Provider(name="primary", base_url=primary_url, model="m", timeouts=timeouts)
-    backup = nx.Provider(name="secondary", base_url=secondary_url, model="m", timeouts=SHORT)
+    backup = nx.Provider(name="secondary", base_url=secondary_url, model="m", timeouts=PATIENT)
     chain = nx.FallbackChain([primary, backup], breaker=lambda _n: nx.CircuitBreaker(cooldown=5, clock=clock), **kw)
     chain.breakers["primary"].record_failure(open_now=True)
     clock.now += 5
@@ -67,7 +70,7 @@ def test_a_stream_its_reader_stops_releases_the_probe(secondary: FaultServer) ->
     clock = Clock()
     with FaultServer(Fault.OK, chunk_interval=0.05) as slow:
         # the probe must be the one streaming: a first request slowed past SHORT's 1 s by a busy machine fails over
-        patient = Timeouts(connect=5.0, first_byte=60.0, idle=60.0)
+        patient = PATIENT
         chain = _half_open_chain(slow.base_url, secondary.base_url, clock, patient)
         it = iter(chain.stream(USER, max_tokens=8))
         assert next(it)  # the probe is streaming
@@ -148,7 +151,7 @@ def test_breaker_and_bucket_refuse_nonsense_numbers(bad: float) -> None:
 def test_the_chain_fails_over(fault: dict, error: str, secondary: FaultServer) -> None:
     with FaultServer(**fault) as bad:
         primary = nx.Provider(name="primary", base_url=bad.base_url, model="m", timeouts=SHORT)
-        backup = nx.Provider(name="secondary", base_url=secondary.base_url, model="m", timeouts=SHORT)
+        backup = nx.Provider(name="secondary", base_url=secondary.base_url, model="m", timeouts=PATIENT)
         with nx.FallbackChain([primary, backup]) as chain:
             r = chain.chat(USER)
     assert r.provider == "secondary"
@@ -159,7 +162,7 @@ def test_the_chain_fails_over(fault: dict, error: str, secondary: FaultServer) -
 def test_a_request_every_provider_would_refuse_stops_the_chain(status: int, secondary: FaultServer) -> None:
     with FaultServer(Fault.STATUS, status=status) as bad:
         primary = nx.Provider(name="primary", base_url=bad.base_url, model="m", timeouts=SHORT)
-        backup = nx.Provider(name="secondary", base_url=secondary.base_url, model="m", timeouts=SHORT)
+        backup = nx.Provider(name="secondary", base_url=secondary.base_url, model="m", timeouts=PATIENT)
         with nx.FallbackChain([primary, backup]) as chain, pytest.raises(nx.BadRequest):
             chain.chat(USER)
     assert secondary.requests == 0
@@ -196,7 +199,7 @@ def test_the_bucket_books_slots_before_anyone_waits() -> None:
 
 def test_sequential_calls_keep_to_the_rate(secondary: FaultServer) -> None:
     clock = Clock()
-    p = nx.Provider(name="p", base_url=secondary.base_url, model="m", timeouts=SHORT)
+    p = nx.Provider(name="p", base_url=secondary.base_url, model="m", timeouts=PATIENT)
     chain = nx.FallbackChain(
         [p], rate_limits={"p": nx.TokenBucket(rate=2, burst=1, clock=clock)}, max_rate_wait=1.0, sleep=clock.sleep
     )

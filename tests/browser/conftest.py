@@ -159,12 +159,15 @@ def page(browser, lab: Lab, request: pytest.FixtureRequest) -> Iterator[object]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = context.new_page()
     errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    pg.on("console", lambda msg: errors.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
     yield pg
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
     shutil.rmtree(lab.root / ".ipynb_checkpoints", ignore_errors=True)
+    # A panel that threw in the browser, or JupyterLab complaining about one, fails the test that showed it.
+    assert errors == [], "\n".join(errors)
 
 
 def open_and_run_all(page, lab: Lab, notebook: str) -> None:
