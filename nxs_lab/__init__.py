@@ -70,7 +70,7 @@ _EXPORTS: dict[str, str] = {
     "Provider": "client.provider",
     "ProviderConfig": "config",
     "ProviderError": "errors",
-    "QuantReport": "quant.report",
+    "QuantReport": "quant.quant_report",
     "QuantVariant": "quant.make",
     "QuantizeError": "errors",
     "RateLimited": "errors",
@@ -237,7 +237,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         Recommendation,
         estimate_memory,
     )
-    from .quant.report import (
+    from .quant.quant_report import (
         QuantReport,
     )
     from .quant.shapes import (

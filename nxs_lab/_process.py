@@ -20,19 +20,30 @@ from .errors import ServerStartError
 __all__ = ["ChildServer", "stop_process", "wait_ready"]
 
 
+def _signal_group(proc: subprocess.Popen[bytes], hard: bool) -> None:
+    """End the child and what it started: its process group on POSIX (it was started in a session of its own);
+    on Windows, which has no process groups to signal, the child itself (terminate and kill are one call there)."""
+    if hasattr(os, "killpg"):
+        os.killpg(proc.pid, signal.SIGKILL if hard else signal.SIGTERM)
+    elif hard:
+        proc.kill()
+    else:
+        proc.terminate()
+
+
 def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
     """Terminate the child's process group, then kill it if it lingers."""
     if proc is None or proc.poll() is not None:
         return
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
+        _signal_group(proc, hard=False)
     except ProcessLookupError:
         return
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            _signal_group(proc, hard=True)
         except ProcessLookupError:
             return
         proc.wait(timeout=5)

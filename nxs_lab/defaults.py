@@ -8,7 +8,7 @@ from __future__ import annotations
 __all__ = [
     "DEFAULT_PORTS",
     "DISCOVERY_CONNECT_TIMEOUT",
-    "DISCOVERY_ENDPOINT_BUDGET",
+    "DISCOVERY_ENDPOINT_TIMEOUT",
     "DISCOVERY_MAX_PROBES",
     "EMBEDDED_N_CTX",
     "EMBEDDED_OMP_WAIT_POLICY",
@@ -50,7 +50,7 @@ DISCOVERY_CONNECT_TIMEOUT = 0.3
 
 # Reading one open port's server kind and models takes a handful of small requests (an Ollama with thirty models:
 # about thirty); 10 s covers that on a slow LAN, and a device that drips or stalls costs the scan no more.
-DISCOVERY_ENDPOINT_BUDGET = 10.0
+DISCOVERY_ENDPOINT_TIMEOUT = 10.0
 
 # Addresses × ports one scan may probe: a /22 at the six default ports is ~6,000; 16,384 leaves room for a few
 # extra ports and stops a typo (a /16, a port range) from becoming a flood on a shared network.

@@ -167,7 +167,7 @@ HOSTILE = [
 def test_bad_devices_become_notes_and_the_scan_ends() -> None:
     servers = [FaultServer(mode, host=host, port_request=1234, **kw).start() for host, mode, kw in HOSTILE]
     try:
-        eps = discover([h for h, _, _ in HOSTILE], ports=[1234], endpoint_budget=3.0, progress=False)
+        eps = discover([h for h, _, _ in HOSTILE], ports=[1234], endpoint_timeout=3.0, progress=False)
     finally:
         for s in servers:
             s.stop()
@@ -182,13 +182,13 @@ def test_bad_devices_become_notes_and_the_scan_ends() -> None:
     assert any("5 open port(s) did not answer" in n for n in eps.notes)
 
 
-def test_a_server_that_stalls_mid_fingerprint_is_cut_at_its_budget() -> None:
+def test_a_server_that_stalls_mid_fingerprint_is_cut_at_its_limit() -> None:
     """/v1/models answers at once; the native endpoints drip: the endpoint is reported, marked as cut."""
     routes = {"/v1/models": {"object": "list", "data": [{"id": "m", "object": "model"}]}}
     with FaultServer(Fault.DRIP, drip_interval=0.05, routes=routes, host="127.0.1.9", port_request=1234):
-        eps = discover(["127.0.1.9"], ports=[1234], endpoint_budget=1.0, progress=False)
+        eps = discover(["127.0.1.9"], ports=[1234], endpoint_timeout=1.0, progress=False)
     (ep,) = list(eps)
-    assert ep.error is not None and "budget" in ep.error
+    assert ep.error is not None and "limit" in ep.error
 
 
 def test_oversized_scans_are_refused_quickly() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nxs_lab.local.guard import FrontDoor, host_of
+from nxs_lab.local.frontdoor import FrontDoor, host_of
 
 
 async def _app(scope: object, receive: object, send: object) -> None:  # never reached in these tests

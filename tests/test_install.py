@@ -67,3 +67,53 @@ def test_the_quickstart_installs_light_and_uses_a_running_server(local_server: n
         check=True,
     ).stdout.strip()
     assert present == "['nxs_lab', 'papermill']"  # the kit and its runbooks; no compiler, tests or browser
+
+
+def test_the_core_needs_no_data_stack() -> None:
+    """pandas, matplotlib, numpy, tqdm and gguf are the ``data`` extra: the core's own requirements leave them out,
+    importing the kit and making a Provider touch none of them, and a call that needs one names the extra."""
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]
+    stack = {"pandas", "matplotlib", "numpy", "tqdm", "gguf"}
+    core = {re.split(r"[<>=\[ ]", r, maxsplit=1)[0].lower() for r in project["dependencies"]}
+    assert not core & stack
+    assert {re.split(r"[<>=]", r, maxsplit=1)[0] for r in project["optional-dependencies"]["data"]} == stack
+    assert "nxs_lab[data]" in project["optional-dependencies"]["notebooks"]
+    code = (
+        "import sys\n"
+        "for m in ('pandas', 'matplotlib', 'numpy', 'tqdm', 'gguf'):\n"
+        "    sys.modules[m] = None  # as if not installed: importing it raises ModuleNotFoundError\n"
+        "import nxs_lab as nx\n"
+        "p = nx.Provider(name='p', base_url='http://127.0.0.1:9/v1', model='m')\n"
+        "nx.FallbackChain([p]); nx.ContextBudget(4096, 512); nx.EstimateCounter().count_text('hi')\n"
+        "eps = nx.Endpoints([], [], 0, 0.0)\n"
+        "try:\n"
+        "    eps.to_dataframe()\n"
+        "except nx.MissingDependency as exc:\n"
+        "    print('missing', exc.module, exc.extra)\n"
+        "print(sorted(m for m in ('pandas', 'matplotlib', 'numpy', 'tqdm', 'gguf') if sys.modules.get(m)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["missing pandas data", "[]"]
+
+
+def test_discovery_and_child_servers_do_without_posix_only_calls() -> None:
+    """What Windows lacks (``resource``, ``os.killpg``) is not needed: the scan bounds its sockets without the
+    rlimit, and a child server is stopped through its own handle. Run here with both taken away."""
+    code = (
+        "import os, subprocess, sys\n"
+        "sys.modules['resource'] = None\n"
+        "del os.killpg\n"
+        "from nxs_lab.discovery.scan import open_file_limit\n"
+        "from nxs_lab._process import stop_process\n"
+        "import nxs_lab as nx\n"
+        "eps = nx.discover(['127.0.0.1'], [9], timeout=0.2, progress=False)\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "stop_process(child)\n"
+        "print(open_file_limit(), len(eps), child.returncode is not None)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["512", "0", "True"]

@@ -25,6 +25,22 @@ def test_every_file_the_readme_names_exists() -> None:
     assert not missing, f"README.md names files that are not in the repository: {missing}"
 
 
+def test_the_readme_is_short_and_the_docs_name_only_files_that_exist() -> None:
+    """The README is what a newcomer needs (the reference lives in docs/), and every file and page the docs name
+    is there."""
+    assert README.count("\n") <= 250
+    pages = sorted((ROOT / "docs").glob("*.md"))
+    assert len(pages) >= 12
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        missing = sorted(p for p in {m.group(1) for m in _PATH.finditer(text)} if not (ROOT / p).exists())
+        links = {t for t in re.findall(r"\]\(([\w./-]+)\)", text) if "://" not in t}
+        missing += sorted(t for t in links if not (page.parent / t).exists())
+        assert not missing, f"{page.name} names what is not in the repository: {missing}"
+    for link in re.findall(r"\]\((docs/[\w./-]+)\)", README):
+        assert (ROOT / link).exists(), link
+
+
 def test_the_licence_is_the_same_everywhere() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["license"] == "Apache-2.0" and project["license-files"] == ["LICENSE"]

@@ -1,7 +1,7 @@
-"""Every request ends within its budget and never reads more than its cap (issue 12, items 4 and 5).
+"""Every request ends within its allowance and never reads more than its cap (issue 12, items 4 and 5).
 
 Real loopback servers from the fault kit drip headers and bodies, send 300 MB answers, gzip bombs and streams
-that never end. The pytest timeout is the only clock here: a call that ignores its budget hangs and fails.
+that never end. The pytest timeout is the only clock here: a call that ignores its allowance hangs and fails.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 import nxs_lab as nx
-from nxs_lab.client._budget import AsyncBudgetTransport, BudgetTransport, _AsyncBackend, _Backend
+from nxs_lab.client._allowance import AllowanceTransport, AsyncAllowanceTransport, _AsyncBackend, _Backend
 from nxs_lab.config import Timeouts
 from nxs_lab.testing import Fault, FaultServer
 
@@ -30,9 +30,9 @@ def _provider(server: FaultServer, **kw: object) -> nx.Provider:
 
 
 def test_the_transports_wrap_the_pools_network_backend() -> None:
-    """The one place the kit reaches into httpx2: if this changes, budgets silently stop applying."""
-    assert isinstance(BudgetTransport()._pool._network_backend, _Backend)
-    assert isinstance(AsyncBudgetTransport()._pool._network_backend, _AsyncBackend)
+    """The one place the kit reaches into httpx2: if this changes, allowances silently stop applying."""
+    assert isinstance(AllowanceTransport()._pool._network_backend, _Backend)
+    assert isinstance(AsyncAllowanceTransport()._pool._network_backend, _AsyncBackend)
 
 
 @pytest.mark.parametrize("mode", [Fault.DRIP, Fault.BODY_DRIP])

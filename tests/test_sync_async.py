@@ -143,7 +143,7 @@ def test_sync_and_async_agree(scenario: tuple[str, str, dict[str, Any]]) -> None
 )
 def test_detection_prefers_a_loaded_vision_model(routes: dict[str, Any], vlm: str, text: str) -> None:
     """An unloaded text model listed first, a loaded vision-language model after it: the loaded one is picked (a 4 GB
-    box must not load a second model), with the window it runs with; the unloaded one is budgeted against the
+    box must not load a second model), with the window it runs with; the unloaded one is limited against the
     length LM Studio would load it with, not its trained maximum."""
     with FaultServer(routes=routes) as srv, nx.Provider(name="p", base_url=srv.base_url, timeouts=SHORT) as p:
         assert p.resolve_model() == vlm

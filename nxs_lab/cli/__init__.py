@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import ConfigError, MissingDependency, NxsLabError
-from . import ask, gateway, listing, logview, runcmd, serve
+from . import ask, discover, gateway, logs, models, run, serve, status
 from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_MISSING, EXIT_USAGE
 
 __all__ = ["build_parser", "main"]
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log lines on stderr (-vv: every call)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
-    for module in (ask, listing, serve, runcmd, logview, gateway):
+    for module in (ask, models, discover, status, serve, run, logs, gateway):
         module.add(sub)
     return parser
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Self
 
 import httpx2
 from pydantic import SecretStr
@@ -20,8 +20,8 @@ from ..defaults import LOCAL_BASE_URL
 from ..errors import ConfigError, ResponseTimeout
 from ..results import ChatResult, Health
 from ..tokens.truncation import check_truncation
-from ._boundary import budgeted, translated
-from ._budget import IDENTITY, Budget
+from ._allowance import IDENTITY, Allowance
+from ._boundary import limited, translated
 from ._native import NativeHTTPClient, auth_headers, httpx_timeout
 from ._ollama import AsyncLines, chunk_from_line, ollama_request, reply_as_completion
 from ._replies import chat_result
@@ -119,7 +119,7 @@ class BaseProvider:
         self.catalog = catalog or ModelCatalog(self.config, NativeHTTPClient(self.config, native_transport))
 
     @classmethod
-    def from_config(cls, cfg: ProviderConfig, **kw: Any) -> Any:
+    def from_config(cls, cfg: ProviderConfig, **kw: Any) -> Self:
         """Build from a :class:`ProviderConfig` (resolving ``api_key_env``)."""
         return cls(config=cfg, **kw)
 
@@ -171,7 +171,7 @@ class BaseProvider:
 
     # What differs between the sync and the async half: the client classes and the pool size.
     _http_class: Any = None  # httpx2.Client | httpx2.AsyncClient
-    _transport_class: Any = None  # BudgetTransport | AsyncBudgetTransport
+    _transport_class: Any = None  # AllowanceTransport | AsyncAllowanceTransport
     _sdk_class: str = ""  # "OpenAI" | "AsyncOpenAI"
     _limits = httpx2.Limits(max_connections=100, max_keepalive_connections=20)
 
@@ -233,10 +233,10 @@ class BaseProvider:
     def _translated(self) -> Any:
         return translated(self.name, self.base_url)
 
-    def _budgeted(self, seconds: float | None) -> Any:
-        """A call under a budget of ``seconds`` (``timeouts.total``; ``None``: no deadline) and the byte cap."""
-        budget = Budget.within(seconds, self.config.max_response_bytes)
-        return budgeted(budget, self._total_timeout, self.name, self.base_url)
+    def _limited(self, seconds: float | None) -> Any:
+        """A call under an allowance of ``seconds`` (``timeouts.total``; ``None``: no deadline) and the byte cap."""
+        allowance = Allowance.within(seconds, self.config.max_response_bytes)
+        return limited(allowance, self._total_timeout, self.name, self.base_url)
 
     def _total_timeout(self) -> ResponseTimeout:
         return ResponseTimeout(

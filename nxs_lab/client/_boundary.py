@@ -18,10 +18,10 @@ import httpx2
 
 from .. import errors as E
 from .._net import redact_url
-from ._budget import Budget
+from ._allowance import Allowance
 from .overflow import OverflowInfo, parse_overflow
 
-__all__ = ["budget_failure", "budgeted", "parse_retry_after", "shape_checked", "status_error", "translated"]
+__all__ = ["allowance_failure", "limited", "parse_retry_after", "shape_checked", "status_error", "translated"]
 
 _NOT_FOUND_HINTS = ("model", "not found", "does not exist", "no such")
 # Statuses that say something about the path to this server, not about the request: another provider may answer.
@@ -220,20 +220,20 @@ def _sdk_error(exc: BaseException, provider: str, base_url: str) -> E.ProviderEr
     return None
 
 
-def budget_failure(
-    budget: Budget, deadline_error: Callable[[], E.ProviderError], provider: str, base_url: str
+def allowance_failure(
+    allowance: Allowance, deadline_error: Callable[[], E.ProviderError], provider: str, base_url: str
 ) -> E.ProviderError | None:
-    """The kit's error for a request whose budget ran out (``None`` when it did not): ``deadline_error()`` for the
+    """The kit's error for a request whose allowance ran out (``None`` when it did not): ``deadline_error()`` for the
     deadline, :class:`ResponseTooLarge` for the byte cap, :class:`InvalidResponse` for a compressed reply."""
-    if budget.tripped == "deadline":
+    if allowance.tripped == "deadline":
         return deadline_error()
-    if budget.tripped == "bytes":
+    if allowance.tripped == "bytes":
         return E.ResponseTooLarge(
-            f"the reply is larger than max_response_bytes ({budget.max_bytes:,} bytes); reading stopped",
+            f"the reply is larger than max_response_bytes ({allowance.max_bytes:,} bytes); reading stopped",
             provider=provider,
             base_url=base_url,
         )
-    if budget.tripped == "encoding":
+    if allowance.tripped == "encoding":
         return E.InvalidResponse(
             "the server sent a compressed reply though none was asked for (its size could not be capped)",
             provider=provider,
@@ -243,15 +243,15 @@ def budget_failure(
 
 
 @contextlib.contextmanager
-def budgeted(
-    budget: Budget, deadline_error: Callable[[], E.ProviderError], provider: str, base_url: str
-) -> Iterator[Budget]:
-    """Run the block under ``budget``; if it failed because the budget ran out, raise :func:`budget_failure`'s error."""
-    with budget.active():
+def limited(
+    allowance: Allowance, deadline_error: Callable[[], E.ProviderError], provider: str, base_url: str
+) -> Iterator[Allowance]:
+    """Run the block under ``allowance``; if it failed because the allowance ran out, raise :func:`allowance_failure`'s error."""
+    with allowance.active():
         try:
-            yield budget
+            yield allowance
         except Exception as exc:
-            failure = budget_failure(budget, deadline_error, provider, base_url)
+            failure = allowance_failure(allowance, deadline_error, provider, base_url)
             if failure is None:
                 raise
             raise failure from exc

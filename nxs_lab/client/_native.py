@@ -17,8 +17,8 @@ import httpx2
 
 from ..config import ProviderConfig, Timeouts
 from ..errors import InvalidResponse, ResponseTimeout
-from ._boundary import budgeted, status_error, translated
-from ._budget import IDENTITY, Budget, BudgetTransport
+from ._allowance import IDENTITY, Allowance, AllowanceTransport
+from ._boundary import limited, status_error, translated
 
 __all__ = ["NativeHTTPClient", "auth_headers", "httpx_timeout", "native_seconds", "native_timeout", "url_for"]
 
@@ -100,7 +100,7 @@ class NativeHTTPClient:
                 limits = httpx2.Limits(max_connections=16, max_keepalive_connections=4)
                 self._http = httpx2.Client(
                     timeout=httpx_timeout(self.config.resolved_timeouts()),
-                    transport=self._transport or BudgetTransport(limits=limits),
+                    transport=self._transport or AllowanceTransport(limits=limits),
                     headers=IDENTITY,
                 )
             return self._http
@@ -114,17 +114,17 @@ class NativeHTTPClient:
     def _request(self, method: str, path: str, payload: Any = None) -> Any:
         cfg = self.config
         seconds = native_seconds(cfg)
-        budget = Budget.within(seconds, cfg.max_response_bytes)
+        allowance = Allowance.within(seconds, cfg.max_response_bytes)
         with (
             translated(cfg.name, cfg.base_url),
-            budgeted(budget, lambda: native_timeout(cfg, path, seconds), cfg.name, cfg.base_url),
+            limited(allowance, lambda: native_timeout(cfg, path, seconds), cfg.name, cfg.base_url),
         ):
             resp = self.http.request(method, url_for(cfg.base_url, path), json=payload, headers=auth_headers(cfg))
         return decode_json(resp, path, cfg)
 
     def stream_lines(self, path: str, payload: Any) -> Iterator[Any]:
         """POST ``payload`` and yield each JSON line of the reply as it arrives (an NDJSON stream: Ollama's native
-        chat). No budget of its own: the caller's (a chat stream's first-byte and idle limits) governs each read."""
+        chat). No allowance of its own: the caller's (a chat stream's first-byte and idle limits) governs each read."""
         cfg = self.config
         url = url_for(cfg.base_url, path)
         with (

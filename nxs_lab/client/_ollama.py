@@ -132,7 +132,7 @@ def chunk_from_line(line: Any) -> NS:
 
 class AsyncLines:
     """A sync iterator of chunks read on a worker thread, for :class:`~nxs_lab.AsyncChatStream` (the native client
-    is synchronous; the caller's budget follows each read into the thread)."""
+    is synchronous; the caller's allowance follows each read into the thread)."""
 
     def __init__(self, lines: Iterator[NS]) -> None:
         self._lines = lines

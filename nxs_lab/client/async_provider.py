@@ -22,8 +22,8 @@ import httpx2
 from ..errors import NxsLabError
 from ..models import ModelInfo
 from ..results import ChatResult, Embeddings, Health
+from ._allowance import AsyncAllowanceTransport
 from ._base import BaseProvider, Messages
-from ._budget import AsyncBudgetTransport
 from ._native import auth_headers, decode_json, native_seconds, native_timeout, url_for
 from ._replies import chat_result, completion_result, response_result, vectors
 from .streaming import AsyncChatStream
@@ -41,7 +41,7 @@ class AsyncProvider(BaseProvider):
     """
 
     _http_class = httpx2.AsyncClient
-    _transport_class = AsyncBudgetTransport
+    _transport_class = AsyncAllowanceTransport
     _sdk_class = "AsyncOpenAI"
     _limits = httpx2.Limits(max_connections=64, max_keepalive_connections=32)
 
@@ -75,7 +75,7 @@ class AsyncProvider(BaseProvider):
         """``resource.create(**kw)`` within ``timeouts.total`` (if set) and ``max_response_bytes``."""
         try:
             async with asyncio.timeout(self.timeouts.total):
-                with self._budgeted(None):
+                with self._limited(None):
                     return await resource.create(**kw)
         except TimeoutError:
             raise self._total_timeout() from None
@@ -92,8 +92,8 @@ class AsyncProvider(BaseProvider):
     async def _request(self, method: str, path: str, payload: Any = None) -> Any:
         seconds = native_seconds(self.config)
         try:
-            async with asyncio.timeout(seconds):  # the time; the budget below holds the byte cap
-                with self._translated(), self._budgeted(None):
+            async with asyncio.timeout(seconds):  # the time; the allowance below holds the byte cap
+                with self._translated(), self._limited(None):
                     resp = await self.http.request(
                         method, url_for(self.base_url, path), json=payload, headers=auth_headers(self.config)
                     )

@@ -24,8 +24,8 @@ import httpx2
 from ..errors import NxsLabError
 from ..models import ModelInfo
 from ..results import ChatResult, Embeddings, Health
+from ._allowance import AllowanceTransport
 from ._base import BaseProvider, Messages
-from ._budget import BudgetTransport
 from ._replies import chat_result, completion_result, lmstudio_completion, response_result, vectors
 from .streaming import ChatStream
 
@@ -43,7 +43,7 @@ class Provider(BaseProvider):
     """
 
     _http_class = httpx2.Client
-    _transport_class = BudgetTransport
+    _transport_class = AllowanceTransport
     _sdk_class = "OpenAI"
 
     def __init__(self, *args: Any, transport: httpx2.BaseTransport | None = None, **kw: Any) -> None:
@@ -74,9 +74,9 @@ class Provider(BaseProvider):
         return AsyncProvider(catalog=self.catalog, transport=transport)
 
     def _create(self, resource: Any, kw: dict[str, Any]) -> Any:
-        """``resource.create(**kw)`` under the call's budget: ``timeouts.total`` from before the request is sent
+        """``resource.create(**kw)`` under the call's allowance: ``timeouts.total`` from before the request is sent
         (headers that drip count too) and ``max_response_bytes``."""
-        with self._budgeted(self.timeouts.total):
+        with self._limited(self.timeouts.total):
             return resource.create(**kw)
 
     # ------------------------------------------------------------ native HTTP

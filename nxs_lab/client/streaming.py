@@ -18,8 +18,8 @@ from typing import Any
 from ..config import Timeouts
 from ..errors import InvalidResponse, ProviderError, ResponseTimeout, StreamInterrupted
 from ..results import ChatResult, ToolCall, Usage
-from ._boundary import budget_failure, translated
-from ._budget import Budget
+from ._allowance import Allowance
+from ._boundary import allowance_failure, translated
 from .reasoning import Delta, ThinkSplitter, reasoning_field, settle_thinking
 
 __all__ = ["AsyncChatStream", "ChatStream", "StreamAccumulator"]
@@ -137,7 +137,7 @@ class _StreamBase:
         self._acc = acc
         self._base_url = base_url
         self._timeouts = timeouts
-        self._budget = Budget(max_bytes=max_bytes)
+        self._allowance = Allowance(max_bytes=max_bytes)
         self._t_open = time.monotonic()
         self._sdk_stream: Any = None
         self._stopped = False
@@ -181,9 +181,9 @@ class _StreamBase:
             f"the stream stalled longer than the idle timeout ({self._timeouts.idle:g} s)", **self._kw()
         )
 
-    def _budget_error(self, exc: ProviderError) -> ProviderError:
-        """The error to report: what the budget says ran out, else ``exc`` itself."""
-        return budget_failure(self._budget, self._timeout_error, self._acc.provider, self._base_url) or exc
+    def _allowance_error(self, exc: ProviderError) -> ProviderError:
+        """The error to report: what the allowance says ran out, else ``exc`` itself."""
+        return allowance_failure(self._allowance, self._timeout_error, self._acc.provider, self._base_url) or exc
 
     def _interrupted(self, exc: ProviderError) -> ProviderError:
         """Before any text: the error as it is (a chain may fail over). After: StreamInterrupted with the text."""
@@ -202,7 +202,7 @@ class _StreamBase:
         """End the stream now, from any thread (a Stop button): a read under way is woken, one not yet begun fails
         at once; the iteration ends quietly with the text so far (``.result`` stays ``None``, :attr:`stopped`)."""
         self._stopped = True
-        self._budget.cancel()
+        self._allowance.cancel()
 
     def _collected(self) -> ChatResult:
         """``.result`` once the stream was read to its end; a stopped stream has none, and says so."""
@@ -247,11 +247,11 @@ class ChatStream(_StreamBase):
         stream itself consumes the same stream: use one of them."""
         if self._stopped:
             return
-        b = self._budget
+        b = self._allowance
         self._t_open = time.monotonic()
         try:
             with translated(self._acc.provider, self._base_url):
-                # The budget is set around each read only, never across a yield: the reader's own calls
+                # The allowance is set around each read only, never across a yield: the reader's own calls
                 # between two deltas must not run under this stream's deadline.
                 b.deadline = time.monotonic() + self._next_wait()
                 with b.active():
@@ -267,7 +267,7 @@ class ChatStream(_StreamBase):
         except ProviderError as exc:
             if self._stopped:
                 return
-            raise self._interrupted(self._budget_error(exc)) from exc
+            raise self._interrupted(self._allowance_error(exc)) from exc
         finally:
             self.close()
         if not self._stopped:
@@ -292,7 +292,7 @@ class AsyncChatStream(_StreamBase):
     async def _next(self, chunks: Any) -> Any:
         try:
             async with asyncio.timeout(max(self._next_wait(), 0.0)):
-                with self._budget.active():
+                with self._allowance.active():
                     return await chunks.__anext__()
         except StopAsyncIteration:
             return None
@@ -313,7 +313,7 @@ class AsyncChatStream(_StreamBase):
             with translated(self._acc.provider, self._base_url):
                 try:
                     async with asyncio.timeout(max(self._next_wait(), 0.0)):
-                        with self._budget.active():
+                        with self._allowance.active():
                             self._sdk_stream = await self._open()
                 except TimeoutError:
                     raise self._timeout_error() from None
@@ -324,7 +324,7 @@ class AsyncChatStream(_StreamBase):
         except ProviderError as exc:
             if self._stopped:
                 return
-            raise self._interrupted(self._budget_error(exc)) from exc
+            raise self._interrupted(self._allowance_error(exc)) from exc
         finally:
             await self.aclose()
         if not self._stopped:

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._html import rows_table
+from .._optional import needs
 from ..models import ModelInfo, ModelKind
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..client.provider import Provider
 
 __all__ = ["Endpoint", "Endpoints"]
 
@@ -28,7 +34,7 @@ class Endpoint:
     models: tuple[ModelInfo, ...] = ()
     error: str | None = None
 
-    def provider(self, name: str | None = None, api_key: str | None = None, **kw: Any) -> Any:
+    def provider(self, name: str | None = None, api_key: str | None = None, **kw: Any) -> Provider:
         """A :class:`~nxs_lab.Provider` for this endpoint (give ``api_key`` when ``auth_required``)."""
         from ..client import Provider
 
@@ -74,8 +80,9 @@ class Endpoints(list):
     def rows(self) -> list[dict[str, Any]]:
         return [row for ep in self for row in ep.rows()]
 
-    def to_dataframe(self) -> Any:
-        import pandas as pd
+    def to_dataframe(self) -> pd.DataFrame:
+        with needs():
+            import pandas as pd
 
         return pd.DataFrame(self.rows())
 

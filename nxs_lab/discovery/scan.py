@@ -18,18 +18,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import ipaddress
-import resource
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from .._net import Scope, address_scope
+from .._optional import progress as progress_bar
 from ..config import Timeouts
 from ..defaults import (
     DEFAULT_PORTS,
     DISCOVERY_CONNECT_TIMEOUT,
-    DISCOVERY_ENDPOINT_BUDGET,
+    DISCOVERY_ENDPOINT_TIMEOUT,
     DISCOVERY_MAX_PROBES,
     PROBE_MAX_BYTES,
 )
@@ -42,19 +42,33 @@ from .endpoints import Endpoint, Endpoints
 __all__ = ["adiscover", "discover"]
 
 
-def _fingerprint(addr: str, port: int, connect_s: float, timeout: float, budget_s: float) -> Endpoint | None:
-    """What answers on ``addr:port``: its kind, version and models, within ``budget_s`` seconds in all and
+def open_file_limit() -> int:
+    """How many files (sockets) this process may hold open: the soft ``RLIMIT_NOFILE`` on POSIX; on Windows, which
+    has no such limit for sockets, the C runtime's default of 512 handles, a bound that is safe there."""
+    try:
+        import resource
+    except ModuleNotFoundError:  # Windows
+        return 512
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return int(soft) if soft != resource.RLIM_INFINITY else 65536
+
+
+def _fingerprint(addr: str, port: int, connect_s: float, timeout: float, limit_s: float) -> Endpoint | None:
+    """What answers on ``addr:port``: its kind, version and models, within ``limit_s`` seconds in all and
     :data:`~nxs_lab.defaults.PROBE_MAX_BYTES` per reply. ``None`` for an open port that is no LLM server."""
-    from ..client._budget import Budget
+    from ..client._allowance import Allowance
     from ..client.provider import Provider
 
     host = f"[{addr}]" if ":" in addr else addr
     url = f"http://{host}:{port}/v1"
     t = Timeouts(connect=timeout, first_byte=max(2.0, timeout * 4), idle=max(2.0, timeout * 4))
     exposed = address_scope(ipaddress.ip_address(addr)) is not Scope.LOOPBACK
-    budget = Budget.within(budget_s, None)
+    allowance = Allowance.within(limit_s, None)
     # no key: discovery never sends one
-    with budget.active(), Provider(name="discovery", base_url=url, timeouts=t, max_response_bytes=PROBE_MAX_BYTES) as p:
+    with (
+        allowance.active(),
+        Provider(name="discovery", base_url=url, timeouts=t, max_response_bytes=PROBE_MAX_BYTES) as p,
+    ):
         try:
             p.get_json("/v1/models")
         except AuthenticationFailed:
@@ -74,21 +88,21 @@ def _fingerprint(addr: str, port: int, connect_s: float, timeout: float, budget_
             models = tuple(p.list_models())  # the catalogue checks the payload's shape
         except ProviderError as exc:
             error = f"models: {exc.message}"
-        if budget.tripped == "deadline":
-            error = f"stopped after its {budget_s:g} s budget" + (f" ({error})" if error else "")
+        if allowance.tripped == "deadline":
+            error = f"stopped after its {limit_s:g} s limit" + (f" ({error})" if error else "")
     return Endpoint(
         url, addr, port, adapter.kind, adapter.label, p.server_version, connect_s, False, exposed, models, error
     )
 
 
 async def _read_servers(
-    opened: list[tuple[tuple[str, int], float]], connect_s: float, budget_s: float, notes: list[str]
+    opened: list[tuple[tuple[str, int], float]], connect_s: float, limit_s: float, notes: list[str]
 ) -> list[Endpoint]:
     """Fingerprint the open ports, 16 at a time; a device that cannot be read becomes a note."""
     loop = asyncio.get_running_loop()
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(16, max(1, len(opened)))) as pool:
         found = await asyncio.gather(
-            *(loop.run_in_executor(pool, _fingerprint, a, p, s, connect_s, budget_s) for (a, p), s in opened),
+            *(loop.run_in_executor(pool, _fingerprint, a, p, s, connect_s, limit_s) for (a, p), s in opened),
             return_exceptions=True,
         )
     endpoints: list[Endpoint] = []
@@ -114,7 +128,7 @@ async def adiscover(
     allow_public: bool = False,
     max_addresses: int = 1024,
     max_probes: int = DISCOVERY_MAX_PROBES,
-    endpoint_budget: float = DISCOVERY_ENDPOINT_BUDGET,
+    endpoint_timeout: float = DISCOVERY_ENDPOINT_TIMEOUT,
     progress: bool | Progress | None = None,
     extra_ports: Sequence[int] = (),
 ) -> Endpoints:
@@ -132,14 +146,11 @@ async def adiscover(
             f"over max_probes={max_probes}: raise it to go on"
         )
     targets = [(a, p) for a in addrs for p in port_list]
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    limit = max(1, min(concurrency, soft - 64))  # never run the process out of file descriptors
+    limit = max(1, min(concurrency, open_file_limit() - 64))  # never run the process out of file descriptors
     user_report: Progress | None = progress if callable(progress) else None
     bar = None
     if progress is True or (progress is None and len(targets) > 256):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(targets), desc="scan", leave=False)
+        bar = progress_bar(total=len(targets), desc="scan", leave=False)
 
     def report(done: int, total: int) -> None:
         if bar is not None:
@@ -152,7 +163,7 @@ async def adiscover(
     finally:
         if bar is not None:
             bar.close()
-    endpoints = await _read_servers(sorted(opened.items()), timeout, endpoint_budget, notes)
+    endpoints = await _read_servers(sorted(opened.items()), timeout, endpoint_timeout, notes)
     return Endpoints(endpoints, notes, len(targets), time.perf_counter() - t_start)
 
 
@@ -164,7 +175,7 @@ def discover(
     """Probe ``hosts`` (names, addresses, CIDR ranges, ``"tailnet"``) × ``ports`` (default: the known LLM ports).
 
     Keywords: ``timeout`` per connect; ``concurrency``; ``allow_public``; ``max_addresses`` and ``max_probes``
-    (addresses × ports) refuse an oversized scan before any packet; ``endpoint_budget`` seconds to read one
+    (addresses × ports) refuse an oversized scan before any packet; ``endpoint_timeout`` seconds to read one
     server (a device that drips or stalls costs no more, and each reply is capped at 4 MiB); ``progress``;
     ``extra_ports``. A device that answers garbage becomes a note on the result, never an exception.
 

@@ -10,10 +10,15 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._html import kv_table, rows_table
+from .._optional import needs
 from .stats import mean_ci
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 __all__ = ["Evaluation", "load_history", "plot_history"]
 
@@ -54,8 +59,9 @@ class Evaluation:
         self.judge = judge  # the judge's own calls, failures, tokens and cost, when a Judge scored
         self._figures: dict[str, dict[str, tuple[float, float, float]]] = {}  # per endpoint, made once
 
-    def to_dataframe(self) -> Any:
-        import pandas as pd
+    def to_dataframe(self) -> pd.DataFrame:
+        with needs():
+            import pandas as pd
 
         return pd.DataFrame(self.records)
 
@@ -73,9 +79,10 @@ class Evaluation:
         self._figures[name] = out
         return out
 
-    def summary(self) -> Any:
+    def summary(self) -> pd.DataFrame:
         """One row per endpoint: calls, errors, cost, and each figure as ``mean [95 % interval]``."""
-        import pandas as pd
+        with needs():
+            import pandas as pd
 
         rows = []
         for name in self.endpoints:
@@ -89,9 +96,10 @@ class Evaluation:
             rows.append(row)
         return pd.DataFrame(rows)
 
-    def win_rates(self) -> Any:
+    def win_rates(self) -> pd.DataFrame:
         """``[a][b]``: the share of tasks on which ``a`` scored higher than ``b`` (ties count half)."""
-        import pandas as pd
+        with needs():
+            import pandas as pd
 
         per_task: dict[str, dict[str, float]] = {n: {} for n in self.endpoints}
         for name in self.endpoints:
@@ -137,10 +145,11 @@ class Evaluation:
             f.write(json.dumps(self.history_row()) + "\n")
         return p
 
-    def plot(self) -> Any:
+    def plot(self) -> Figure:
         """Two panels: the latency of every answer per endpoint, and mean score against mean latency (with
         their 95 % intervals) per endpoint."""
-        import matplotlib.pyplot as plt
+        with needs():
+            import matplotlib.pyplot as plt
 
         fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
         data = [[r["latency_s"] * 1000 for r in self._rows(n)] or [math.nan] for n in self.endpoints]
@@ -191,9 +200,10 @@ def _compare(figs: dict, key: str, word: str, lower_is_better: bool, unit: Any) 
     return f"{best} {word} than {second}: {unit(b)} against {unit(s)}{ratio}; {how}."
 
 
-def load_history(path: str | os.PathLike[str]) -> Any:
+def load_history(path: str | os.PathLike[str]) -> pd.DataFrame:
     """The history file as a DataFrame, one row per run, ``time`` parsed."""
-    import pandas as pd
+    with needs():
+        import pandas as pd
 
     rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
     df = pd.DataFrame(rows)
@@ -202,9 +212,10 @@ def load_history(path: str | os.PathLike[str]) -> Any:
     return df
 
 
-def plot_history(history: Any) -> Any:
+def plot_history(history: Any) -> Figure:
     """Score and latency of each endpoint across runs: drift of a local model or a cloud API over weeks."""
-    import matplotlib.pyplot as plt
+    with needs():
+        import matplotlib.pyplot as plt
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5), sharex=True)
     for col in [c for c in history.columns if c.endswith(".score")]:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._optional import progress as progress_bar
 from ..client.provider import Provider
 from ..defaults import EVALUATE_CONCURRENCY
 from ..errors import NxsLabError
@@ -152,10 +153,8 @@ def evaluate(
 
 
 def _run_all(one: Any, jobs: list[Any], concurrency: int, progress: bool) -> None:
-    from tqdm.auto import tqdm
-
     with (
-        tqdm(total=len(jobs), desc="evaluate", unit="call", disable=not progress) as bar,
+        progress_bar(total=len(jobs), desc="evaluate", unit="call", disable=not progress) as bar,
         concurrent.futures.ThreadPoolExecutor(max_workers=concurrency) as pool,
     ):
         for future in concurrent.futures.as_completed([pool.submit(one, j) for j in jobs]):

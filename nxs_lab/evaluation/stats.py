@@ -11,7 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
+from .._optional import needs
+
+with needs():
+    import numpy as np
 
 __all__ = ["mean_ci"]
 

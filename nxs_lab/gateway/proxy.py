@@ -17,7 +17,7 @@ import shutil
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -25,6 +25,9 @@ from .._process import ChildServer
 from ..config import LabConfig
 from ..errors import MissingDependency
 from .export import ALIAS, MASTER_KEY_ENV, litellm_config, to_yaml
+
+if TYPE_CHECKING:
+    from ..client.provider import Provider
 
 __all__ = ["LITELLM_ENV", "Gateway", "litellm_executable"]
 
@@ -103,7 +106,7 @@ class Gateway(ChildServer):
         self._ready_or_stopped(self.base_url.removesuffix("/v1") + "/health/liveliness", {}, self.startup_timeout)
         return self
 
-    def provider(self, name: str = "gateway", **kw: Any) -> Any:
+    def provider(self, name: str = "gateway", **kw: Any) -> Provider:
         """A :class:`~nxs_lab.Provider` for the gateway, asking the chain (``model="nxs"``) by default."""
         from ..client.provider import Provider
 

@@ -139,7 +139,7 @@ def main(argv: list[str]) -> int:
         return {"server": "nxs_lab embedded llama-cpp-python", "models": proxy.describe()}
 
     from nxs_lab._net import is_loopback
-    from nxs_lab.local.guard import FrontDoor
+    from nxs_lab.local.frontdoor import FrontDoor
 
     door = FrontDoor(app, loopback_only=is_loopback(spec["host"]), api_key=os.environ.get(KEY_ENV) or None)
     sock = socket.socket(fileno=spec["fd"])

@@ -19,7 +19,7 @@ import sys
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -30,6 +30,9 @@ from ..defaults import EMBEDDED_N_CTX, EMBEDDED_OMP_WAIT_POLICY
 from ..errors import ServerStartError
 from .bundled import BUNDLED_CHAT_ALIAS, BUNDLED_EMBED_ALIAS, bundled_model_path
 from .protocol import KEY_ENV
+
+if TYPE_CHECKING:
+    from ..client.provider import Provider
 
 __all__ = ["LocalServer", "ModelSpec"]
 
@@ -207,7 +210,7 @@ class LocalServer(ChildServer):
 
     # ---------------------------------------------------------------- usage
 
-    def provider(self, name: str = "local", **kw: Any) -> Any:
+    def provider(self, name: str = "local", **kw: Any) -> Provider:
         """A :class:`~nxs_lab.Provider` for this server (its chat alias, its key)."""
         from ..client.provider import Provider
 

@@ -1,7 +1,6 @@
 """Quantization: make GGUF variants (``make``), measure them (``measure``, ``endpoints``), report (``report``),
 and recommend one for this machine's memory (``memory``); which models fit it (``shapes``, ``files``, ``fit``)."""
 
-from .endpoints import EndpointMeasure, compare_endpoints
 from .files import ModelFile, default_model_folders, find_model_files
 from .fit import ModelFit, ModelFits, recommend_models
 from .make import QUANT_TYPES, QuantVariant, quantize
@@ -14,7 +13,8 @@ from .memory import (
     runtime_overhead_mb,
     shape_memory,
 )
-from .report import QuantReport
+from .quant_report import QuantReport
+from .served import EndpointMeasure, compare_endpoints
 from .shapes import PUBLISHED, TYPICAL_BPW, ModelShape, published_shapes, shape_from_gguf
 
 __all__ = [

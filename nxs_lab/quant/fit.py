@@ -11,13 +11,17 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._html import rows_table
+from .._optional import needs
 from ..defaults import MB
 from .files import find_model_files
 from .memory import MemoryEstimate, available_memory_mb, shape_memory
 from .shapes import PUBLISHED, ModelShape, shape_from_gguf
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["ModelFit", "ModelFits", "recommend_models"]
 
@@ -81,8 +85,9 @@ class ModelFits:
         """The largest model that fits (most weights; of equals, the smaller need)."""
         return max(self.fitting, key=lambda f: (f.shape.parameters, -f.estimate.total_mb), default=None)
 
-    def to_dataframe(self) -> Any:
-        import pandas as pd
+    def to_dataframe(self) -> pd.DataFrame:
+        with needs():
+            import pandas as pd
 
         return pd.DataFrame([f.as_row() for f in self.fits])
 

@@ -15,6 +15,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from .._optional import needs
+
 __all__ = ["GGUFInfo", "bits_per_weight", "file_type_name", "read_gguf", "type_name"]
 
 
@@ -26,7 +28,8 @@ def type_name(ggml_type: Any) -> str:
 
 def bits_per_weight(ggml_type: Any) -> float:
     """Bits each weight of this type takes, block scales included."""
-    import gguf
+    with needs():
+        import gguf
 
     block, size = gguf.GGML_QUANT_SIZES[ggml_type]
     return size * 8 / block
@@ -34,7 +37,8 @@ def bits_per_weight(ggml_type: Any) -> float:
 
 def file_type_name(file_type: int) -> str:
     """The label of a ``general.file_type`` value: ``Q4_K_M``, ``F16``, ``F32`` …; ``type<N>`` when unknown."""
-    import gguf
+    with needs():
+        import gguf
 
     try:
         name = gguf.LlamaFileType(file_type).name
@@ -158,7 +162,8 @@ def _parse(buf: Any) -> tuple[dict[str, Any], list[tuple[str, int, list[int]]]]:
 def read_gguf(path: str | os.PathLike[str]) -> GGUFInfo:
     """Parse the header of the GGUF file at ``path`` (metadata and tensor table; the weights are not read).
     Raises ``ValueError`` naming the file if it is not one."""
-    import gguf
+    with needs():
+        import gguf
 
     try:
         with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._native_log import captured_native_log
+from .._optional import needs
+from .._optional import progress as progress_bar
 from ..errors import MissingDependency
 from ._llama import llama_cpp_module
 from .make import QuantVariant
@@ -31,7 +33,7 @@ from .memory import shape_memory
 from .shapes import ModelShape, shape_from_gguf
 
 if TYPE_CHECKING:
-    from .report import QuantReport
+    from .quant_report import QuantReport
 
 __all__ = ["VariantMeasure", "compare_quantizations", "mean_sd", "shipped_eval_text"]
 
@@ -67,7 +69,8 @@ def _settled_rss_bytes() -> int:
 
 
 def _log_softmax(x: Any) -> Any:
-    import numpy as np
+    with needs():
+        import numpy as np
 
     x = x - x.max(axis=-1, keepdims=True)
     return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
@@ -133,7 +136,8 @@ class _Speed:
 
 def _quality(variant: QuantVariant, tokens: list[int], ref_logp: Any, threads: int) -> _Quality:
     """Perplexity, and KL divergence / same top token against the reference's log-probs (itself when none)."""
-    import numpy as np
+    with needs():
+        import numpy as np
 
     llama_cpp = llama_cpp_module()
     with captured_native_log():  # a context just large enough for every evaluation position
@@ -259,9 +263,7 @@ def compare_quantizations(
     threads = threads or os.cpu_count() or 1
     bar = None
     if progress is True:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(vs), desc="measuring variants")
+        bar = progress_bar(total=len(vs), desc="measuring variants")
     measures: list[VariantMeasure] = []
     shapes = {v.label: shape_from_gguf(v.path) for v in vs}
     ref_logp = None
@@ -277,6 +279,6 @@ def compare_quantizations(
     if bar is not None:
         bar.close()
     notes = [v.note for v in vs[:1] if v.requantized]
-    from .report import QuantReport
+    from .quant_report import QuantReport
 
     return QuantReport(measures, vs[0].label, n_ctx, len(tokens), notes, shapes)

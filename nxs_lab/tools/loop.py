@@ -17,12 +17,16 @@ import enum
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._html import kv_table, rows_table
+from .._optional import needs
 from ..defaults import MAX_CALLS_PER_TURN
 from ..results import ChatResult, ToolCall
 from .toolbox import Toolbox, ToolOutcome
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["PARALLEL_CALLS", "RunOutcome", "ToolRun", "TraceStep", "run_tools"]
 
@@ -76,8 +80,9 @@ class ToolRun:
     def tool_steps(self) -> list[TraceStep]:
         return [s for s in self.trace if s.kind == "tool"]
 
-    def to_dataframe(self) -> Any:
-        import pandas as pd
+    def to_dataframe(self) -> pd.DataFrame:
+        with needs():
+            import pandas as pd
 
         return pd.DataFrame([s.as_row() for s in self.trace])
 

@@ -2,13 +2,13 @@
 
 httpx's timeouts bound each read, not the reply: a server that drips one byte a second never trips
 them, and nothing stops a 300 MB body. The kit's transports therefore wrap the network streams under
-the connection pool. Each read and write asks the :class:`Budget` active in the calling context for
-its timeout (never past the deadline) and counts what arrived against the cap. The budget is set in
+the connection pool. Each read and write asks the :class:`Allowance` active in the calling context for
+its timeout (never past the deadline) and counts what arrived against the cap. The allowance is set in
 the caller's context (a ``ContextVar``) around a call, so a pooled connection serves each request
-under that request's own budget, sync or async, and a deadline is armed *before* anything is sent.
+under that request's own allowance, sync or async, and a deadline is armed *before* anything is sent.
 
-When a budget runs out, the read fails with httpcore's own ``ReadTimeout`` / ``ReadError`` (so the
-connection is discarded the usual way) and :attr:`Budget.tripped` says why; the caller turns that into
+When a allowance runs out, the read fails with httpcore's own ``ReadTimeout`` / ``ReadError`` (so the
+connection is discarded the usual way) and :attr:`Allowance.tripped` says why; the caller turns that into
 the kit's error with its own words (total timeout, idle timeout, reply too large).
 """
 
@@ -26,16 +26,16 @@ import anyio
 import httpcore2
 import httpx2
 
-__all__ = ["IDENTITY", "AsyncBudgetTransport", "Budget", "BudgetTransport"]
+__all__ = ["IDENTITY", "Allowance", "AllowanceTransport", "AsyncAllowanceTransport"]
 
 # Replies are asked for uncompressed: a compressed body is counted before it expands, so 400 KB of gzip could
 # still become 400 MB. JSON and server-sent events from a model server are small next to the time they take.
 IDENTITY = {"Accept-Encoding": "identity"}
 
-_CURRENT: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("nxs_lab_budget", default=None)
+_CURRENT: contextvars.ContextVar[Allowance | None] = contextvars.ContextVar("nxs_lab_allowance", default=None)
 
 
-class Budget:
+class Allowance:
     """A deadline (``time.monotonic()`` seconds, or ``None``) and a cap on reply bytes (or ``None``).
 
     Both can change between uses: a stream moves its deadline on with every chunk while ``received``
@@ -50,8 +50,8 @@ class Budget:
         self.max_bytes = max_bytes
         self.received = 0
         self.tripped: str | None = None
-        self.sock: Any = None  # the socket last used under this budget (to wake a blocked read: shutdown())
-        self.parent: Budget | None = None  # the budget active where this one was activated: both hold
+        self.sock: Any = None  # the socket last used under this allowance (to wake a blocked read: shutdown())
+        self.parent: Allowance | None = None  # the allowance active where this one was activated: both hold
         self.cancelled = False
 
     def cancel(self) -> None:
@@ -65,14 +65,14 @@ class Budget:
                 return  # already closed: the read has ended by itself
 
     @classmethod
-    def within(cls, seconds: float | None, max_bytes: int | None) -> Budget:
-        """A budget ending ``seconds`` from now (no deadline for ``None``)."""
+    def within(cls, seconds: float | None, max_bytes: int | None) -> Allowance:
+        """A allowance ending ``seconds`` from now (no deadline for ``None``)."""
         return cls(deadline=None if seconds is None else time.monotonic() + seconds, max_bytes=max_bytes)
 
     @contextlib.contextmanager
-    def active(self) -> Iterator[Budget]:
-        """Apply this budget to every request made in the current context until the block ends. A budget
-        already active there (say, a scan's budget for one device) keeps holding too: the nearer limit wins."""
+    def active(self) -> Iterator[Allowance]:
+        """Apply this allowance to every request made in the current context until the block ends. A allowance
+        already active there (say, a scan's allowance for one device) keeps holding too: the nearer limit wins."""
         outer = _CURRENT.get()
         self.parent = outer if outer is not self else None
         token = _CURRENT.set(self)
@@ -81,10 +81,10 @@ class Budget:
         finally:
             _CURRENT.reset(token)
 
-    def _chain(self) -> Iterator[Budget]:
-        seen: list[Budget] = []
-        b: Budget | None = self
-        while b is not None and b not in seen:  # a budget re-activated inside its own child: no cycle
+    def _chain(self) -> Iterator[Allowance]:
+        seen: list[Allowance] = []
+        b: Allowance | None = self
+        while b is not None and b not in seen:  # a allowance re-activated inside its own child: no cycle
             seen.append(b)
             yield b
             b = b.parent
@@ -120,8 +120,8 @@ class Budget:
                 raise httpcore2.ReadError(f"the reply is larger than {b.max_bytes} bytes")
 
 
-def _bounded(inner: Any, timeout: float | None, error: type[Exception]) -> tuple[Budget | None, float | None]:
-    """The budget active here (remembering the socket it now uses) and the timeout it allows this operation."""
+def _bounded(inner: Any, timeout: float | None, error: type[Exception]) -> tuple[Allowance | None, float | None]:
+    """The allowance active here (remembering the socket it now uses) and the timeout it allows this operation."""
     b = _CURRENT.get()
     if b is None:
         return None, timeout
@@ -130,8 +130,8 @@ def _bounded(inner: Any, timeout: float | None, error: type[Exception]) -> tuple
 
 
 @contextlib.contextmanager
-def _timing(b: Budget | None, error: type[Exception]) -> Iterator[None]:
-    """Around one operation: a timeout it raises is checked against the budget's deadlines."""
+def _timing(b: Allowance | None, error: type[Exception]) -> Iterator[None]:
+    """Around one operation: a timeout it raises is checked against the allowance's deadlines."""
     try:
         yield
     except error:
@@ -246,7 +246,7 @@ async def _connect_within(
     wall-clock timeout fires before the connect has even been tried, and a healthy server is taken for dead:
     200 concurrent calls beside two busy threads lost 192 to loopback "connect timeouts". So the timeout is
     kept by a watchdog that sleeps it in tenths and counts each tenth once, however late it wakes: time the
-    loop could not run is not held against the server. A budget's deadline (``wall``) stays wall-clock.
+    loop could not run is not held against the server. A allowance's deadline (``wall``) stays wall-clock.
     """
     if timeout is None:
         return await connect(wall)
@@ -313,8 +313,8 @@ def _refuse_encoded(response: httpx2.Response) -> None:
     raise httpx2.DecodingError(f"the server sent a {encoding[:40]}-encoded reply though none was asked for")
 
 
-class BudgetTransport(httpx2.HTTPTransport):
-    """httpx2's transport with every connection's reads and writes held to the active :class:`Budget`,
+class AllowanceTransport(httpx2.HTTPTransport):
+    """httpx2's transport with every connection's reads and writes held to the active :class:`Allowance`,
     refusing compressed replies.
 
     httpx2 takes no network backend, so the pool it builds gets ours wrapped around its own
@@ -335,8 +335,8 @@ class BudgetTransport(httpx2.HTTPTransport):
         return response
 
 
-class AsyncBudgetTransport(httpx2.AsyncHTTPTransport):
-    """The async twin of :class:`BudgetTransport`."""
+class AsyncAllowanceTransport(httpx2.AsyncHTTPTransport):
+    """The async twin of :class:`AllowanceTransport`."""
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)

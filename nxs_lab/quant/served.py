@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._optional import needs
 from .measure import mean_sd
 
 __all__ = ["EndpointMeasure", "compare_endpoints"]
@@ -40,7 +41,8 @@ def compare_endpoints(
 ) -> Any:
     """TTFT and generation tokens/s of ``(provider, model)`` pairs served over HTTP (LM Studio, llama.cpp, the
     embedded server with variant aliases…), with the server's own timing where it reports one. A DataFrame."""
-    import pandas as pd
+    with needs():
+        import pandas as pd
 
     rows = []
     for provider, model in targets:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._html import rows_table
+from .._optional import needs
 from ..defaults import MB, QUANT_MAX_KL, QUANT_MIN_SAME_TOP
 from .measure import VariantMeasure
 from .memory import MemoryEstimate, Recommendation, available_memory_mb, shape_memory
 from .shapes import ModelShape, shape_from_gguf
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 __all__ = ["QuantReport"]
 
@@ -25,8 +30,9 @@ class QuantReport:
     notes: list[str] = field(default_factory=list)
     shapes: dict[str, ModelShape] = field(default_factory=dict)  # each variant's shape, from its header
 
-    def to_dataframe(self) -> Any:
-        import pandas as pd
+    def to_dataframe(self) -> pd.DataFrame:
+        with needs():
+            import pandas as pd
 
         return pd.DataFrame([m.as_row() for m in self.measures])
 
@@ -38,9 +44,10 @@ class QuantReport:
         )
         return rows_table(head, list(rows[0]) if rows else [], [list(r.values()) for r in rows])
 
-    def plot(self, ax: Any = None) -> Any:
+    def plot(self, ax: Any = None) -> Figure:
         """Size against quality (KL), bubble area by generation speed; matplotlib, so it stays in saved notebooks."""
-        import matplotlib.pyplot as plt
+        with needs():
+            import matplotlib.pyplot as plt
 
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 4))
