@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import socket
 import ssl
 import time
@@ -26,13 +27,22 @@ import anyio
 import httpcore2
 import httpx2
 
-__all__ = ["IDENTITY", "Allowance", "AllowanceTransport", "AsyncAllowanceTransport"]
+__all__ = ["IDENTITY", "STALE_RETRIES", "Allowance", "AllowanceTransport", "AsyncAllowanceTransport"]
+
+log = logging.getLogger("nxs_lab.client")
 
 # Replies are asked for uncompressed: a compressed body is counted before it expands, so 400 KB of gzip could
 # still become 400 MB. JSON and server-sent events from a model server are small next to the time they take.
 IDENTITY = {"Accept-Encoding": "identity"}
 
 _CURRENT: contextvars.ContextVar[Allowance | None] = contextvars.ContextVar("nxs_lab_allowance", default=None)
+# Set around one try of a request: whether the pool opened a fresh connection for it (else it reused one).
+_OPENED: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar("nxs_lab_opened", default=None)
+# How often a request that failed on a reused connection is sent again; each failed connection is discarded, so a
+# pool of idle connections the server closed meanwhile costs one try each, and then a fresh one answers.
+STALE_RETRIES = 3
+# What a connection the server had already closed looks like when a request is written to it or its reply awaited.
+_STALE = (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError)
 
 
 class Allowance:
@@ -188,6 +198,7 @@ class _Backend(httpcore2.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.NetworkStream:
         bounded = _connect_timeout(timeout)
+        _opened()
         return _Stream(self._inner.connect_tcp(host, port, bounded, local_address, socket_options))
 
     def connect_unix_socket(
@@ -286,6 +297,7 @@ class _AsyncBackend(httpcore2.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.AsyncNetworkStream:
         bounded = _connect_timeout(timeout)
+        _opened()
         wall = bounded if timeout is None or (bounded is not None and bounded < timeout) else None
 
         def connect(seconds: float | None) -> Awaitable[httpcore2.AsyncNetworkStream]:
@@ -300,6 +312,31 @@ class _AsyncBackend(httpcore2.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+def _opened() -> None:
+    """The pool is opening a fresh connection for the request being tried."""
+    mark = _OPENED.get()
+    if mark is not None:
+        mark.append(True)
+
+
+def _replayable(request: httpx2.Request) -> bool:
+    try:
+        request.content  # noqa: B018 - raises for a streamed body, which cannot be sent twice
+    except httpx2.RequestNotRead:
+        return False
+    return True
+
+
+def _stale(exc: Exception, mark: list[bool], request: httpx2.Request, tries: int) -> bool:
+    """Whether a failed try is a reused connection the server had closed, worth sending again at once: it failed
+    before any byte of the reply, on a connection the pool did not open for it, and the body can be sent again.
+    A failure on a fresh connection is the server's, and counts."""
+    if not isinstance(exc, _STALE) or mark or tries > STALE_RETRIES or not _replayable(request):
+        return False
+    log.debug("%s %s: a reused connection was closed by the server (%s); sent again", request.method, request.url, exc)
+    return True
 
 
 def _refuse_encoded(response: httpx2.Response) -> None:
@@ -326,7 +363,19 @@ class AllowanceTransport(httpx2.HTTPTransport):
         self._pool._network_backend = _Backend(self._pool._network_backend)
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        response = super().handle_request(request)
+        tries = 0
+        while True:
+            tries += 1
+            mark: list[bool] = []
+            token = _OPENED.set(mark)
+            try:
+                response = super().handle_request(request)
+                break
+            except _STALE as exc:
+                if not _stale(exc, mark, request, tries):
+                    raise
+            finally:
+                _OPENED.reset(token)
         try:
             _refuse_encoded(response)
         except httpx2.DecodingError:
@@ -343,7 +392,19 @@ class AsyncAllowanceTransport(httpx2.AsyncHTTPTransport):
         self._pool._network_backend = _AsyncBackend(self._pool._network_backend)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        response = await super().handle_async_request(request)
+        tries = 0
+        while True:
+            tries += 1
+            mark: list[bool] = []
+            token = _OPENED.set(mark)
+            try:
+                response = await super().handle_async_request(request)
+                break
+            except _STALE as exc:
+                if not _stale(exc, mark, request, tries):
+                    raise
+            finally:
+                _OPENED.reset(token)
         try:
             _refuse_encoded(response)
         except httpx2.DecodingError:

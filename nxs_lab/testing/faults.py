@@ -119,6 +119,7 @@ class FaultSpec:
     per_token_embeddings: bool = False
     answer: str | None = None
     huge_bytes: int = 300 * 2**20
+    drop_reused: bool = False
 
 
 @functools.lru_cache(maxsize=4)
@@ -157,6 +158,8 @@ class FaultServer:
             the block), in replies and streams (see ``THOUGHT``).
         per_token_embeddings: answer embeddings with one vector per token (a server run without pooling).
         answer: the chat answer's text (streamed a few characters a chunk) instead of the stub's own words.
+        drop_reused: close a kept-alive connection, unanswered, when a second request arrives on it: a keep-alive
+            timeout that expires just as the client reuses the connection (uvicorn's is 5 s), every time.
         host, port_request: where to listen (``port_request=0``: a free port).
     """
 
@@ -171,6 +174,7 @@ class FaultServer:
         self.calls = 0  # how many of them were POSTs (calls, not probes)
         self.seen_headers: list[dict[str, str]] = []  # each request's headers (lower-case names), the last 100
         self.connections = 0
+        self.dropped = 0  # requests closed unanswered on a reused connection (drop_reused)
         self.last_body: dict[str, Any] = {}  # the JSON body of the last POST
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -289,11 +293,17 @@ class FaultServer:
         with self._lock:
             self.connections += 1
         try:
-            keep_alive = True
+            keep_alive, served = True, 0
             while keep_alive and not self._stopping:
                 req = await self._read_request(reader)
                 if req is None:
                     return
+                served += 1
+                if served > 1 and self.spec.drop_reused:
+                    with self._lock:
+                        self.requests += 1
+                        self.dropped += 1
+                    return  # closed as the request arrived: a keep-alive timeout that expired just then
                 with self._lock:
                     self.requests += 1
                     self.calls += req[0] == "POST"
