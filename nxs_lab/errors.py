@@ -284,7 +284,8 @@ class ContextOverflow(BadRequest):
     """The prompt (plus requested output) does not fit the model's context window.
 
     ``prompt_tokens`` and ``context_window`` hold the numbers when the server
-    stated them, otherwise ``None``.
+    stated them, otherwise ``None``; ``counted_tokens`` is the kit's own count of the
+    same prompt, when a context guard fitted it.
     """
 
     def __init__(
@@ -293,10 +294,12 @@ class ContextOverflow(BadRequest):
         *,
         prompt_tokens: int | None = None,
         context_window: int | None = None,
+        counted_tokens: int | None = None,
         **kw,
     ) -> None:
         self.prompt_tokens = prompt_tokens
         self.context_window = context_window
+        self.counted_tokens = counted_tokens
         super().__init__(message, **kw)
 
 

@@ -131,6 +131,7 @@ class ChatResult:
     attempts: tuple[Attempt, ...] = ()  # filled by a FallbackChain: every try, in order
     prompt_tokens_sent: int | None = None  # what the kit counted as sent, when it counted
     prompt_truncated: bool = False  # the server saw fewer prompt tokens than were sent: it cut the prompt
+    prompt_miscounted: bool = False  # the server saw more than the kit's count could be: the counter corrected itself
     dropped_messages: int = 0  # messages left out to fit this provider's window
     reasoning: str = ""  # the model's thinking, apart from the answer
     raw: Any = field(default=None, repr=False, compare=False)
@@ -156,6 +157,8 @@ class ChatResult:
             parts.append("cut at max_tokens")
         if self.prompt_truncated:
             parts.append("the server cut the prompt")
+        if self.prompt_miscounted:
+            parts.append(f"the prompt counted {self.prompt_tokens_sent}, the server saw {self.usage.prompt_tokens}")
         return parts
 
     @property

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from nxs_lab.testing.texts import TRICKY, code_review
+
+__all__ = ["TRICKY", "code_review", "history"]
+
 
 def history(turns: int) -> list[dict[str, str]]:
     """A system prompt, ``turns`` question-and-answer pairs of about 40 tokens each, and a last question."""

@@ -65,6 +65,8 @@ class ModelCatalog:
         self._learned: dict[str, int] = {}  # windows the server stated in an overflow error, per model
         # Chat-template overheads measured once per (model, counting method): see nxs_lab.context.counting.counter_for.
         self.overheads: dict[tuple[str, str], Any] = {}
+        # What the server's own counts taught a counter of the same key (it escapes prompts, or counts more).
+        self.count_corrections: dict[tuple[str, str], Any] = {}
         # Models whose chat template opens a <think> block itself (seen in a stream: nxs_lab.client.reasoning).
         self.thinking_opened: set[str] = set()
         self._rough: TokenCounter | None = None  # the request-free counter of rough_count, made on first use

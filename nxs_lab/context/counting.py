@@ -37,6 +37,7 @@ from ..errors import ProviderError, UnsupportedEndpoint
 from ..tokens.count import (
     TOOLS_PREAMBLE,
     ChatOverhead,
+    CountCorrection,
     CountMethod,
     Message,
     TokenCount,
@@ -53,6 +54,7 @@ from . import calibration
 __all__ = [
     "TOOLS_PREAMBLE",
     "ChatOverhead",
+    "CountCorrection",
     "CountMethod",
     "EstimateCounter",
     "GGUFCounter",
@@ -62,6 +64,7 @@ __all__ = [
     "TokenCounter",
     "ToolSpec",
     "counter_for",
+    "remember_correction",
     "tool_spec",
 ]
 
@@ -126,7 +129,8 @@ class ServerCounter(TokenCounter):
     def count_chat(self, messages: Sequence[Message], tools: ToolSpec | None = None) -> TokenCount:
         """Exact when the server applies its template (with the tools, if any) and every part is text; else
         :meth:`count_messages`."""
-        if self.applies_template and not any(content_text(m)[1] for m in messages):
+        # A correction (the server rewrites what its template renders) means its template count is not the prompt.
+        if self.correction is None and self.applies_template and not any(content_text(m)[1] for m in messages):
             n = self._template_count(messages, tools)
             if n is not None:
                 return TokenCount(n, CountMethod.SERVER_TEMPLATE, 0, "measured")
@@ -152,10 +156,11 @@ def counter_for(provider: BaseProvider, model: str | None = None, *, calibrate: 
 
     The chat template's overhead is measured, once per provider and model (cached in its catalogue):
     through the server's own template where it applies one for us (no generation), else with five 1-token
-    requests (:meth:`TokenCounter.calibrate`). ``calibrate=None`` (the default) does that for servers on the
+    requests (:func:`~nxs_lab.context.calibration.calibrate`). ``calibrate=None`` (the default) does that for servers on the
     user's machines and networks and keeps the assumed overhead, with its wider error bound, for public cloud
     hosts or a server whose usage cannot be measured; ``True`` always measures and raises when it cannot;
-    ``False`` sends no request for it (an overhead measured before is still used).
+    ``False`` sends no request for it (an overhead measured before is still used). A correction the server's own
+    counts taught for this provider and model (see :func:`remember_correction`) is applied too.
     """
     counter: TokenCounter
     try:
@@ -168,6 +173,7 @@ def counter_for(provider: BaseProvider, model: str | None = None, *, calibrate: 
             counter = EstimateCounter()  # labelled as an estimate in every count it makes
     catalog = provider.catalog
     key = (catalog.resolve(model), counter.method.value)
+    counter.use_correction(catalog.count_corrections.get(key))  # what the server's counts taught, for any counter
     cached = catalog.overheads.get(key)
     if cached is not None:  # measured before for this provider and model: no request
         counter.use_overhead(cached)
@@ -187,3 +193,10 @@ def counter_for(provider: BaseProvider, model: str | None = None, *, calibrate: 
     if overhead is not None:
         catalog.overheads[key] = overhead
     return counter
+
+
+def remember_correction(provider: BaseProvider, model: str | None, counter: TokenCounter) -> None:
+    """Keep ``counter``'s correction for ``provider``'s ``model`` (in its catalogue, shared with its async twin), so
+    every counter :func:`counter_for` makes for them counts the same way."""
+    catalog = provider.catalog
+    catalog.count_corrections[(catalog.resolve(model), counter.method.value)] = counter.correction

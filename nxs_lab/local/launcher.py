@@ -39,7 +39,12 @@ def _build(spec: dict[str, Any]) -> Any:
     )
     if spec["kind"] == "embedding":
         return llama_cpp.Llama(**common, embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN)
-    return llama_cpp.Llama(**common, chat_format=spec.get("chat_format") or "chatml-function-calling")
+    chat_format = spec.get("chat_format") or "chatml-function-calling"
+    if chat_format == "chatml-function-calling":  # the same handler, hearing the user's text (see chat_format.py)
+        from nxs_lab.local.chat_format import unescaped_chatml_function_calling
+
+        return llama_cpp.Llama(**common, chat_handler=unescaped_chatml_function_calling())
+    return llama_cpp.Llama(**common, chat_format=chat_format)
 
 
 class KitProxy:

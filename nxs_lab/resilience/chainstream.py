@@ -15,7 +15,6 @@ from ._schedule import Run, Try
 if TYPE_CHECKING:
     from ..client import Provider
     from ..client.reasoning import Delta
-    from ..context.guard import Prepared
     from .fallback import FallbackChain, Messages
 
 __all__ = ["CONTINUE_PROMPT", "AsyncChainStream", "ChainStream"]
@@ -106,11 +105,9 @@ class _ChainStreamBase:
         else:
             t.decision = run.failed(t.provider, exc, t.tries, t.t0)
 
-    def _on_done(self, run: Run, t: Try, result: ChatResult | None, prepared: Prepared | None) -> None:
-        """The stream ended with its finish reason: check it against what was sent, record the success."""
+    def _on_done(self, run: Run, t: Try, result: ChatResult | None) -> None:
+        """The stream ended with its finish reason: record the success."""
         assert result is not None
-        if prepared is not None:
-            result = prepared.finish(result)
         self._final(result, run.succeeded(t.provider, t.t0, result))
 
     def _final(self, result: ChatResult, attempts: tuple[Attempt, ...]) -> ChatResult:
@@ -135,16 +132,17 @@ class ChainStream(_ChainStreamBase):
                 return
             with run.attempt(t, self._on_error):
                 t.pause(self.chain._sleep)
-                if self.chain.fit:
-                    s, prepared = self.chain.guard(t.provider).stream(self._messages_for_next(), **self.params)
+                s: Any
+                if self.chain.fit:  # the guard's stream finishes its result itself
+                    s = self.chain.guard(t.provider).stream(self._messages_for_next(), **self.params)
                 else:
-                    s, prepared = t.provider.stream(self._messages_for_next(), **self.params), None
+                    s = t.provider.stream(self._messages_for_next(), **self.params)
                 self._active = s
                 yield from s.deltas()
             if t.failed:
                 continue
             if not self._ended_by_stop(run, t, s):
-                self._on_done(run, t, s.result, prepared)
+                self._on_done(run, t, s.result)
             return
         raise run.exhausted()
 
@@ -171,20 +169,18 @@ class AsyncChainStream(_ChainStreamBase):
                 return
             with run.attempt(t, self._on_error):
                 await t.apause()
-                if self.chain.fit:
-                    s, prepared = await self.chain.aguard(t.provider).stream(self._messages_for_next(), **self.params)
+                s: Any
+                if self.chain.fit:  # the guard's stream finishes its result itself
+                    s = await self.chain.aguard(t.provider).stream(self._messages_for_next(), **self.params)
                 else:
-                    s, prepared = (
-                        await self.chain.aprovider(t.provider).stream(self._messages_for_next(), **self.params),
-                        None,
-                    )
+                    s = await self.chain.aprovider(t.provider).stream(self._messages_for_next(), **self.params)
                 self._active = s
                 async for delta in s.deltas():
                     yield delta
             if t.failed:
                 continue
             if not self._ended_by_stop(run, t, s):
-                self._on_done(run, t, s.result, prepared)
+                self._on_done(run, t, s.result)
             return
         raise run.exhausted()
 

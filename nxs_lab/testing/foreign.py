@@ -82,11 +82,14 @@ def llama_server(ctx: int, binary: str | None = None, threads: int = 2, extra: S
 
 
 @contextlib.contextmanager
-def stock_llama_cpp_python(n_ctx: int, embedding: bool = True) -> Iterator[str]:
+def stock_llama_cpp_python(n_ctx: int, embedding: bool = True, chat_format: str | None = None) -> Iterator[str]:
     """``python -m llama_cpp.server`` as its users start it (it publishes no window; with ``embedding`` on, this
-    model's embeddings come one vector per token); yields its base_url."""
+    model's embeddings come one vector per token); yields its base_url. ``chat_format`` as its ``--chat_format``
+    (``"chatml-function-calling"``, as its users start it for tools, HTML-escapes every prompt); ``None``: the
+    model's own template."""
     port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_model_path()), "--n_ctx", str(n_ctx)]
     cmd += ["--embedding", str(embedding).lower(), "--host", "127.0.0.1", "--port", str(port), "--n_threads", "2"]
+    cmd += ["--chat_format", chat_format] if chat_format else []
     with running(cmd, f"http://127.0.0.1:{port}", "the stock llama-cpp-python server") as url:
         yield url

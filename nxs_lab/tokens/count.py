@@ -38,6 +38,7 @@ from ..errors import ProviderError
 __all__ = [
     "TOOLS_PREAMBLE",
     "ChatOverhead",
+    "CountCorrection",
     "CountMethod",
     "Message",
     "TokenCount",
@@ -88,6 +89,7 @@ class TokenCount:
     method: CountMethod
     error: int = 0
     overhead_source: str = "measured"  # measured | assumed
+    correction: str = ""  # what a server's own count taught this counter (see CountCorrection), if anything
 
     @property
     def exact(self) -> bool:
@@ -103,6 +105,7 @@ class TokenCount:
 
     def label(self) -> str:
         how = self.method.value + ("" if self.overhead_source == "measured" else ", template overhead assumed")
+        how += f", {self.correction}" if self.correction else ""
         return f"{self.tokens} tokens ({how}" + (", exact)" if self.exact else f", ±{self.error})")
 
     def _repr_html_(self) -> str:
@@ -113,8 +116,46 @@ class TokenCount:
                 "method": self.method.value,
                 "error ±": self.error,
                 "template overhead": self.overhead_source,
+                "corrected": self.correction or "no",
             },
         )
+
+
+# What Jinja's autoescape (markupsafe) makes of a prompt: llama-cpp-python's chatml-function-calling template renders
+# every message this way, so a server started with it tokenizes these, not the characters the user typed.
+_HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
+
+
+def html_escaped(text: str) -> str:
+    """``text`` as an HTML-autoescaping template renders it.
+
+    >>> html_escaped('say "hi" <b> & ok')
+    'say &#34;hi&#34; &lt;b&gt; &amp; ok'
+    """
+    return text.translate(_HTML_ESCAPES)
+
+
+REWRITES: dict[str, Callable[[str], str]] = {"html-escaped": html_escaped}
+
+
+@dataclass(frozen=True, slots=True)
+class CountCorrection:
+    """What a server's own count of a prompt taught a counter whose count it contradicted.
+
+    ``rewrite`` names how the server rewrites every message before tokenizing it (``"html-escaped"``: a template
+    with HTML autoescape, as llama-cpp-python's ``chatml-function-calling``): counting the rewritten text is exact
+    again. Where no rewrite explains the difference, ``ratio`` is what the server counted per token counted here,
+    measured, and a count made with it carries half its correction as error.
+    """
+
+    rewrite: str | None = None
+    ratio: float = 1.0
+
+    def label(self) -> str:
+        if self.rewrite is not None and self.ratio == 1.0:
+            return f"counted {self.rewrite} as the server renders it"
+        parts = [f"counted {self.rewrite} as the server renders it"] if self.rewrite else []
+        return ", ".join([*parts, f"× {self.ratio:.2f} as the server counted it"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +226,8 @@ class TokenCounter:
         self._text_cache: dict[str, int] = {}
         self._msg_cache: dict[tuple[Any, ...], tuple[int, int]] = {}
         self._tool_costs: dict[str, tuple[int, int]] = {}
+        self.correction: CountCorrection | None = None  # taught by a server's count (see learn_from_usage)
+        self._rewrite: Callable[[str], str] | None = None
 
     def _count(self, text: str) -> int:
         raise NotImplementedError
@@ -228,6 +271,8 @@ class TokenCounter:
         if hit is not None:
             return hit
         text, uncountable = content_text(msg)
+        if self._rewrite is not None:
+            text = self._rewrite(text)
         n = self.count_text(text)
         err = math.ceil(n * self.relative_error)
         if uncountable:
@@ -253,13 +298,45 @@ class TokenCounter:
             err += 2 * len(messages) + 3
         else:
             err += len(messages)  # a measured overhead still meets each message's edges: a token either way
-        return TokenCount(total, self.method, err, self.overhead.source)
+        c = self.correction
+        if c is not None and c.ratio != 1.0:
+            extra = total * (c.ratio - 1)
+            total, err = math.ceil(total + extra), err + math.ceil(abs(extra) / 2)
+        return TokenCount(total, self.method, err, self.overhead.source, c.label() if c is not None else "")
 
     def count_chat(self, messages: Sequence[Message], tools: ToolSpec | None = None) -> TokenCount:
         """The whole chat as the server will see it, with the call's ``tools`` (see :func:`tool_spec`); exact
         where the server applies its own template for us (see :class:`ServerCounter`), else
         :meth:`count_messages`. Used for the final check of a fit."""
         return self.count_messages(messages, tools)
+
+    def use_correction(self, correction: CountCorrection | None) -> None:
+        """Count with ``correction`` from now on (learned here, or for the same provider and model elsewhere)."""
+        self.correction = correction
+        self._rewrite = REWRITES[correction.rewrite] if correction is not None and correction.rewrite else None
+        self._msg_cache.clear()
+
+    def learn_from_usage(
+        self, messages: Sequence[Message], tools: ToolSpec | None, server_tokens: int
+    ) -> CountCorrection | None:
+        """The server's own count of a prompt this counter counted (``usage.prompt_tokens``, or the prompt size an
+        overflow error states). Within the count's error, or fewer (a prompt the server cut: the truncation check's
+        business), nothing changes and ``None`` is returned. More than the count can be: the correction that explains
+        it is used from now on and returned, the server's HTML escaping where counting the escaped text agrees with
+        the server, else the measured ratio (with half of it as error)."""
+        now = self.count_chat(messages, tools)
+        if server_tokens <= now.upper:
+            return None
+        old = self.correction
+        if old is None or old.rewrite is None:
+            self.use_correction(CountCorrection(rewrite="html-escaped"))
+            escaped = self.count_chat(messages, tools)
+            if escaped.tokens - escaped.error <= server_tokens <= escaped.upper:
+                return self.correction
+            self.use_correction(old)
+        ratio = (old.ratio if old is not None else 1.0) * server_tokens / max(1, now.tokens)
+        self.use_correction(CountCorrection(rewrite=old.rewrite if old is not None else None, ratio=ratio))
+        return self.correction
 
     def use_overhead(self, overhead: ChatOverhead) -> ChatOverhead:
         """Count with ``overhead`` from now on (measured elsewhere, e.g. cached for the provider)."""
