@@ -85,25 +85,26 @@ def servers() -> Iterator[dict[str, str]]:
 
 
 def whole_chat_errors() -> dict[str, tuple[int, int, int, str]]:
-    """Per server, the largest |count − usage.prompt_tokens| over CHATS: the kit's at the first answer (as counted
-    before any answer), the kit's after it (each answer's usage checks the count, as a ContextGuard does), and the
-    anchor's; with how the kit counts at the end."""
+    """Per server, the largest |count − usage.prompt_tokens| over CHATS: the kit's as each chat was first counted
+    (before its answer checked the count), the kit's for the same chats counted again once the answers had checked
+    it (as a ContextGuard's do), and the anchor's; with how the kit counts at the end."""
     out = {}
     anchor = nx.TiktokenCounter()
     with servers() as urls:
         for name, url in urls.items():
             with nx.Provider(name=name, base_url=url) as p:
                 kit = nx.counter_for(p)
-                first_err = after_err = tik_err = 0
-                for i, chat in enumerate(CHATS):
+                first_err = tik_err = 0
+                truths = []
+                for chat in CHATS:  # each counted, then answered; the answer checks the count (as a guard does)
                     truth = p.chat(chat, max_tokens=1, temperature=0).usage.prompt_tokens
                     assert truth is not None
-                    err = abs(kit.count_chat(chat).tokens - truth)
-                    first_err = max(first_err, err)
-                    if i:  # every chat after the first is counted by a counter the answers have checked
-                        after_err = max(after_err, err)
+                    truths.append(truth)
+                    first_err = max(first_err, abs(kit.count_chat(chat).tokens - truth))
                     kit.learn_from_usage(chat, None, truth)
                     tik_err = max(tik_err, abs(anchor.count_messages(chat).tokens - truth))
+                # the same chats counted again by the counter the answers taught
+                after_err = max(abs(kit.count_chat(c).tokens - t) for c, t in zip(CHATS, truths, strict=True))
                 out[name] = (first_err, after_err, tik_err, kit.count_chat(CHATS[0]).label().split("(", 1)[1][:-1])
     return out
 
