@@ -109,6 +109,26 @@ class FallbackChain:
             self._aguards[p.name] = AsyncContextGuard(self.aprovider(p), **self._guard_options)
         return self._aguards[p.name]
 
+    def with_providers(self, providers: Iterable[Provider]) -> FallbackChain:
+        """A chain of ``providers`` with this chain's settings (policy, log, fitting, streams, waits). A provider
+        this chain has (the same object) keeps its breaker, shared, and its rate limit; any other gets a breaker
+        made as this chain makes them."""
+        providers = list(providers)
+        mine = {p.name: p for p in self.providers}
+        kept = {p.name for p in providers if mine.get(p.name) is p}
+        return FallbackChain(
+            providers,
+            policy=self.policy,
+            breaker=lambda name: self.breakers[name] if name in kept else self._make_breaker(name),
+            rate_limits={name: bucket for name, bucket in self.rate_limits.items() if name in kept},
+            max_rate_wait=self.max_rate_wait,
+            log=self.log,
+            resume_streams=self.resume_streams,
+            fit=self.fit,
+            guard_options=self._guard_options,
+            sleep=self._sleep,
+        )
+
     @classmethod
     def from_config(cls, cfg: LabConfig, **kw: Any) -> FallbackChain:
         """A chain of the configured providers, lowest ``priority`` first, their breakers set by ``cfg.breaker``

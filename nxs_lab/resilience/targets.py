@@ -85,42 +85,16 @@ class Targets:
         for p in self.providers:
             if norm_name(p.name) == norm_name(choice):
                 if p.name not in self._ones:
-                    self._ones[p.name] = self._one(p)
+                    self._ones[p.name] = self.chain.with_providers([p])
                 return self._ones[p.name]
         known = ", ".join(self.names())
         raise ConfigError(where, [(choice, f"is not a configured provider nor {CHAIN_NAME!r} ({known})")])
 
-    def _one(self, p: Any) -> FallbackChain:
-        c = self.chain
-        return FallbackChain(
-            [p],
-            policy=c.policy,
-            breaker=lambda name: c.breakers[name],
-            rate_limits={k: v for k, v in c.rate_limits.items() if k == p.name},
-            max_rate_wait=c.max_rate_wait,
-            log=c.log,
-            fit=c.fit,
-            guard_options=c._guard_options,
-        )
-
     def with_provider(self, provider: Any) -> Targets:
         """These targets with ``provider`` added last (replacing one of the same name); the others keep their
         breakers."""
-        old = self.chain
-        providers = [p for p in old.providers if p.name != provider.name] + [provider]
-        kept = {name: b for name, b in old.breakers.items() if name != provider.name}
-        chain = FallbackChain(
-            providers,
-            policy=old.policy,
-            breaker=lambda name: kept.get(name) or old._make_breaker(name),
-            rate_limits={k: v for k, v in old.rate_limits.items() if k != provider.name},
-            max_rate_wait=old.max_rate_wait,
-            log=old.log,
-            resume_streams=old.resume_streams,
-            fit=old.fit,
-            guard_options=old._guard_options,
-        )
-        return Targets(chain)
+        kept = [p for p in self.providers if p.name != provider.name]
+        return Targets(self.chain.with_providers([*kept, provider]))
 
     def close(self) -> None:
         self.chain.close()
