@@ -67,32 +67,65 @@ def attempts_table(attempts: tuple[Attempt, ...] | list[Attempt], title: str = "
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts as the server reported them (``None`` where it did not)."""
+    """Token counts as the server reported them (``None`` where it did not).
+
+    ``cached_tokens``: of the prompt tokens, those the server reused from its cache instead of evaluating again
+    (``usage.prompt_tokens_details.cached_tokens`` from OpenAI, vLLM, llama-server and most cloud APIs, Moonshot's
+    ``usage.cached_tokens``, llama-server's ``timings.cache_n``); ``None`` where the server does not say.
+    """
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
     reasoning_tokens: int | None = None  # of the completion tokens, those spent thinking (where the server says)
+    cached_tokens: int | None = None  # of the prompt tokens, those the server reused from its cache
 
     @classmethod
-    def from_sdk(cls, usage: Any) -> Usage:
+    def from_sdk(cls, usage: Any, timings: Any = None) -> Usage:
+        """From a reply's ``usage`` (an SDK object or a dict), and llama-server's ``timings`` where the usage says
+        nothing of the cache."""
+        cached = _int(_field(timings, "cache_n"))
         if usage is None:
-            return cls()
-        get = usage.get if isinstance(usage, dict) else lambda k: getattr(usage, k, None)
-        prompt = get("prompt_tokens")
+            return cls(cached_tokens=cached)
+        prompt = _field(usage, "prompt_tokens")
         if prompt is None:
-            prompt = get("input_tokens")  # Responses API naming
-        completion = get("completion_tokens")
+            prompt = _field(usage, "input_tokens")  # Responses API naming
+        completion = _field(usage, "completion_tokens")
         if completion is None:
-            completion = get("output_tokens")
-        total = get("total_tokens")
+            completion = _field(usage, "output_tokens")
+        total = _field(usage, "total_tokens")
         if total is None and prompt is not None and completion is not None:
             total = prompt + completion
-        details = get("completion_tokens_details") or get("output_tokens_details")
-        reasoning = (details.get if isinstance(details, dict) else lambda k: getattr(details, k, None))(
-            "reasoning_tokens"
-        )
-        return cls(prompt, completion, total, reasoning if isinstance(reasoning, int) else None)
+        details = _field(usage, "completion_tokens_details") or _field(usage, "output_tokens_details")
+        reasoning = _int(_field(details, "reasoning_tokens"))
+        prompt_details = _field(usage, "prompt_tokens_details") or _field(usage, "input_tokens_details")
+        said = _int(_field(prompt_details, "cached_tokens"))
+        if said is None:
+            said = _int(_field(usage, "cached_tokens"))  # Moonshot
+        return cls(prompt, completion, total, reasoning, said if said is not None else cached)
+
+    @classmethod
+    def from_reply(cls, reply: Any) -> Usage:
+        """The usage of a whole reply or a stream's chunk: its ``usage``, and its ``timings`` (llama-server)."""
+        extra = getattr(reply, "model_extra", None) or {}
+        return cls.from_sdk(getattr(reply, "usage", None), extra.get("timings"))
+
+
+def _field(obj: Any, name: str) -> Any:
+    """``obj[name]`` or ``obj.name``; ``None`` when ``obj`` is ``None`` or has no such field."""
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(name)
+    value = getattr(obj, name, None)
+    if value is None:
+        extra = getattr(obj, "model_extra", None)  # an SDK object keeps fields it does not know here
+        value = extra.get(name) if isinstance(extra, dict) else None
+    return value
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +170,11 @@ class ChatResult:
     raw: Any = field(default=None, repr=False, compare=False)
 
     @property
+    def cached_tokens(self) -> int | None:
+        """Of the prompt's tokens, those the server reused from its cache (``None``: the server does not say)."""
+        return self.usage.cached_tokens
+
+    @property
     def server_tokens_per_s(self) -> float | None:
         """Generation speed as the server itself measured it, when its reply says: llama.cpp's
         ``timings.predicted_per_second``, LM Studio's ``stats.tokens_per_second``."""
@@ -153,6 +191,8 @@ class ChatResult:
                   if a.outcome is not Outcome.OK]  # fmt: skip
         if failed:
             parts.append("after " + ", ".join(failed))
+        if self.usage.cached_tokens is not None and self.usage.prompt_tokens:
+            parts.append(f"{self.usage.cached_tokens:,} of {self.usage.prompt_tokens:,} prompt tokens cached")
         if self.truncated:
             parts.append("cut at max_tokens")
         if self.prompt_truncated:
@@ -186,6 +226,7 @@ class ChatResult:
             "tool_calls": ", ".join(f"{c.name}({c.arguments})" for c in self.tool_calls) or None,
             "finish_reason": self.finish_reason,
             "prompt_tokens": self.usage.prompt_tokens,
+            "cached_tokens": self.usage.cached_tokens,
             "completion_tokens": self.usage.completion_tokens,
             "reasoning_tokens": self.usage.reasoning_tokens,
             "latency_s": round(self.latency_s, 4),

@@ -108,9 +108,10 @@ def test_llama_server_counts_the_tools_through_its_template_exactly(llama: nx.Pr
 
 
 def test_a_guard_fits_a_long_history_and_its_tools_into_llama_servers_window(llama: nx.Provider) -> None:
-    """Without counting the tools, this history was fitted to the last token and the server refused it."""
+    """Without counting the tools, this history was fitted to the last token and the server refused it (the
+    minimal cut fits to the last token; the stable cut leaves room that would hide the tools' cost)."""
     msgs = history(400)
-    guard = nx.ContextGuard(llama)
+    guard = nx.ContextGuard(llama, cut="minimal")
     plain = guard.prepare(msgs, {"max_tokens": 32})
     r = guard.chat(msgs, tools=TOOLS, max_tokens=32)
     assert r.usage.prompt_tokens + 32 <= LLAMA_SERVER_CTX and not r.prompt_truncated

@@ -268,9 +268,17 @@ class BaseProvider:
                     f"messages[{i}]['content'] must be text, a list of content parts or None, "
                     f"not {type(content).__name__} (decode bytes first)"
                 )
-        kw = self._params(params)
+        kw = self._with_extras(self._params(params))
         kw["model"] = model
         kw["messages"] = list(messages)
+        return kw
+
+    def _with_extras(self, kw: dict[str, Any]) -> dict[str, Any]:
+        """``kw`` with the body fields this server's kind asks for (llama-server: ``cache_prompt``) under the
+        caller's own ``extra_body``."""
+        extras = self.catalog.request_extras()
+        if extras:
+            kw["extra_body"] = {**extras, **(kw.get("extra_body") or {})}
         return kw
 
     def _stream_kwargs(self, messages: Messages, model: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -159,7 +159,9 @@ class AsyncProvider(BaseProvider):
         m = await self.resolve_model(model)
         t0 = time.perf_counter()
         with self._translated():
-            resp = await self._create(self.client.completions, dict(self._params(params), model=m, prompt=prompt))
+            resp = await self._create(
+                self.client.completions, dict(self._with_extras(self._params(params)), model=m, prompt=prompt)
+            )
         return completion_result(resp, m, t0, self.name, self.base_url)
 
     async def respond(self, input: Any, *, model: str | None = None, **params: Any) -> ChatResult:

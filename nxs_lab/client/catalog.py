@@ -91,6 +91,11 @@ class ModelCatalog:
     def server_kind(self) -> str:
         return self.server.kind
 
+    def request_extras(self) -> Mapping[str, Any]:
+        """What every request body to this server carries for its kind, once its kind is known (no probe here)."""
+        server = self._server
+        return server.request_extras if server is not None else {}
+
     # ------------------------------------------------------------------ models
 
     def list_models(self, *, refresh: bool = False) -> list[ModelInfo]:

@@ -11,6 +11,7 @@ iterating the stream itself yields the answer's text only.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -66,7 +67,10 @@ class StreamAccumulator:
         if isinstance(getattr(chunk, "system_fingerprint", None), str):
             self.fingerprint = chunk.system_fingerprint
         if getattr(chunk, "usage", None) is not None:
-            self.usage = Usage.from_sdk(chunk.usage)
+            self.usage = Usage.from_reply(chunk)
+        elif self.usage.cached_tokens is None and (getattr(chunk, "model_extra", None) or {}).get("timings"):
+            # llama-server without usage in the stream still sends its timings (with the cache) at the end
+            self.usage = dataclasses.replace(self.usage, cached_tokens=Usage.from_reply(chunk).cached_tokens)
         out: list[Delta] = []
         for choice in chunk.choices or ():
             if choice.index not in (0, None):

@@ -5,15 +5,23 @@
     3584
 
 :meth:`ContextBudget.fit` keeps the leading system prompt(s) and the latest
-user turn (with anything after it), then adds whole earlier turns from newest
-to oldest while they fit. A turn is a user message and everything up to the
-next one, so an assistant's tool call is never separated from its tool
-results. Dropped turns can be summarized into one message instead of lost.
+user turn (with anything after it), and the newest earlier turns that fit. A
+turn is a user message and everything up to the next one, so an assistant's
+tool call is never separated from its tool results. Dropped turns can be
+summarized into one message instead of lost.
+
+Past the window, the history is cut only at fixed points (``cut="stable"``, the
+default), down to about half the budget, so the turns that follow append to a
+prompt whose beginning the server has cached, instead of changing its first
+turn every time (``cut="minimal"``: the whole prompt evaluated again per turn).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import bisect
+import hashlib
+import json
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,10 +30,14 @@ from ..errors import BudgetExceeded
 from ..tokens.count import TokenCount, TokenCounter, ToolSpec
 from ..tokens.truncation import check_truncation
 
-__all__ = ["ContextBudget", "FitResult", "check_truncation"]
+__all__ = ["CUTS", "LOW_WATER", "ContextBudget", "FitResult", "check_truncation"]
 
 Message = Mapping[str, Any]
 Summarizer = Callable[[list[Message]], str]
+
+CUTS = ("stable", "minimal")  # where a history is cut: at fixed points (cache-stable), or just enough every turn
+LOW_WATER = 0.5  # a stable cut drops the history to about this share of the input budget (see docs/context.md)
+SUMMARIES_KEPT = 8  # summaries a guard keeps by what they summarize
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +116,9 @@ class ContextBudget:
         strategy: str = "drop",
         summarizer: Summarizer | None = None,
         tools: ToolSpec | None = None,
+        cut: str = "stable",
+        low_water: float = LOW_WATER,
+        summaries: MutableMapping[str, str] | None = None,
     ) -> FitResult:
         """Fit ``messages`` into :attr:`max_input_tokens`, counting each message at the upper bound of its count
         (exact counts have none), so a count that is off in its stated error never makes a fitted request overflow.
@@ -113,60 +128,131 @@ class ContextBudget:
         Raises :class:`~nxs_lab.errors.BudgetExceeded` when the system prompt plus the latest
         user turn alone do not fit. ``tools`` (the call's ``tools`` and ``tool_choice``, see
         :func:`~nxs_lab.context.counting.tool_spec`) are counted as part of the prompt, which they are.
+
+        ``cut="stable"`` (the default) cuts the history only at fixed points: every ``(1 − low_water)`` of the
+        input budget, counted from the conversation's first turn, so a cut drops down to about ``low_water`` of
+        the budget, and the turns that follow append to an unchanged prefix the server has cached, until the
+        history reaches the budget again. The points depend on the history alone, so the same history is cut the
+        same way in any process. ``cut="minimal"`` drops just enough on every turn: the most history per turn,
+        and a changed prefix (the whole prompt evaluated again) on every turn past the window.
+        ``summaries`` keeps each summary by what it summarizes, so it stays byte-identical until the next cut
+        (a guard keeps one for its calls).
         """
-        if strategy not in ("drop", "summarize"):
-            raise ValueError(f"strategy must be 'drop' or 'summarize', got {strategy!r}")
-        if strategy == "summarize" and summarizer is None:
-            raise ValueError("strategy='summarize' needs a summarizer(messages) -> str")
-        msgs = list(messages)
-        head, turns, tail = _partition(msgs)
+        check_fit_options(strategy, summarizer, cut, low_water)
+        head, turns, tail = _partition(list(messages))
         limit = self.max_input_tokens
         pinned = counter.count_messages(head + tail, tools)
         if pinned.tokens > limit:
             raise BudgetExceeded(pinned.tokens, limit, self.arithmetic())
-        used = pinned.upper
         empty = counter.count_messages([]).upper
-        keep_from = len(turns)
-        for i in range(len(turns) - 1, -1, -1):
-            cost = counter.count_messages(turns[i]).upper - empty  # the turn's messages at their upper bound
-            if used + cost > limit:
-                break
-            used += cost
-            keep_from = i
-        dropped = [m for t in turns[:keep_from] for m in t]
-        kept_turns = [m for t in turns[keep_from:] for m in t]
+        costs = [counter.count_messages(t).upper - empty for t in turns]  # each turn at its upper bound
+        cutter = _Cutter(costs, limit - pinned.upper, limit, cut, low_water)
+        keep_from = cutter.first()
         summary: list[Message] = []
-        if dropped and strategy == "summarize":
+        if keep_from and strategy == "summarize":
             assert summarizer is not None
-            summary = [{"role": "system", "content": "Summary of the earlier conversation: " + summarizer(dropped)}]
-            while counter.count_messages(head + summary + kept_turns + tail, tools).upper > limit:
-                if not kept_turns:  # the summary itself does not fit: fall back to plain dropping
-                    summary = []
-                    break
-                kept_turns = self._drop_first_turn(kept_turns, dropped)
+            summary, keep_from = _summarized(summarizer, turns, keep_from, cutter, counter, summaries)
         # The final check counts the chat whole (exactly, where the server applies its template for us):
         # a template that is not the sum of its messages costs the oldest kept turns, never an overflow.
-        count = counter.count_chat(head + summary + kept_turns + tail, tools)
-        while count.upper > limit and kept_turns:
-            kept_turns = self._drop_first_turn(kept_turns, dropped)
-            count = counter.count_chat(head + summary + kept_turns + tail, tools)
+        chat = lambda k: head + summary + [m for t in turns[k:] for m in t] + tail  # noqa: E731
+        count = counter.count_chat(chat(keep_from), tools)
+        while count.upper > limit and keep_from < len(turns):
+            keep_from = cutter.next(keep_from)
+            if summary:
+                assert summarizer is not None
+                summary = _summary(summarizer, turns[:keep_from], summaries)  # the same turns: the same summary
+            count = counter.count_chat(chat(keep_from), tools)
         if count.upper > limit:
             raise BudgetExceeded(count.upper, limit, self.arithmetic())
-        return FitResult(head + summary + kept_turns + tail, dropped, count, self, bool(summary))
-
-    @staticmethod
-    def _drop_first_turn(kept_turns: list[Message], dropped: list[Message]) -> list[Message]:
-        """``kept_turns`` without its oldest turn, which joins ``dropped``."""
-        n_first = _first_turn_len(kept_turns)
-        dropped += kept_turns[:n_first]
-        return kept_turns[n_first:]
+        dropped = [m for t in turns[:keep_from] for m in t]
+        return FitResult(chat(keep_from), dropped, count, self, bool(summary))
 
 
-def _first_turn_len(messages: list[Message]) -> int:
-    for i in range(1, len(messages)):
-        if messages[i].get("role") == "user":
-            return i
-    return len(messages)
+def check_fit_options(strategy: str, summarizer: Summarizer | None, cut: str, low_water: float) -> None:
+    """Raise ``ValueError`` naming the option that :meth:`ContextBudget.fit` cannot take."""
+    if strategy not in ("drop", "summarize"):
+        raise ValueError(f"strategy must be 'drop' or 'summarize', got {strategy!r}")
+    if strategy == "summarize" and summarizer is None:
+        raise ValueError("strategy='summarize' needs a summarizer(messages) -> str")
+    if cut not in CUTS:
+        raise ValueError(f"cut must be one of {', '.join(map(repr, CUTS))}, got {cut!r}")
+    if not 0.0 <= low_water < 1.0:
+        raise ValueError(f"low_water must be at least 0 and below 1, got {low_water!r}")
+
+
+class _Cutter:
+    """Where the history's earlier turns are cut: the first turn kept, and the next cut after one.
+
+    Stable cuts sit where the turns' running total (from the first turn) passes a multiple of the step,
+    ``(1 − low_water) × limit``: the cut needed moves with every turn, the cut made only every step.
+    """
+
+    def __init__(self, costs: list[int], room: int, limit: int, cut: str, low_water: float) -> None:
+        self.costs, self.room, self.cut = costs, room, cut
+        self.before = [0]  # before[i]: tokens of the turns before turn i
+        for c in costs:
+            self.before.append(self.before[-1] + c)
+        self.step = max(1, round((1.0 - low_water) * limit))
+
+    def kept(self, keep_from: int) -> int:
+        return self.before[-1] - self.before[keep_from]
+
+    def first(self) -> int:
+        """The first turn kept: none dropped when all fit."""
+        need = self.before[-1] - self.room  # tokens that must go
+        if need <= 0:
+            return 0
+        if self.cut == "minimal":
+            return min(bisect.bisect_left(self.before, need), len(self.costs))
+        return self._at_point(-(-need // self.step))
+
+    def next(self, keep_from: int) -> int:
+        """The next cut after ``keep_from``: one more turn, or the next stable point."""
+        if keep_from >= len(self.costs):
+            return keep_from
+        if self.cut == "minimal":
+            return keep_from + 1
+        return max(keep_from + 1, self._at_point(self.before[keep_from] // self.step + 1))
+
+    def _at_point(self, k: int) -> int:
+        """The first turn at or after the ``k``-th stable point (the running total at least ``k`` steps)."""
+        return min(bisect.bisect_left(self.before, k * self.step), len(self.costs))
+
+
+def _summarized(
+    summarizer: Summarizer,
+    turns: list[list[Message]],
+    keep_from: int,
+    cutter: _Cutter,
+    counter: TokenCounter,
+    memo: MutableMapping[str, str] | None,
+) -> tuple[list[Message], int]:
+    """The summary of the turns before ``keep_from`` and the first turn kept beside it, cutting further while the
+    two do not fit; no summary (and the plain cut) when even the summary alone does not."""
+    empty = counter.count_messages([]).upper
+    summary = _summary(summarizer, turns[:keep_from], memo)
+    while cutter.kept(keep_from) + counter.count_messages(summary).upper - empty > cutter.room:
+        if keep_from >= len(turns):
+            return [], cutter.first()
+        keep_from = cutter.next(keep_from)
+        summary = _summary(summarizer, turns[:keep_from], memo)
+    return summary, keep_from
+
+
+def _summary(
+    summarizer: Summarizer, dropped_turns: list[list[Message]], memo: MutableMapping[str, str] | None
+) -> list[Message]:
+    """The summary message of ``dropped_turns``, from ``memo`` when it summarized the same turns before."""
+    dropped = [m for t in dropped_turns for m in t]
+    key = hashlib.sha256(json.dumps(dropped, sort_keys=True, default=str).encode()).hexdigest()
+    text = memo.get(key) if memo is not None else None
+    if text is None:
+        text = summarizer(dropped)
+        if memo is not None:
+            if len(memo) >= SUMMARIES_KEPT:
+                memo.pop(next(iter(memo)))
+            memo[key] = text
+    return [{"role": "system", "content": "Summary of the earlier conversation: " + text}]
 
 
 def _partition(msgs: list[Message]) -> tuple[list[Message], list[list[Message]], list[Message]]:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ContextOverflow, InvalidResponse
 from ..results import ChatResult
 from ..tokens.truncation import check_truncation
-from .budget import ContextBudget, Summarizer
+from .budget import LOW_WATER, ContextBudget, Summarizer, check_fit_options
 from .counting import CountMethod, TokenCount, TokenCounter, ToolSpec, counter_for, remember_correction, tool_spec
 
 if TYPE_CHECKING:
@@ -92,13 +92,19 @@ class _GuardBase:
         default_max_tokens: int = 512,
         strategy: str = "drop",
         summarizer: Summarizer | None = None,
+        cut: str = "stable",
+        low_water: float = LOW_WATER,
     ) -> None:
+        check_fit_options(strategy, summarizer, cut, low_water)  # refused here, not at the first long chat
         self.provider = provider
         self._counter = counter
         self._calibrate = calibrate
         self.default_max_tokens = default_max_tokens
         self.strategy = strategy
         self.summarizer = summarizer
+        self.cut = cut
+        self.low_water = low_water
+        self._summaries: dict[str, str] = {}  # a summary stays the same until the next cut
 
     @property
     def counter(self) -> TokenCounter:
@@ -121,7 +127,10 @@ class _GuardBase:
             # Unknown window: nothing to fit to. Still count, so truncation can be caught.
             msgs, count, dropped = list(messages), self.counter.count_chat(messages, tools), 0
         else:
-            fit = budget.fit(messages, self.counter, strategy=self.strategy, summarizer=self.summarizer, tools=tools)
+            fit = budget.fit(
+                messages, self.counter, strategy=self.strategy, summarizer=self.summarizer, tools=tools,
+                cut=self.cut, low_water=self.low_water, summaries=self._summaries,
+            )  # fmt: skip
             msgs, count, dropped = fit.messages, fit.count, len(fit.dropped)
         learns = tools is not None and count.method is not CountMethod.SERVER_TEMPLATE
         return Prepared(
@@ -200,7 +209,8 @@ class ContextGuard(_GuardBase):
             by default measured once per provider and model for local and LAN servers.
         default_max_tokens: the output reserve when a call gives no ``max_tokens`` (capped at a quarter
             of the window).
-        strategy, summarizer: passed to :meth:`ContextBudget.fit`.
+        strategy, summarizer, cut, low_water: passed to :meth:`ContextBudget.fit`: by default a history past the
+            window is cut at stable points, so the server's prompt cache keeps serving its beginning.
     """
 
     provider: Provider

@@ -29,6 +29,7 @@ _FIGURES = (
     ("latency_s", "latency ms", 1000.0),
     ("tok_per_s", "gen tok/s", 1.0),
     ("prompt_tokens", "tokens in", 1.0),
+    ("cached_tokens", "of them cached", 1.0),
     ("completion_tokens", "tokens out", 1.0),
 )
 

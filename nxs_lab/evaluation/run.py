@@ -19,6 +19,8 @@ from .tasks import Task, shipped_tasks
 
 __all__ = ["evaluate"]
 
+Price = tuple[float, float] | tuple[float, float, float]  # per million: prompt, completion[, cached prompt]
+
 
 def _endpoints(endpoints: Any) -> dict[str, tuple[Any, str | None]]:
     """``{name: (target, model)}`` from a mapping or a list of Providers, chains or ``(provider, model)`` pairs."""
@@ -56,7 +58,7 @@ def _record(
     task: Task,
     rep: int,
     answer: tuple[Any, int | None],
-    prices: Mapping[str, tuple[float, float]],
+    prices: Mapping[str, Price],
     scorer: Scorer | None = None,
 ) -> dict:
     result, chunks = answer
@@ -65,7 +67,7 @@ def _record(
     gen_s = result.latency_s - (result.ttft_s or result.latency_s)
     generated = tokens_out if tokens_out is not None else chunks
     measured = (generated - 1) / gen_s if generated is not None and generated > 1 and gen_s > 0 else None
-    price_in, price_out = prices.get(name, (0.0, 0.0))
+    cached = result.usage.cached_tokens
     try:
         score: float | None = float((scorer or task.scorer)(result, task))
         scorer_error = None
@@ -86,11 +88,23 @@ def _record(
         "ttft_s": result.ttft_s if result.ttft_s is not None else result.latency_s,
         "latency_s": result.latency_s,
         "prompt_tokens": tokens_in,
+        "cached_tokens": cached,
         "completion_tokens": tokens_out,
         "tok_per_s": server if server is not None else measured,
         "tok_per_s_source": "server" if server is not None else _measured_from(measured, tokens_out),
-        "cost": ((tokens_in or 0) * price_in + (tokens_out or 0) * price_out) / 1e6,
+        "cost": cost(prices.get(name), tokens_in, cached, tokens_out),
     }
+
+
+def cost(price: Price | None, tokens_in: int | None, cached: int | None, tokens_out: int | None) -> float:
+    """What one call cost at ``price`` per million tokens: ``(prompt, completion)``, or ``(prompt, completion,
+    cached prompt)`` where cached input is billed apart (the prompt tokens the server reused)."""
+    if price is None:
+        return 0.0
+    price_in, price_out = price[0], price[1]
+    price_cached = price[2] if len(price) == 3 else price_in
+    reused = min(cached or 0, tokens_in or 0)
+    return ((((tokens_in or 0) - reused) * price_in) + reused * price_cached + (tokens_out or 0) * price_out) / 1e6
 
 
 def _measured_from(measured: float | None, tokens_out: int | None) -> str | None:
@@ -111,7 +125,7 @@ def evaluate(
     repetitions: int = 1,
     concurrency: int = EVALUATE_CONCURRENCY,
     max_calls: int | None = None,
-    prices: Mapping[str, tuple[float, float]] | None = None,
+    prices: Mapping[str, Price] | None = None,
     max_tokens: int = 128,
     temperature: float = 0.0,
     scorer: Scorer | None = None,
@@ -122,12 +136,18 @@ def evaluate(
     ``endpoints``: ``{name: Provider | FallbackChain | (Provider, model)}``, or a list of them (named by their
     ``name``). ``tasks``: defaults to :func:`shipped_tasks`. ``max_calls`` caps the calls made (the rest are not
     made, and the evaluation says so); ``prices``: ``{name: (per million prompt tokens, per million completion
-    tokens)}``. A call that fails is recorded with its error and scored 0: the run always finishes. ``scorer``
+    tokens[, per million cached prompt tokens])}`` (cached input, where the server reports it, at its own price). A call that fails is recorded with its error and scored 0: the run always finishes. ``scorer``
     scores every answer instead of each task's own check: a :class:`~nxs_lab.evaluation.Judge` (its own calls are
     counted in the evaluation's ``judge``) or any ``fn(result, task) -> float``.
     """
     if repetitions < 1 or concurrency < 1 or (max_calls is not None and max_calls < 1):
         raise ValueError("repetitions, concurrency and max_calls must be at least 1")
+    for name, price in (prices or {}).items():
+        if not isinstance(price, (tuple, list)) or len(price) not in (2, 3):
+            raise ValueError(
+                f"prices[{name!r}]: a price is (prompt, completion) or (prompt, completion, cached prompt) per "
+                f"million tokens, got {price!r}"
+            )
     named = _endpoints(endpoints)
     todo = list(tasks) if tasks is not None else shipped_tasks()
     jobs = [(n, t, r) for r in range(repetitions) for t in todo for n in named]

@@ -30,6 +30,30 @@ from nxs_lab.local.protocol import KEY_ENV
 def _build(spec: dict[str, Any]) -> Any:
     import llama_cpp
 
+    class CountingLlama(llama_cpp.Llama):
+        """A llama that counts how much of each prompt it reused from its cache (the prefix it already holds) and
+        how much it evaluated: running totals, served at ``/nxs/metrics`` as llama-server's ``/metrics`` serves
+        its own. (The replies cannot say it: llama-cpp-python's response model drops fields it does not declare.)"""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.totals = {"prompt_tokens_total": 0, "prompt_tokens_cached_total": 0, "prompt_tokens_evaluated_total": 0}
+            self._prompt_n: int | None = None  # the prompt of the generation begun, until its first evaluation
+
+        def generate(self, tokens: Any, *args: Any, **kwargs: Any) -> Any:
+            tokens = list(tokens)
+            self._prompt_n = len(tokens)
+            return super().generate(tokens, *args, **kwargs)
+
+        def eval(self, tokens: Any) -> None:
+            if self._prompt_n is not None:  # the first evaluation of a generation: what of its prompt is new
+                n, evaluated = self._prompt_n, len(tokens)
+                self._prompt_n = None
+                self.totals["prompt_tokens_total"] += n
+                self.totals["prompt_tokens_cached_total"] += max(0, n - evaluated)
+                self.totals["prompt_tokens_evaluated_total"] += evaluated
+            super().eval(tokens)
+
     common = dict(
         model_path=spec["path"],
         n_ctx=spec["n_ctx"],
@@ -43,8 +67,8 @@ def _build(spec: dict[str, Any]) -> Any:
     if chat_format == "chatml-function-calling":  # the same handler, hearing the user's text (see chat_format.py)
         from nxs_lab.local.chat_format import unescaped_chatml_function_calling
 
-        return llama_cpp.Llama(**common, chat_handler=unescaped_chatml_function_calling())
-    return llama_cpp.Llama(**common, chat_format=chat_format)
+        return CountingLlama(**common, chat_handler=unescaped_chatml_function_calling())
+    return CountingLlama(**common, chat_format=chat_format)
 
 
 class KitProxy:
@@ -137,6 +161,11 @@ def main(argv: list[str]) -> int:
     # get_llama_proxy() reads this module global per request, and the streaming paths call it directly, so a
     # FastAPI dependency override would not reach them. A private name: checked above, and the version is pinned.
     app_module._llama_proxy = proxy  # type: ignore[assignment]
+
+    @app.get("/nxs/metrics")
+    def nxs_metrics() -> dict[str, Any]:
+        """Per loaded chat model: prompt tokens received, reused from the cache, and evaluated (running totals)."""
+        return {alias: dict(m.totals) for alias, m in proxy.loaded.items() if hasattr(m, "totals")}
 
     @app.get("/nxs/models")
     def nxs_models() -> dict[str, Any]:

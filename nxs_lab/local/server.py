@@ -221,3 +221,10 @@ class LocalServer(ChildServer):
     def describe(self) -> list[dict[str, Any]]:
         """What the server carries: alias, kind, window, quantization, loaded (from ``/nxs/models``)."""
         return self.provider().get_json("/nxs/models")["models"]
+
+    def prompt_counters(self) -> dict[str, dict[str, int]]:
+        """Per loaded chat model, the server's running totals of prompt tokens received, reused from its cache
+        (the prefix llama.cpp already held) and evaluated (``/nxs/metrics``): how much of a long chat's prompts
+        the server really computed."""
+        counters: dict[str, dict[str, int]] = self.provider().get_json("/nxs/metrics")
+        return counters

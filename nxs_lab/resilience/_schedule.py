@@ -222,5 +222,9 @@ class Run:
             event = {"op": self.op, **attempt.as_row(), "model": getattr(result, "model", None) or self.model}
             usage = getattr(result, "usage", None)
             if usage is not None:
-                event.update(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
+                event.update(
+                    prompt_tokens=usage.prompt_tokens,
+                    cached_tokens=usage.cached_tokens,
+                    completion_tokens=usage.completion_tokens,
+                )
             log.record(event, content=getattr(result, "text", None))

@@ -51,7 +51,7 @@ class FallbackChain:
             with the partial text as an assistant prefix (default: raise ``StreamInterrupted``).
         fit: refit each request to each provider's own window before sending it, and flag
             answers whose prompt the server cut (see :class:`~nxs_lab.context.guard.ContextGuard`).
-        guard_options: passed to each provider's ``ContextGuard`` (``calibrate``, ``strategy``, …).
+        guard_options: passed to each provider's ``ContextGuard`` (``calibrate``, ``strategy``, ``cut``, …).
     """
 
     def __init__(

@@ -80,6 +80,7 @@ class RequestLog:
                 "elapsed_ms": round((time.perf_counter() - t0) * 1000, 2),
                 "model": getattr(result, "model", None) or model,
                 "prompt_tokens": getattr(usage, "prompt_tokens", None),
+                "cached_tokens": getattr(usage, "cached_tokens", None),
                 "completion_tokens": getattr(usage, "completion_tokens", None),
             },
             content=getattr(result, "text", None),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from ..errors import ProviderError
@@ -35,6 +36,8 @@ class ServerAdapter:
     cuts_prompts_silently = False
     fingerprint: str | None = None  # the system_fingerprint its replies carry, when that tells the kind
     lists_models_without_key = True  # False: /v1/models fails without its key, yet the kind is told by its probe
+    # Fields every chat or completion to this kind carries in its body, once the kind is known.
+    request_extras: Mapping[str, Any] = MappingProxyType({})
 
     def probe(self, http: NativeHTTP) -> tuple[bool, str | None]:
         return True, None

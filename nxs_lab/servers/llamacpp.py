@@ -4,6 +4,7 @@ and ``/apply-template`` lays a chat out with the model's own template, so whole 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from ..models import LoadState, ModelInfo
@@ -14,6 +15,9 @@ from .generic import models_from_openai_list
 class LlamaCpp(ServerAdapter):
     kind = "llama.cpp"
     label = "llama.cpp server"
+    # The prompt cache is on by default, but said explicitly: a server started otherwise, or an older build, keeps
+    # the prefix a long chat reuses turn after turn.
+    request_extras = MappingProxyType({"cache_prompt": True})
 
     def probe(self, http: NativeHTTP) -> tuple[bool, str | None]:
         props = self._try(http.get_json, "/props")

@@ -23,7 +23,14 @@ import httpx2
 
 from ..local import bundled_model_path
 
-__all__ = ["free_port", "llama_server", "llama_server_binary", "running", "stock_llama_cpp_python"]
+__all__ = [
+    "free_port",
+    "llama_server",
+    "llama_server_binary",
+    "llama_server_metrics",
+    "running",
+    "stock_llama_cpp_python",
+]
 
 
 def free_port() -> int:
@@ -69,14 +76,15 @@ def llama_server_binary() -> str | None:
 
 @contextlib.contextmanager
 def llama_server(ctx: int, binary: str | None = None, threads: int = 2, extra: Sequence[str] = ()) -> Iterator[str]:
-    """llama.cpp's own server with a runtime window of ``ctx`` (``-c``) and ``threads`` (``-t``), and ``extra``
-    arguments (``--chat-template-file …``); yields its base_url."""
+    """llama.cpp's own server with a runtime window of ``ctx`` (``-c``) and ``threads`` (``-t``), one slot, its
+    prompt cache on (its default), its counters at ``/metrics``, and ``extra`` arguments (``--chat-template-file
+    …``); yields its base_url."""
     exe = binary or llama_server_binary()
     if exe is None:
         raise FileNotFoundError("no llama-server: bash scripts/build_llama_server.sh, then set NXS_LAB_LLAMA_SERVER")
     port = free_port()
     cmd = [exe, "-m", str(bundled_model_path()), "-c", str(ctx), "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["-t", str(threads), "--parallel", "1", "--jinja", *extra]
+    cmd += ["-t", str(threads), "--parallel", "1", "--jinja", "--metrics", *extra]
     with running(cmd, f"http://127.0.0.1:{port}", "llama-server") as url:
         yield url
 
@@ -93,3 +101,15 @@ def stock_llama_cpp_python(n_ctx: int, embedding: bool = True, chat_format: str 
     cmd += ["--chat_format", chat_format] if chat_format else []
     with running(cmd, f"http://127.0.0.1:{port}", "the stock llama-cpp-python server") as url:
         yield url
+
+
+def llama_server_metrics(base_url: str) -> dict[str, float]:
+    """llama-server's own counters (``/metrics``, Prometheus text): ``llamacpp:prompt_tokens_total`` (prompt tokens
+    it evaluated), ``llamacpp:prompt_tokens_cached_total`` (reused from its cache), ``…prompt_seconds_total``, …"""
+    text = httpx2.get(base_url.rsplit("/v1", 1)[0] + "/metrics", timeout=10).text
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name and not name.startswith("#"):
+            out[name] = float(value)
+    return out

@@ -309,9 +309,15 @@ class ChatPanel(Panel):
             if result.prompt_truncated
             else ""
         )
+        usage = result.usage
+        cached = (
+            f" · {usage.cached_tokens:,} of {usage.prompt_tokens:,} prompt tokens from the server's cache"
+            if usage.cached_tokens is not None and usage.prompt_tokens
+            else ""
+        )
         return (
             f"answered by <b>{html.escape(result.provider)}</b> ({html.escape(result.model)}) in "
-            f"{result.latency_s:.2f} s" + (f"; failovers:{via}" if hops else "") + cut
+            f"{result.latency_s:.2f} s" + cached + (f"; failovers:{via}" if hops else "") + cut
         )
 
     def _update_meter(self) -> None:
