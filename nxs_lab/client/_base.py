@@ -273,6 +273,16 @@ class BaseProvider:
         kw["messages"] = list(messages)
         return kw
 
+    def _respond_kwargs(self, input: Any, model: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A Responses call's arguments with the provider's defaults, as chat has them: its ``max_tokens`` (or the
+        call's) as ``max_output_tokens``, the Responses API's name for it."""
+        kw = self._params(params)
+        limit = kw.pop("max_tokens", None)
+        if limit is not None:
+            kw.setdefault("max_output_tokens", limit)
+        kw["model"], kw["input"] = model, input
+        return kw
+
     def _with_extras(self, kw: dict[str, Any]) -> dict[str, Any]:
         """``kw`` with the body fields this server's kind asks for (llama-server: ``cache_prompt``) under the
         caller's own ``extra_body``."""

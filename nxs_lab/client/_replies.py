@@ -104,7 +104,12 @@ def completion_result(resp: Any, model: str, t0: float, provider: str, base_url:
 
 
 @_refuses_bad_shapes
-def response_result(resp: Any, model: str, t0: float, provider: str, base_url: str) -> ChatResult:
+def response_result(
+    resp: Any, model: str, t0: float, provider: str, base_url: str, limit: int | None = None
+) -> ChatResult:
+    """A Responses API reply as a chat result, in chat's finish-reason vocabulary (``stop``, ``length``,
+    ``tool_calls``, ``content_filter``). ``limit``: the ``max_output_tokens`` asked for. A reply that used all of
+    it is cut, whatever its status says (llama-server calls such a reply ``completed``)."""
     if not hasattr(resp, "output"):
         raise InvalidResponse("the reply is not a Responses API object", provider=provider, base_url=base_url)
     latency = time.perf_counter() - t0
@@ -113,21 +118,33 @@ def response_result(resp: Any, model: str, t0: float, provider: str, base_url: s
         for item in resp.output or ()
         if getattr(item, "type", None) == "function_call"
     )
-    status = getattr(resp, "status", None)
-    details = getattr(resp, "incomplete_details", None)
-    finish = "length" if status == "incomplete" and getattr(details, "reason", "") == "max_output_tokens" else status
+    usage = Usage.from_reply(resp)
+    finish = _response_finish(resp, bool(calls))
+    if finish == "stop" and limit is not None and usage.completion_tokens is not None:
+        finish = "length" if usage.completion_tokens >= limit else finish
     return ChatResult(
         text=resp.output_text or "",
         provider=provider,
         model=getattr(resp, "model", None) or model,
         finish_reason=finish,
         tool_calls=calls,
-        usage=Usage.from_reply(resp),
+        usage=usage,
         latency_s=latency,
         ttft_s=latency,
         endpoint="responses",
         raw=resp,
     )
+
+
+def _response_finish(resp: Any, called: bool) -> str | None:
+    """A Responses ``status`` (and ``incomplete_details.reason``) as chat's ``finish_reason``."""
+    status = getattr(resp, "status", None)
+    if status == "completed":
+        return "tool_calls" if called else "stop"
+    if status == "incomplete":
+        reason = getattr(getattr(resp, "incomplete_details", None), "reason", None)
+        return {"max_output_tokens": "length", "content_filter": "content_filter"}.get(str(reason), "incomplete")
+    return status
 
 
 @_refuses_bad_shapes

@@ -168,10 +168,11 @@ class Provider(BaseProvider):
         """A Responses API call (``/v1/responses``: OpenAI, LM Studio). Raises
         :class:`~nxs_lab.errors.UnsupportedEndpoint` where the server has none."""
         m = self.resolve_model(model)
+        kw = self._respond_kwargs(input, m, params)
         t0 = time.perf_counter()
         with self._translated():
-            resp = self._create(self.client.responses, dict(params, model=m, input=input))
-        return response_result(resp, m, t0, self.name, self.base_url)
+            resp = self._create(self.client.responses, kw)
+        return response_result(resp, m, t0, self.name, self.base_url, kw.get("max_output_tokens"))
 
     def embed(self, texts: str | Sequence[str], *, model: str | None = None, pool: bool = True) -> Embeddings:
         """One vector per text (a single string gives a list with one vector). Per-token vectors from a server

@@ -37,7 +37,11 @@ def _build(spec: dict[str, Any]) -> Any:
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.totals = {"prompt_tokens_total": 0, "prompt_tokens_cached_total": 0, "prompt_tokens_evaluated_total": 0}
+            self.totals = {
+                "prompt_tokens_total": 0,
+                "prompt_tokens_cached_total": 0,
+                "prompt_tokens_evaluated_total": 0,
+            }
             self._prompt_n: int | None = None  # the prompt of the generation begun, until its first evaluation
 
         def generate(self, tokens: Any, *args: Any, **kwargs: Any) -> Any:
