@@ -17,6 +17,7 @@ __all__ = [
     "MAX_CALLS_PER_TURN",
     "MAX_RESPONSE_BYTES",
     "OLLAMA_NUM_CTX",
+    "POOL_WAIT",
     "PROBE_MAX_BYTES",
     "SERVER_PORTS",
     "SERVE_PORT",
@@ -107,3 +108,8 @@ QUANT_MIN_SAME_TOP = 0.90
 
 # Gigabytes are 10^9 bytes and megabytes 10^6, everywhere in the kit (as file sizes are shown).
 MB = 1e6
+
+# Seconds a call may wait for a free connection in the kit's own pool (100 per sync provider, 64 per async one):
+# that is queueing behind the caller's own other calls, not a slow server, so it has its own bound, longer than a
+# short first-byte limit, and running out of it (ClientBusy) never counts against the server's breaker.
+POOL_WAIT = 30.0

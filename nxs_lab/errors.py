@@ -19,6 +19,8 @@ Every error the kit raises on purpose derives from :class:`NxsLabError`::
           │                        421 (the request reached the wrong server)
           │    └── ConnectTimeout  the TCP/TLS connect did not finish in time
           ├── ResponseTimeout      connected, but no (further) bytes arrived in time (and 408)
+          ├── ClientBusy           no free connection in the kit's own pool in time: the client is busy, not
+          │                        the server (a chain moves on; never counted against the server's breaker)
           ├── AuthenticationFailed 401 / 403
           ├── RateLimited          429 (``retry_after`` seconds when the server said)
           ├── ModelNotFound        404 naming a model the server does not serve
@@ -49,6 +51,7 @@ __all__ = [
     "AuthenticationFailed",
     "BadRequest",
     "BudgetExceeded",
+    "ClientBusy",
     "ConfigError",
     "ConnectTimeout",
     "ConnectionFailed",
@@ -228,6 +231,11 @@ class ConnectTimeout(ConnectionFailed):
 
 class ResponseTimeout(ProviderError):
     """Connected, but the server sent nothing (more) within the read timeout."""
+
+
+class ClientBusy(ProviderError):
+    """No free connection in the kit's own connection pool in time: every connection to this provider was busy with
+    other calls. The server may be perfectly healthy, so this never counts against its breaker."""
 
 
 class AuthenticationFailed(ProviderError):

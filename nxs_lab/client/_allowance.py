@@ -53,10 +53,13 @@ class Allowance:
     reply, refused) once a limit was hit.
     """
 
-    __slots__ = ("cancelled", "deadline", "max_bytes", "parent", "received", "sock", "tripped")
+    __slots__ = ("cancelled", "deadline", "first_byte", "max_bytes", "parent", "received", "sock", "tripped")
 
     def __init__(self, *, deadline: float | None = None, max_bytes: int | None = None) -> None:
         self.deadline = deadline
+        # Seconds the reply may take once the request is on the wire: armed (into ``deadline``, never past it) when
+        # the first read begins, so the client's own start-up (its pool, the connect) never counts against it.
+        self.first_byte: float | None = None
         self.max_bytes = max_bytes
         self.received = 0
         self.tripped: str | None = None
@@ -101,6 +104,13 @@ class Allowance:
 
     # ------------------------------------------------------------ used by the streams below
 
+    def arm_first_byte(self) -> None:
+        """The request is written and its reply awaited: from now, ``first_byte`` seconds at most."""
+        if self.first_byte is not None:
+            end = time.monotonic() + self.first_byte
+            self.deadline = end if self.deadline is None else min(self.deadline, end)
+            self.first_byte = None
+
     def _timeout(self, timeout: float | None, error: type[Exception]) -> float | None:
         now = time.monotonic()
         for b in self._chain():
@@ -130,6 +140,12 @@ class Allowance:
                 raise httpcore2.ReadError(f"the reply is larger than {b.max_bytes} bytes")
 
 
+def _arm_first_byte() -> None:
+    b = _CURRENT.get()
+    if b is not None:
+        b.arm_first_byte()
+
+
 def _bounded(inner: Any, timeout: float | None, error: type[Exception]) -> tuple[Allowance | None, float | None]:
     """The allowance active here (remembering the socket it now uses) and the timeout it allows this operation."""
     b = _CURRENT.get()
@@ -155,6 +171,7 @@ class _Stream(httpcore2.NetworkStream):
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        _arm_first_byte()
         b, bounded = _bounded(self._inner, timeout, httpcore2.ReadTimeout)
         with _timing(b, httpcore2.ReadTimeout):
             data = self._inner.read(max_bytes, bounded)
@@ -215,6 +232,7 @@ class _AsyncStream(httpcore2.AsyncNetworkStream):
         self._inner = inner
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        _arm_first_byte()
         b, bounded = _bounded(self._inner, timeout, httpcore2.ReadTimeout)
         with _timing(b, httpcore2.ReadTimeout):
             data = await self._inner.read(max_bytes, bounded)

@@ -165,7 +165,7 @@ def _transport_error(exc: BaseException, provider: str, base_url: str) -> E.Prov
     if isinstance(exc, httpx2.ConnectTimeout):
         return E.ConnectTimeout("connect timed out", **kw)
     if isinstance(exc, httpx2.PoolTimeout):
-        return E.ResponseTimeout("no free connection in the client's own pool in time", **kw)
+        return E.ClientBusy("no free connection in the client's own pool in time (the client is busy)", **kw)
     if isinstance(exc, (httpx2.ReadTimeout, httpx2.WriteTimeout, httpx2.TimeoutException)):
         return E.ResponseTimeout("no response within the read timeout", **kw)
     if isinstance(exc, httpx2.ConnectError):

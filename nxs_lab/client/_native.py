@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx2
 
 from ..config import ProviderConfig, Timeouts
+from ..defaults import POOL_WAIT
 from ..errors import InvalidResponse, ResponseTimeout
 from ._allowance import IDENTITY, Allowance, AllowanceTransport
 from ._boundary import limited, status_error, translated
@@ -24,8 +25,8 @@ __all__ = ["NativeHTTPClient", "auth_headers", "httpx_timeout", "native_seconds"
 
 
 def httpx_timeout(t: Timeouts) -> httpx2.Timeout:
-    # Waiting for a slot in our own pool is queueing, not a sign the server is down: give it first_byte.
-    return httpx2.Timeout(connect=t.connect, read=t.first_byte, write=t.first_byte, pool=t.first_byte)
+    # Waiting for a slot in our own pool is queueing, not a sign the server is down: it has its own bound.
+    return httpx2.Timeout(connect=t.connect, read=t.first_byte, write=t.first_byte, pool=max(t.first_byte, POOL_WAIT))
 
 
 def native_seconds(config: ProviderConfig) -> float:

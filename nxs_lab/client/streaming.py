@@ -172,6 +172,14 @@ class _StreamBase:
         wait = self._timeouts.first_byte if self._acc.chunks == 0 else self._timeouts.idle
         return min(wait, self._total_end() - time.monotonic())
 
+    def _arm_open(self, b: Allowance) -> None:
+        """Before the request is opened: the first-byte limit starts once the request is on the wire (the first
+        read), so building the client, waiting for a pooled connection and connecting never count against the
+        server (each has its own bound: the pool's wait, the connect timeout); ``stream_total`` bounds it all."""
+        end = self._total_end()
+        b.deadline = None if end == float("inf") else end
+        b.first_byte = self._timeouts.first_byte
+
     def _timeout_error(self) -> ProviderError:
         if time.monotonic() >= self._total_end() - 0.005:
             return ResponseTimeout(
@@ -257,7 +265,7 @@ class ChatStream(_StreamBase):
             with translated(self._acc.provider, self._base_url):
                 # The allowance is set around each read only, never across a yield: the reader's own calls
                 # between two deltas must not run under this stream's deadline.
-                b.deadline = time.monotonic() + self._next_wait()
+                self._arm_open(b)
                 with b.active():
                     self._sdk_stream = self._open()
                     chunks = iter(self._sdk_stream)
@@ -315,12 +323,10 @@ class AsyncChatStream(_StreamBase):
         self._t_open = time.monotonic()
         try:
             with translated(self._acc.provider, self._base_url):
-                try:
-                    async with asyncio.timeout(max(self._next_wait(), 0.0)):
-                        with self._allowance.active():
-                            self._sdk_stream = await self._open()
-                except TimeoutError:
-                    raise self._timeout_error() from None
+                self._arm_open(self._allowance)
+                with self._allowance.active():
+                    self._sdk_stream = await self._open()
+                self._allowance.deadline = None  # from here each chunk's wait is bounded in _next
                 chunks = self._sdk_stream.__aiter__()
                 while not self._stopped and (chunk := await self._next(chunks)) is not None:
                     for delta in self._acc.feed(chunk):

@@ -8,6 +8,7 @@ error                     why                                                 ac
 ========================  ==================================================  ==============
 ConnectionFailed          refused, DNS, unreachable: another host may answer  NEXT
 ResponseTimeout           hung or stalled                                     NEXT
+ClientBusy                the kit's own pool had no free connection in time   NEXT (no breaker)
 ServerError (5xx)         503 with a short Retry-After and tries left         RETRY (delay)
                           otherwise                                           NEXT
 RateLimited (429)         Retry-After within the budget and tries left        RETRY (delay)
@@ -92,8 +93,12 @@ def decide(exc: BaseException, tries: int, policy: RetryPolicy = RetryPolicy()) 
 def counts_against_breaker(exc: BaseException) -> bool:
     """Failures that say the provider is unhealthy. A 429 means alive-but-busy; a 400 is our fault."""
     if isinstance(
-        exc, (E.RateLimited, E.BadRequest, E.RequestRefused, E.ModelNotAllowed, E.ModelNotFound, E.StreamInterrupted)
-    ):
+        exc,
+        (
+            E.RateLimited, E.BadRequest, E.RequestRefused, E.ModelNotAllowed, E.ModelNotFound, E.StreamInterrupted,
+            E.ClientBusy,
+        ),
+    ):  # fmt: skip
         return False
     return isinstance(exc, E.ProviderError)
 

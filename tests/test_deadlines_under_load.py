@@ -1,0 +1,102 @@
+"""Deadlines that measure the server: a stream's first-byte limit starts when the request is on the wire, so the
+client's own start-up (building the SDK client, waiting for a slot in its pool, connecting) never counts against
+a healthy server, and a 200-way burst under short limits answers in full with no breaker opened."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+
+import pytest
+
+import nxs_lab as nx
+from nxs_lab.testing.faults import Fault, fault_process
+
+BURST = 200
+SHORT = nx.Timeouts(connect=2.0, first_byte=0.25, idle=2.0)
+
+
+def _burst(chain: nx.FallbackChain) -> list[BaseException | nx.ChatResult]:
+    def one(i: int) -> BaseException | nx.ChatResult:
+        try:
+            stream = chain.stream([{"role": "user", "content": f"hi {i}"}], max_tokens=4)
+            for _ in stream:
+                pass
+            assert stream.result is not None
+            return stream.result
+        except nx.NxsLabError as exc:
+            return exc
+
+    with concurrent.futures.ThreadPoolExecutor(BURST) as pool:
+        return list(pool.map(one, range(BURST)))
+
+
+def test_a_200_way_burst_of_streams_under_short_limits_answers_in_full() -> None:
+    with fault_process(Fault.OK) as primary, fault_process(Fault.OK) as secondary:
+        chain = nx.FallbackChain(
+            [
+                nx.Provider(name="primary", base_url=primary, model="stub-model", timeouts=SHORT),
+                nx.Provider(name="secondary", base_url=secondary, model="stub-model", timeouts=SHORT),
+            ]
+        )
+        results = _burst(chain)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        assert not failed, f"{len(failed)} of {BURST} failed, first: {failed[0]!r}"
+        by = {r.provider for r in results if isinstance(r, nx.ChatResult)}
+        assert by == {"primary"}  # a healthy primary answered every one: nothing went elsewhere
+        assert all(b.state == "closed" for b in chain.breakers.values())
+        chain.close()
+
+
+def test_the_async_burst_answers_in_full_too() -> None:
+    async def run(chain: nx.FallbackChain) -> list[BaseException | nx.ChatResult]:
+        async def one(i: int) -> BaseException | nx.ChatResult:
+            try:
+                stream = chain.astream([{"role": "user", "content": f"hi {i}"}], max_tokens=4)
+                async for _ in stream:
+                    pass
+                assert stream.result is not None
+                return stream.result
+            except nx.NxsLabError as exc:
+                return exc
+
+        try:
+            return await asyncio.gather(*(one(i) for i in range(BURST)))
+        finally:
+            await chain.aclose()
+
+    with fault_process(Fault.OK) as primary, fault_process(Fault.OK) as secondary:
+        chain = nx.FallbackChain(
+            [
+                nx.Provider(name="primary", base_url=primary, model="stub-model", timeouts=SHORT),
+                nx.Provider(name="secondary", base_url=secondary, model="stub-model", timeouts=SHORT),
+            ]
+        )
+        results = asyncio.run(run(chain))
+        failed = [r for r in results if isinstance(r, BaseException)]
+        assert not failed, f"{len(failed)} of {BURST} failed, first: {failed[0]!r}"
+        assert {r.provider for r in results if isinstance(r, nx.ChatResult)} == {"primary"}
+        assert all(b.state == "closed" for b in chain.breakers.values())
+        chain.close()
+
+
+def test_a_server_that_never_answers_still_trips_the_first_byte_limit() -> None:
+    """Armed on the wire, the limit still holds: a hung server fails within it, sync and async."""
+    with fault_process(Fault.HANG) as hung:
+        p = nx.Provider(name="hung", base_url=hung, model="stub-model", timeouts=SHORT)
+        t0 = time.monotonic()
+        with pytest.raises(nx.ResponseTimeout, match="first-byte"):
+            for _ in p.stream([{"role": "user", "content": "hi"}], max_tokens=4):
+                pass
+        assert time.monotonic() - t0 < 5 * SHORT.first_byte + SHORT.connect
+
+        async def hang() -> None:
+            async with p.to_async() as ap:
+                stream = await ap.stream([{"role": "user", "content": "hi"}], max_tokens=4)
+                async for _ in stream:
+                    pass
+
+        with pytest.raises(nx.ResponseTimeout, match="first-byte"):
+            asyncio.run(hang())
+        p.close()
