@@ -16,6 +16,7 @@ EXPECTED = [
     "BadRequest",
     "BreakerState",
     "BudgetExceeded",
+    "ClientBusy",
     "ChainStream",
     "ChatOverhead",
     "ChatResult",
