@@ -32,6 +32,20 @@ def test_a_chain_over_a_server_that_closes_reused_connections_never_fails_over()
         assert edgy.dropped >= CALLS - 1  # the server did close the reused connections: the retries answered
 
 
+def test_the_request_log_records_each_request_sent_again(tmp_path) -> None:
+    with FaultServer(Fault.OK, drop_reused=True) as edgy:
+        primary = nx.Provider(name="primary", base_url=edgy.base_url, model="stub-model")
+        log = nx.RequestLog(tmp_path / "requests.jsonl")
+        with nx.FallbackChain([primary], log=log) as chain:
+            for _ in range(CALLS):
+                chain.chat(USER, max_tokens=4)
+        lines = log.read()
+        assert [line["outcome"] for line in lines] == ["ok"] * CALLS
+        resent = [line.get("resent_on_fresh_connection", 0) for line in lines]
+        assert resent[0] == 0 and all(n >= 1 for n in resent[1:])  # the first call opened its own connection
+        assert sum(resent) == edgy.dropped
+
+
 def test_the_async_twin_sends_again_too() -> None:
     async def go(url: str) -> list[str]:
         async with nx.AsyncProvider(name="primary", base_url=url, model="stub-model") as ap:

@@ -53,7 +53,9 @@ class Allowance:
     reply, refused) once a limit was hit.
     """
 
-    __slots__ = ("cancelled", "deadline", "first_byte", "max_bytes", "parent", "received", "sock", "tripped")
+    __slots__ = (
+        "cancelled", "deadline", "first_byte", "max_bytes", "parent", "received", "resent", "sock", "tripped",
+    )  # fmt: skip
 
     def __init__(self, *, deadline: float | None = None, max_bytes: int | None = None) -> None:
         self.deadline = deadline
@@ -66,6 +68,7 @@ class Allowance:
         self.sock: Any = None  # the socket last used under this allowance (to wake a blocked read: shutdown())
         self.parent: Allowance | None = None  # the allowance active where this one was activated: both hold
         self.cancelled = False
+        self.resent = 0  # requests sent again on a fresh connection after a reused one had been closed
 
     def cancel(self) -> None:
         """From any thread: fail the read or write in progress now (its socket is shut down) and every later one."""
@@ -354,6 +357,9 @@ def _stale(exc: Exception, mark: list[bool], request: httpx2.Request, tries: int
     if not isinstance(exc, _STALE) or mark or tries > STALE_RETRIES or not _replayable(request):
         return False
     log.debug("%s %s: a reused connection was closed by the server (%s); sent again", request.method, request.url, exc)
+    b = _CURRENT.get()
+    for each in b._chain() if b is not None else ():
+        each.resent += 1
     return True
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..client._allowance import Allowance
 from ..errors import AllProvidersFailed
 from ..results import Attempt, Outcome
 from .retry import Action, Decision, counts_against_breaker, decide, opens_at_once
@@ -82,6 +83,7 @@ class Run:
         self.model = model
         self.t_call = time.perf_counter()
         self.attempts: list[Attempt] = []
+        self.resent = 0  # of the attempt just ended: requests the transport sent again on a fresh connection
         self.last_error: BaseException | None = None
 
     def _since(self, t: float) -> float:
@@ -156,10 +158,12 @@ class Run:
             raise run.exhausted()
         """
         t.t0, t.error = time.perf_counter(), None
+        watch = Allowance()  # no limits of its own: counts what the transport sent again on a fresh connection
         try:
-            yield t
+            with watch.active():
+                yield t
         except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
-            t.error = exc
+            t.error, self.resent = exc, watch.resent
             if on_error is not None:
                 on_error(self, t, exc)
             else:
@@ -167,6 +171,8 @@ class Run:
         except BaseException:  # Ctrl-C, cancellation, GeneratorExit: settle the provider's probe, let it through
             self.abandoned(t.provider)
             raise
+        else:
+            self.resent = watch.resent  # for the success line the caller writes next
 
     def abandoned(self, p: Provider) -> None:
         """The call was stopped from outside (Ctrl-C, cancellation, a stream no longer read): no verdict on
@@ -217,9 +223,12 @@ class Run:
 
     def _add(self, attempt: Attempt, result: Any = None) -> None:
         self.attempts.append(attempt)
+        resent, self.resent = self.resent, 0
         log = self.chain.log
         if log is not None:
             event = {"op": self.op, **attempt.as_row(), "model": getattr(result, "model", None) or self.model}
+            if resent:  # a kept-alive connection the server had closed: sent again at once, not a failure
+                event["resent_on_fresh_connection"] = resent
             usage = getattr(result, "usage", None)
             if usage is not None:
                 event.update(
