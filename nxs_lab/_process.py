@@ -60,7 +60,7 @@ def wait_ready(
     """Poll ``url`` until it answers 200; :class:`ServerStartError` (with the log's tail) when the child exits
     first or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
-    with httpx2.Client(timeout=httpx2.Timeout(2.0)) as client:
+    with httpx2.Client(timeout=httpx2.Timeout(2.0), trust_env=False) as client:  # a server we started: no proxy
         while True:
             code = proc.poll()
             if code is not None:

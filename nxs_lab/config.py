@@ -38,7 +38,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -110,6 +110,9 @@ class ProviderConfig(BaseModel):
     # "user:password" for HTTP basic auth. Credentials written into base_url (https://user:pw@host/v1) are
     # taken out of it here and kept only as this secret, so no URL the kit shows or logs can carry them.
     basic_auth: SecretStr | None = None
+    # The proxy its requests go through: a URL (kept secret: it may carry credentials), false for none, or unset
+    # for the environment's (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY) for public hosts; never for loopback.
+    proxy: SecretStr | Literal[False] | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import httpx2
 from pydantic import SecretStr
@@ -22,7 +22,7 @@ from ..results import ChatResult, Health
 from ..tokens.truncation import check_truncation
 from ._allowance import IDENTITY, Allowance
 from ._boundary import limited, translated
-from ._native import NativeHTTPClient, auth_headers, httpx_timeout
+from ._native import NativeHTTPClient, auth_headers, httpx_timeout, proxy_transport_arg
 from ._ollama import AsyncLines, chunk_from_line, ollama_request, reply_as_completion
 from ._replies import chat_result
 from .catalog import ModelCatalog
@@ -80,6 +80,8 @@ class BaseProvider:
         max_response_bytes: the largest reply accepted (default 64 MiB); a larger one is :class:`ResponseTooLarge`.
         num_ctx: Ollama only: run the model with this window (sent as ``options.num_ctx`` through Ollama's native
             chat, since its ``/v1`` endpoints cannot) and budget against it.
+        proxy: the proxy to go through (a URL; ``False``: none); by default the environment's (``HTTPS_PROXY``,
+            ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) for public hosts, never for loopback (see :mod:`nxs_lab._proxy`).
         catalog: share another provider's :class:`ModelCatalog` (its probes and caches).
     """
 
@@ -98,6 +100,7 @@ class BaseProvider:
         reserve: int | None = None,
         max_response_bytes: int | None = None,
         num_ctx: int | None = None,
+        proxy: str | SecretStr | Literal[False] | None = None,
         catalog: ModelCatalog | None = None,
         native_transport: httpx2.BaseTransport | None = None,
     ) -> None:
@@ -109,6 +112,7 @@ class BaseProvider:
             reserve=reserve,
             max_response_bytes=max_response_bytes,
             num_ctx=num_ctx,
+            proxy=SecretStr(proxy) if isinstance(proxy, str) else proxy,
         )
         self.config = catalog.config if catalog is not None else _config(config, name, base_url, api_key, model, fields)
         self._transport: Any = None
@@ -179,9 +183,13 @@ class BaseProvider:
     def http(self) -> Any:
         """The HTTP client the SDK's calls go through (made on first use)."""
         if self._http is None:
-            transport = self._transport or self._transport_class(limits=self._limits)
+            transport = self._transport or self._transport_class(limits=self._limits, proxy=self._proxy())
             self._http = self._http_class(timeout=httpx_timeout(self.timeouts), transport=transport, headers=IDENTITY)
         return self._http
+
+    def _proxy(self) -> Any:
+        """The ``httpx2.Proxy`` this provider's requests go through, or ``None``."""
+        return proxy_transport_arg(self.config)
 
     @property
     def client(self) -> Any:

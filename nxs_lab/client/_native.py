@@ -15,9 +15,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 
+from .._proxy import proxy_for, shown
 from ..config import ProviderConfig, Timeouts
 from ..defaults import POOL_WAIT
-from ..errors import InvalidResponse, ResponseTimeout
+from ..errors import ConfigError, InvalidResponse, ResponseTimeout
 from ._allowance import IDENTITY, Allowance, AllowanceTransport
 from ._boundary import limited, status_error, translated
 
@@ -27,6 +28,26 @@ __all__ = ["NativeHTTPClient", "auth_headers", "httpx_timeout", "native_seconds"
 def httpx_timeout(t: Timeouts) -> httpx2.Timeout:
     # Waiting for a slot in our own pool is queueing, not a sign the server is down: it has its own bound.
     return httpx2.Timeout(connect=t.connect, read=t.first_byte, write=t.first_byte, pool=max(t.first_byte, POOL_WAIT))
+
+
+def proxy_transport_arg(config: ProviderConfig) -> httpx2.Proxy | None:
+    """The proxy for the kit's own transport to this provider (see :mod:`nxs_lab._proxy`), or ``None``: through
+    the transport, so its byte caps and deadlines hold to the proxy and through it."""
+    url = proxy_for(config.base_url, config.proxy)
+    if url is None:
+        return None
+    scheme = url.split("://", 1)[0].lower()
+    if scheme.startswith("socks"):
+        try:
+            import socksio  # noqa: F401 - httpx2 needs it for SOCKS proxies
+        except ImportError:
+            raise ConfigError(
+                f"provider {config.name!r}",
+                [("proxy", f"a SOCKS proxy ({shown(url)}) needs the socksio package: pip install socksio")],
+            ) from None
+    elif scheme not in ("http", "https"):
+        raise ConfigError(f"provider {config.name!r}", [("proxy", f"{shown(url)} is not an http, https or socks URL")])
+    return httpx2.Proxy(url)
 
 
 def native_seconds(config: ProviderConfig) -> float:
@@ -101,7 +122,8 @@ class NativeHTTPClient:
                 limits = httpx2.Limits(max_connections=16, max_keepalive_connections=4)
                 self._http = httpx2.Client(
                     timeout=httpx_timeout(self.config.resolved_timeouts()),
-                    transport=self._transport or AllowanceTransport(limits=limits),
+                    transport=self._transport
+                    or AllowanceTransport(limits=limits, proxy=proxy_transport_arg(self.config)),
                     headers=IDENTITY,
                 )
             return self._http

@@ -53,7 +53,7 @@ def running(cmd: list[str], base: str, name: str, ready_s: float = 120.0) -> Ite
                     why = f"exited with {proc.returncode}" if proc.poll() is not None else f"not ready in {ready_s:g} s"
                     raise RuntimeError(f"{name} {why}: {log.read()[-2000:]}")
                 try:
-                    if httpx2.get(base + "/v1/models", timeout=2).status_code == 200:
+                    if httpx2.get(base + "/v1/models", timeout=2, trust_env=False).status_code == 200:
                         break
                 except httpx2.TransportError:
                     pass
@@ -106,7 +106,7 @@ def stock_llama_cpp_python(n_ctx: int, embedding: bool = True, chat_format: str 
 def llama_server_metrics(base_url: str) -> dict[str, float]:
     """llama-server's own counters (``/metrics``, Prometheus text): ``llamacpp:prompt_tokens_total`` (prompt tokens
     it evaluated), ``llamacpp:prompt_tokens_cached_total`` (reused from its cache), ``…prompt_seconds_total``, …"""
-    text = httpx2.get(base_url.rsplit("/v1", 1)[0] + "/metrics", timeout=10).text
+    text = httpx2.get(base_url.rsplit("/v1", 1)[0] + "/metrics", timeout=10, trust_env=False).text
     out: dict[str, float] = {}
     for line in text.splitlines():
         name, _, value = line.partition(" ")
