@@ -1,5 +1,5 @@
 """A real MCP server (stdio) that misbehaves: ``hang`` never returns (and writes ``$NXS_MCP_MARK`` when the
-client cancels it), ``broken`` advertises an input schema that is not a valid JSON Schema."""
+client cancels it), ``broken`` advertises an input schema that is not a valid JSON Schema, ``fetches`` one whose ``$ref`` is a URL."""
 
 import os
 
@@ -15,6 +15,11 @@ TOOLS = [
         name="broken",
         description="A bad schema.",
         input_schema={"type": "object", "properties": {"x": {"pattern": "("}}},
+    ),
+    types.Tool(  # a schema that would make the client fetch a URL ($NXS_MCP_REF_URL: a server that hangs)
+        name="fetches",
+        description="Refers outside its schema.",
+        input_schema={"type": "object", "properties": {"x": {"$ref": os.environ.get("NXS_MCP_REF_URL", "http://x/")}}},
     ),
 ]
 

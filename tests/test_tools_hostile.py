@@ -215,3 +215,47 @@ def test_a_broken_mcp_schema_is_refused_at_attach(mark: Path) -> None:
     with pytest.raises(ValueError, match="input schema is broken for broken"):
         tb.attach_mcp(MCPBridge(sys.executable, [HOSTILE_MCP], env={"NXS_MCP_MARK": str(mark)}), allow=["broken"])
     assert "broken" not in tb
+
+
+def _raw_tool(schema: dict) -> nx.Tool:
+    return nx.Tool("lookup", "Looks up a word.", lambda **kw: "ok", None, schema)
+
+
+def test_a_schema_never_reaches_the_network() -> None:
+    """A remote $ref (to a server that hangs) is refused when the tool is added, and never fetched; a local one,
+    nested, checks the arguments at once."""
+    with FaultServer(Fault.HANG) as hung:
+        tb = Toolbox()
+        remote = {"type": "object", "properties": {"word": {"$ref": hung.base_url + "/schema.json"}}}
+        with pytest.raises(ValueError, match=r"refers outside itself \(\$ref 'http://127\.0\.0\.1"):
+            tb.add(_raw_tool(remote))
+        assert "lookup" not in tb and hung.requests == 0
+    local = {
+        "type": "object",
+        "properties": {"word": {"$ref": "#/$defs/word"}},
+        "required": ["word"],
+        "$defs": {"word": {"$ref": "#/$defs/text"}, "text": {"type": "string", "maxLength": 5}},
+    }
+    tb = Toolbox()
+    tb.add(_raw_tool(local))
+    good = tb.call("lookup", json.dumps({"word": "river"}))
+    bad = tb.call("lookup", json.dumps({"word": "a long word"}))
+    assert good.ok and not bad.ok and "word" in bad.content and "too long" in bad.content
+    dangling = dict(local, **{"$defs": {"word": {"$ref": "#/$defs/missing"}}})
+    with pytest.raises(ValueError, match="cannot be used"):
+        Toolbox().add(_raw_tool(dangling))
+
+
+def test_an_mcp_schema_that_refers_to_a_url_is_refused_at_attach(mark: Path) -> None:
+    pytest.importorskip("mcp")
+    with FaultServer(Fault.HANG) as hung:
+        env = {"NXS_MCP_MARK": str(mark), "NXS_MCP_REF_URL": hung.base_url + "/schema.json"}
+        tb = Toolbox()
+        with pytest.raises(ValueError, match="fetches: it refers outside itself"):
+            tb.attach_mcp(MCPBridge(sys.executable, [HOSTILE_MCP], env=env), allow=["fetches"])
+        assert "fetches" not in tb and hung.requests == 0
+
+
+def test_an_mcp_server_that_exits_at_start_is_a_tool_server_error() -> None:
+    with pytest.raises(nx.ToolServerError, match="did not start"):
+        Toolbox.from_mcp(sys.executable, ["-c", "raise SystemExit(3)"], allow=["anything"])

@@ -65,6 +65,33 @@ def _config(
     return cfg.model_copy(update={"timeouts": cfg.resolved_timeouts()})
 
 
+_COUNTS = ("max_tokens", "max_output_tokens", "max_completion_tokens", "n", "seed", "top_k")
+_REALS = ("temperature", "top_p", "min_p", "frequency_penalty", "presence_penalty", "repeat_penalty")
+
+
+def _check_numbers(kw: Mapping[str, Any]) -> None:
+    """Refuse a call parameter of the wrong type before anything is sent (``max_tokens="32"``), naming it."""
+    for name in _COUNTS:
+        value = kw.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise TypeError(f"{name} must be a whole number, not {type(value).__name__} {value!r:.40}")
+    for name in _REALS:
+        value = kw.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise TypeError(f"{name} must be a number, not {type(value).__name__} {value!r:.40}")
+
+
+def _check_text(text: str, where: str) -> None:
+    """Refuse text that cannot be sent as UTF-8 (a lone surrogate, from a bad decode), saying where it is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{where} is not valid Unicode text: a lone surrogate {text[exc.start]!r} at character {exc.start} "
+            "(decode the source with errors='replace', or drop it)"
+        ) from None
+
+
 class BaseProvider:
     """Settings, catalogue and request building shared by the sync and async providers.
 
@@ -256,6 +283,7 @@ class BaseProvider:
     def _params(self, params: dict[str, Any]) -> dict[str, Any]:
         """The call's parameters without ``None`` values, with the provider's ``max_tokens`` as the default."""
         kw = {k: v for k, v in params.items() if v is not None}
+        _check_numbers(kw)
         if "max_tokens" not in kw and self.max_tokens is not None:
             kw["max_tokens"] = self.max_tokens
         return kw
@@ -276,6 +304,8 @@ class BaseProvider:
                     f"messages[{i}]['content'] must be text, a list of content parts or None, "
                     f"not {type(content).__name__} (decode bytes first)"
                 )
+            if isinstance(content, str):
+                _check_text(content, f"messages[{i}]['content']")
         kw = self._with_extras(self._params(params))
         kw["model"] = model
         kw["messages"] = list(messages)

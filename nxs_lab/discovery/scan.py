@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import ipaddress
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -119,6 +120,15 @@ async def _read_servers(
     return sorted(endpoints, key=lambda e: (ipaddress.ip_address(e.host), e.port))
 
 
+def _check_scan(**numbers: Any) -> None:
+    """Refuse a timeout or a concurrency that would make the scan find nothing in silence (0, negative, NaN)."""
+    for name, value in numbers.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ScanRefused(f"{name}: {value!r:.40} is a {type(value).__name__}, not a number")
+        if not math.isfinite(value) or value <= 0:
+            raise ScanRefused(f"{name}: {value!r} must be a positive, finite number")
+
+
 async def adiscover(
     hosts: Sequence[str] = ("127.0.0.1",),
     ports: Sequence[int] | None = None,
@@ -135,10 +145,14 @@ async def adiscover(
     """Async :func:`discover`: probe ``hosts`` × ``ports`` and fingerprint what answers."""
     t_start = time.perf_counter()
     notes: list[str] = []
-    addrs = await expand_hosts(list(hosts), allow_public, max_addresses, notes)
+    hosts = [hosts] if isinstance(hosts, str) else list(hosts)  # discover("127.0.0.1"): one host, not its letters
+    _check_scan(timeout=timeout, endpoint_timeout=endpoint_timeout, concurrency=concurrency)
+    addrs = await expand_hosts(hosts, allow_public, max_addresses, notes)
     port_list = list(dict.fromkeys([*(ports if ports is not None else DEFAULT_PORTS), *extra_ports]))
     for p in port_list:
-        if not 0 < int(p) < 65536:
+        if isinstance(p, bool) or not isinstance(p, int):
+            raise ScanRefused(f"ports: {p!r:.40} is a {type(p).__name__}, not a port number (write 8000, not '8000')")
+        if not 0 < p < 65536:
             raise ScanRefused(f"ports: {p} is not a TCP port")
     if len(addrs) * len(port_list) > max_probes:
         raise ScanRefused(

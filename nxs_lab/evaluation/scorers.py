@@ -81,6 +81,7 @@ def json_valid(result: Any, *, schema: Mapping[str, Any]) -> float:
     """The answer (or the first fenced block in it) parses as JSON and is valid against ``schema``."""
     try:
         import jsonschema
+        from referencing import Registry
     except ImportError:
         raise MissingDependency("jsonschema", "notebooks") from None
     fenced = _FENCE.search(result.text)
@@ -89,7 +90,8 @@ def json_valid(result: Any, *, schema: Mapping[str, Any]) -> float:
         data = json.loads(text.strip())
     except ValueError:
         return 0.0
-    return float(jsonschema.Draft202012Validator(schema).is_valid(data))
+    # an empty registry: a $ref resolves within the schema only, never fetched from the network
+    return float(jsonschema.Draft202012Validator(schema, registry=Registry()).is_valid(data))
 
 
 def tool_call(result: Any, *, name: str, arguments: Mapping[str, Any] | None = None) -> float:

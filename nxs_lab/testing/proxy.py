@@ -40,7 +40,7 @@ class RecordingProxy:
                 target = urlsplit(self.path)
                 path = (target.path or "/") + (f"?{target.query}" if target.query else "")
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP | {"host"}}
-                up = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=30)
+                up = http.client.HTTPConnection(proxy.upstream.hostname or "127.0.0.1", proxy.upstream.port, timeout=30)
                 try:
                     up.request(self.command, path, body=body or None, headers=headers)
                     reply = up.getresponse()

@@ -8,6 +8,7 @@ and hands out plain functions that submit calls to it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -42,7 +43,13 @@ class MCPBridge:
         """Start the server; return its tool list (objects with ``name``, ``description``, ``input_schema``)."""
         self._thread = threading.Thread(target=self._run, name=f"mcp-{self.name}", daemon=True)
         self._thread.start()
-        return self._ready.result(timeout)
+        try:
+            return self._ready.result(timeout)
+        except concurrent.futures.TimeoutError:
+            self.close()
+            raise ToolServerError(f"the MCP server {self.name!r} did not list its tools within {timeout:g} s") from None
+        except Exception as exc:  # whatever stopped it (often an ExceptionGroup from its task group)
+            raise ToolServerError(f"the MCP server {self.name!r} did not start: {_why(exc)}") from exc
 
     def _run(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -102,3 +109,10 @@ class MCPBridge:
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
+
+
+def _why(exc: BaseException) -> str:
+    """The innermost reason in an exception (group): what a user can act on."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {str(exc)[:200]}" if str(exc) else type(exc).__name__

@@ -136,13 +136,13 @@ def _started(tool: Tool, kwargs: dict[str, Any], timeout: float) -> concurrent.f
 def _validated(tool: Tool, raw: dict[str, Any]) -> dict[str, Any] | str:
     """The call's keyword arguments, or what is wrong with them (for the model to read)."""
     if tool.arguments is None:
-        import jsonschema
+        from referencing.exceptions import Unresolvable
 
         try:
-            errors = sorted(jsonschema.Draft202012Validator(tool.schema).iter_errors(raw), key=lambda e: list(e.path))
+            errors = sorted(_validator(tool.schema).iter_errors(raw), key=lambda e: list(e.path))
         except RecursionError:
             return "the arguments are nested too deeply"
-        except (TypeError, ValueError, re.error) as exc:  # the schema checked at attach, yet fails on these
+        except (TypeError, ValueError, re.error, Unresolvable) as exc:  # checked at attach, yet fails on these
             return f"the tool's schema cannot check these arguments ({type(exc).__name__})"
         return "; ".join(f"{'.'.join(map(str, e.path)) or 'arguments'}: {e.message}" for e in errors) or raw
     try:
@@ -156,15 +156,61 @@ def _validated(tool: Tool, raw: dict[str, Any]) -> dict[str, Any] | str:
         )
 
 
+def _validator(schema: Any) -> Any:
+    """A JSON Schema validator for ``schema`` that never reaches the network: a ``$ref`` resolves only inside the
+    schema itself (jsonschema would otherwise fetch a remote one, on every call, with no timeout)."""
+    import jsonschema
+    from referencing import Registry
+
+    return jsonschema.Draft202012Validator(schema, registry=Registry())
+
+
+def _refs(schema: Any, limit: int = 10_000) -> list[str]:
+    """Every ``$ref`` / ``$dynamicRef`` value in ``schema``."""
+    out: list[str] = []
+    todo, seen = [schema], 0
+    while todo and seen < limit:
+        node = todo.pop()
+        seen += 1
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if key in ("$ref", "$dynamicRef") and isinstance(value, str):
+                    out.append(value)
+                else:
+                    todo.append(value)
+        elif isinstance(node, list):
+            todo.extend(node)
+    return out
+
+
+def _resolve_within(schema: Mapping[str, Any], refs: list[str]) -> None:
+    """Resolve every (local) reference now, inside the schema: a dangling one raises ``Unresolvable`` here, at
+    attach, not at the model's first call."""
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
+
+    resolver = Registry().with_resource("", DRAFT202012.create_resource(schema)).resolver()
+    for ref in refs:
+        resolver.lookup(ref)
+
+
 def _schema_problem(schema: Any) -> str | None:
-    """What is wrong with an MCP tool's input schema, or ``None`` when it can check arguments."""
+    """What is wrong with a tool's input schema, or ``None`` when it can check arguments."""
     import jsonschema
 
     if not isinstance(schema, Mapping):
         return f"not an object ({type(schema).__name__})"
+    refs = _refs(schema)
+    remote = [r for r in refs if not r.startswith("#")]
+    if remote:
+        return (
+            f"it refers outside itself ($ref {remote[0][:120]!r}): a tool's schema is resolved only within itself, "
+            "never fetched (put the definition under $defs and refer to it as #/$defs/…)"
+        )
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
-        list(jsonschema.Draft202012Validator(schema).iter_errors({}))  # compiles patterns, resolves refs
+        list(_validator(schema).iter_errors({}))  # compiles patterns
+        _resolve_within(schema, refs)
     except jsonschema.SchemaError as exc:
         return str(exc.message)[:200]
     except Exception as exc:  # noqa: BLE001 - foreign data: whatever breaks the checker is reported as the refusal
@@ -229,6 +275,9 @@ class Toolbox:
     def add(self, tool: Tool) -> None:
         if tool.name in self._tools:
             raise ValueError(f"a tool named {tool.name!r} is already registered")
+        problem = _schema_problem(tool.schema) if tool.arguments is None else None
+        if problem is not None:
+            raise ValueError(f"the tool {tool.name!r} has an input schema that cannot be used: {problem}")
         self._tools[tool.name] = tool
 
     def __contains__(self, name: str) -> bool:
