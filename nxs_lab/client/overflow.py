@@ -38,6 +38,10 @@ _LMSTUDIO = re.compile(
     r"keep the first (?P<prompt>\d+) tokens.*?context length of (?P<window>\d+)",
     re.IGNORECASE | re.DOTALL,
 )
+# LM Studio, newer (lmstudio-bug-tracker#2205, openclaude#353, opencode#11141): "The number of tokens to keep from
+#   the initial prompt is greater than the context length (n_keep: 13055>= n_ctx: 4096)", or "Cannot truncate prompt
+#   with n_keep (15028) >= n_ctx (7424)"; n_keep is the prompt it was asked to keep.
+_NKEEP = re.compile(r"n_keep\W*(?P<prompt>\d+)\W*>=\s*n_ctx\W*(?P<window>\d+)", re.IGNORECASE)
 # llama.cpp server (text form): "the request exceeds the available context size (4096 tokens), try increasing it"
 _LLAMACPP_TEXT = re.compile(r"exceeds the available context size[^\d]*(?P<window>\d+)", re.IGNORECASE)
 # llama-cpp-python internals, should the raw error leak: "Requested tokens (3000) exceed context window of 2048"
@@ -45,7 +49,8 @@ _LLAMA_RAW = re.compile(r"Requested tokens \((?P<prompt>\d+)\) exceed context wi
 # Anything else that plainly says so (cloud gateways, Moonshot, Ollama native).
 _GENERIC = re.compile(
     r"context[ _](?:length|window)[ _]exceeded|context length|prompt is too long|too many tokens"
-    r"|input is too long|exceeds? (?:the )?(?:model'?s? )?(?:maximum )?context",
+    r"|input is too long|exceeds? (?:the )?(?:model'?s? )?(?:maximum )?context"
+    r"|tokens to keep from the initial prompt",
     re.IGNORECASE,
 )
 
@@ -89,7 +94,7 @@ def parse_overflow(status: int | None, body: Any, message: str = "") -> Overflow
         return OverflowInfo(
             prompt if prompt is not None else _int(m.group("requested")), _int(m.group("window")), "openai"
         )
-    if m := _LMSTUDIO.search(text):
+    if m := _LMSTUDIO.search(text) or _NKEEP.search(text):
         return OverflowInfo(_int(m.group("prompt")), _int(m.group("window")), "lmstudio")
     if m := _LLAMA_RAW.search(text):
         return OverflowInfo(_int(m.group("prompt")), _int(m.group("window")), "llama-cpp-python")

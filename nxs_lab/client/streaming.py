@@ -43,6 +43,7 @@ class StreamAccumulator:
         self.usage = Usage()
         self._tools: dict[int, dict[str, str]] = {}
         self.chunks = 0
+        self.spoke = False  # a chunk carried a role, text, thinking or a tool call (an answer began, even if empty)
         self.fingerprint: str | None = None  # the server's system_fingerprint, when it sends one
 
     @property
@@ -78,6 +79,8 @@ class StreamAccumulator:
             delta = choice.delta
             if delta is not None:
                 thought = reasoning_field(delta)
+                if getattr(delta, "role", None) or delta.content is not None or delta.tool_calls or thought:
+                    self.spoke = True
                 if thought:
                     self._splitter = None  # the server splits thinking out itself: content is all answer
                     out.append(Delta(thought, True))
@@ -232,6 +235,12 @@ class _StreamBase:
             # EOF without a finish reason is a cut stream, whatever the transport said.
             err = InvalidResponse("the stream ended without a finish reason (cut short)", **self._kw())
             raise self._interrupted(err)
+        if not self._acc.spoke and not self._acc.usage.completion_tokens:
+            # A finish with no answer begun and nothing generated: a proxy closing a failed upstream as "done".
+            raise InvalidResponse(
+                f"the stream finished ({self._acc.finish_reason}) without an answer: no role, text or tool call came",
+                **self._kw(),
+            )
         result = self._acc.result()
         self.result = self._on_result(result) if self._on_result is not None else result
         return self.result

@@ -55,6 +55,11 @@ class Fault(str, enum.Enum):
     GZIP_BOMB = "gzip-bomb"  # 200, content-encoding gzip: a small body that expands to `huge_bytes`
     ENDLESS_STREAM = "endless-stream"  # a stream whose chunks keep coming (every `chunk_interval`) and never finish
     LONE_SURROGATE = "lone-surrogate"  # a healthy reply whose text holds a lone UTF-16 surrogate (\ud800)
+    # Streams that real servers send (each answers 200 and text/event-stream):
+    STREAM_ERROR = "stream-error"  # an error event and nothing else (LM Studio, LiteLLM's proxy, llama.cpp)
+    EMPTY_STREAM = "empty-stream"  # only a usage chunk, then [DONE]: no text, no finish reason (LM Studio)
+    EMPTY_STOP = "empty-stop"  # finish_reason "stop" with no text and no usage (LiteLLM #36768: a failed upstream)
+    LEAKED_FRAME = "leaked-frame"  # an OpenAI-shaped error frame, then the fallback's answer (LiteLLM PR #30914)
 
 
 _MODEL = "stub-model"
@@ -461,6 +466,26 @@ class FaultServer:
             await writer.drain()
             await asyncio.sleep(self.spec.drip_interval)
 
+    async def _shaped_stream(self, model: str, mode: Fault, writer: asyncio.StreamWriter, words: list[str]) -> None:
+        """The 200 streams real servers send when something went wrong upstream."""
+        error = b'data: {"error": {"message": "the model crashed while generating", "type": "server_error", ' \
+                b'"code": 500}}\n\n'  # fmt: skip
+        usage = {"prompt_tokens": self.spec.prompt_tokens, "completion_tokens": 0, "total_tokens": 0}
+        only_usage = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 0, "model": model,
+                      "choices": [], "usage": usage}  # fmt: skip
+        if mode is Fault.STREAM_ERROR:
+            writer.write(error)
+        elif mode is Fault.EMPTY_STREAM:
+            writer.write(b"data: " + json.dumps(only_usage).encode() + b"\n\n" + b"data: [DONE]\n\n")
+        elif mode is Fault.EMPTY_STOP:
+            writer.write(chunk(model, None, "stop") + b"data: [DONE]\n\n")
+        else:  # LEAKED_FRAME: the error frame, then another deployment's whole answer
+            writer.write(error)
+            for word in words:
+                writer.write(chunk(model, word))
+            writer.write(chunk(model, None, "stop") + b"data: [DONE]\n\n")
+        await writer.drain()
+
     async def _stream(self, model: str, mode: Fault, writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n")
         await writer.drain()
@@ -468,6 +493,9 @@ class FaultServer:
         if self.spec.answer:
             words = [self.spec.answer[i : i + 6] for i in range(0, len(self.spec.answer), 6)]
         interval = self.spec.drip_interval if mode is Fault.DRIP else self.spec.chunk_interval
+        if mode in _SHAPED_STREAMS:
+            await self._shaped_stream(model, mode, writer, words)
+            return
         if mode is Fault.ENDLESS_STREAM:
             while not self._stopping:
                 writer.write(chunk(model, "more "))
@@ -511,6 +539,9 @@ class FaultServer:
         )
         writer.write(b"data: [DONE]\n\n")
         await writer.drain()
+
+
+_SHAPED_STREAMS = (Fault.STREAM_ERROR, Fault.EMPTY_STREAM, Fault.EMPTY_STOP, Fault.LEAKED_FRAME)
 
 
 def _json_or_raw(body: bytes) -> dict[str, Any]:
