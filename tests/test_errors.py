@@ -268,3 +268,24 @@ def test_bad_messages_are_rejected_with_the_position() -> None:
         p.chat([{"role": "user", "content": "a"}, "oops"])
     with pytest.raises(TypeError, match="non-empty list"):
         p.chat("hello")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        {"message": "Authentication Error, Invalid proxy server token passed.", "type": "auth_error", "code": "400"},
+        {"message": "No connected db.", "type": "no_db_connection", "param": None, "code": "400"},  # LiteLLM, no DB
+    ],
+)
+def test_litellms_400_for_a_wrong_key_is_an_authentication_failure(error: dict) -> None:
+    with FaultServer(Fault.STATUS, status=400, body={"error": error}) as litellm, FaultServer(Fault.OK) as ok:
+        chain = nx.FallbackChain(
+            [
+                nx.Provider(name="gateway", base_url=litellm.base_url, model="m", api_key="sk-wrong"),
+                nx.Provider(name="other", base_url=ok.base_url, model="m"),
+            ]
+        )
+        r = chain.chat([{"role": "user", "content": "hi"}], max_tokens=2)
+        assert r.provider == "other"
+        assert [a.error for a in r.attempts if a.provider == "gateway"] == ["AuthenticationFailed"]
+        chain.close()

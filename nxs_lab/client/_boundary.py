@@ -96,6 +96,18 @@ def _overflow(info: OverflowInfo, **kw: Any) -> E.ContextOverflow:
     )
 
 
+def _says_auth(body: Any) -> bool:
+    """An error body that says the credentials were refused: LiteLLM's ``"type": "auth_error"`` ("Authentication
+    Error, …"), and its ``no_db_connection`` (a key that is not the master key, on a proxy with no database of other
+    keys: it can never be accepted there)."""
+    err = body.get("error", body) if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        return False
+    message = str(err.get("message") or "")
+    kind = err.get("type")
+    return kind in ("auth_error", "no_db_connection") or message.lower().startswith("authentication error")
+
+
 def status_error(
     status: int,
     body: Any,
@@ -114,6 +126,8 @@ def status_error(
     if status in (401, 403):
         what = "rejected the API key" if status == 401 else "denied access"
         return E.AuthenticationFailed(f"the server {what}{where}", **kw)
+    if status == 400 and _says_auth(body):  # LiteLLM's proxy without a database: a wrong key is a 400 auth_error
+        return E.AuthenticationFailed(f"the server rejected the API key{where} (HTTP 400, an auth_error)", **kw)
     if status == 429:
         return E.RateLimited(f"rate limited{where}", retry_after=parse_retry_after(headers), **kw)
     if status == 404:
