@@ -86,6 +86,31 @@ def default_timeouts(base_url: str) -> Timeouts:
     return _SCOPE_TIMEOUTS[url_scope(base_url)]
 
 
+class BreakerSettings(BaseModel):
+    """How every provider's :class:`~nxs_lab.resilience.breaker.CircuitBreaker` behaves in a chain made from the
+    settings: ``threshold`` consecutive failures open it (a refused connection opens it at once), it stays open
+    ``cooldown`` seconds, then lets one probe through; a failed probe doubles the cooldown, up to ``max_cooldown``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold: int = Field(default=3, ge=1)
+    cooldown: float = Field(default=5.0, gt=0, allow_inf_nan=False)
+    max_cooldown: float = Field(default=60.0, gt=0, allow_inf_nan=False)  # unset: 60 s, or cooldown if longer
+
+    @model_validator(mode="before")
+    @classmethod
+    def _max_follows_a_long_cooldown(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "max_cooldown" not in data and isinstance(data.get("cooldown"), (int, float)):
+            data = {**data, "max_cooldown": max(60.0, data["cooldown"])}
+        return data
+
+    @model_validator(mode="after")
+    def _max_at_least_cooldown(self) -> BreakerSettings:
+        if self.max_cooldown < self.cooldown:
+            raise ValueError(f"max_cooldown ({self.max_cooldown}) is shorter than cooldown ({self.cooldown})")
+        return self
+
+
 class ProviderConfig(BaseModel):
     """One OpenAI-compatible endpoint as configured by the user."""
 
@@ -113,6 +138,8 @@ class ProviderConfig(BaseModel):
     # The proxy its requests go through: a URL (kept secret: it may carry credentials), false for none, or unset
     # for the environment's (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY) for public hosts; never for loopback.
     proxy: SecretStr | Literal[False] | None = None
+    # This provider's own circuit breaker ([providers.breaker]): what it sets, over the shared [breaker] table.
+    breaker: BreakerSettings | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -181,31 +208,6 @@ class ProviderConfig(BaseModel):
         return self.timeouts if self.timeouts is not None else default_timeouts(self.base_url)
 
 
-class BreakerSettings(BaseModel):
-    """How every provider's :class:`~nxs_lab.resilience.breaker.CircuitBreaker` behaves in a chain made from the
-    settings: ``threshold`` consecutive failures open it (a refused connection opens it at once), it stays open
-    ``cooldown`` seconds, then lets one probe through; a failed probe doubles the cooldown, up to ``max_cooldown``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    threshold: int = Field(default=3, ge=1)
-    cooldown: float = Field(default=5.0, gt=0, allow_inf_nan=False)
-    max_cooldown: float = Field(default=60.0, gt=0, allow_inf_nan=False)  # unset: 60 s, or cooldown if longer
-
-    @model_validator(mode="before")
-    @classmethod
-    def _max_follows_a_long_cooldown(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "max_cooldown" not in data and isinstance(data.get("cooldown"), (int, float)):
-            data = {**data, "max_cooldown": max(60.0, data["cooldown"])}
-        return data
-
-    @model_validator(mode="after")
-    def _max_at_least_cooldown(self) -> BreakerSettings:
-        if self.max_cooldown < self.cooldown:
-            raise ValueError(f"max_cooldown ({self.max_cooldown}) is shorter than cooldown ({self.cooldown})")
-        return self
-
-
 # Top-level tables: NXS_LAB__<TABLE>__<KEY> sets one of their keys (so no provider can be named like them).
 _TABLES = ("breaker",)
 # The word that picks every configured provider in priority order (``%%chat chain``, ``%%ai nxs:chain``), so no
@@ -221,6 +223,17 @@ class LabConfig(BaseModel):
     providers: list[ProviderConfig] = Field(default_factory=list)
     runs_dir: str = "runs"
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+
+    def breaker_for(self, name: str) -> BreakerSettings:
+        """The breaker settings of provider ``name``: the shared ``[breaker]`` table, with what its own
+        ``[providers.breaker]`` sets over it."""
+        own = next((p.breaker for p in self.providers if p.name == name and p.breaker is not None), None)
+        if own is None:
+            return self.breaker
+        shared = self.breaker.model_dump()
+        if "cooldown" in own.model_fields_set and "max_cooldown" not in own.model_fields_set:
+            shared.pop("max_cooldown")  # follows its own cooldown, as the shared table's does
+        return BreakerSettings.model_validate({**shared, **own.model_dump(include=own.model_fields_set)})
 
     @model_validator(mode="after")
     def _unique_names(self) -> LabConfig:

@@ -223,3 +223,22 @@ def test_bad_breaker_settings_are_named(tmp_path: Path, text: str, env: dict, wh
     with pytest.raises(nx.ConfigError) as info:
         nx.LabConfig.load(write(tmp_path, text), environ=env)
     assert where in str(info.value) and expected in str(info.value), str(info.value)
+
+
+def test_a_provider_has_its_own_breaker_over_the_shared_table(tmp_path, monkeypatch) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        "[breaker]\nthreshold = 4\ncooldown = 10\n"
+        '[[providers]]\nname = "lan"\nbase_url = "http://192.168.1.2:1234/v1"\n[providers.breaker]\nthreshold = 1\n'
+        '[[providers]]\nname = "cloud"\nbase_url = "https://api.moonshot.ai/v1"\n'
+    )
+    lab = nx.LabConfig.load(cfg)
+    assert (lab.breaker_for("lan").threshold, lab.breaker_for("lan").cooldown) == (1, 10.0)  # its own, then shared
+    assert lab.breaker_for("cloud").threshold == 4
+    chain = nx.FallbackChain.from_config(lab)
+    assert [chain.breakers[n].threshold for n in ("lan", "cloud")] == [1, 4]
+    monkeypatch.setenv("NXS_LAB__CLOUD__BREAKER__COOLDOWN", "90")
+    assert nx.LabConfig.load(cfg).breaker_for("cloud").cooldown == 90.0
+    cfg.write_text('[[providers]]\nname = "x"\nbase_url = "http://h:1/v1"\n[providers.breaker]\nthreshhold = 2\n')
+    with pytest.raises(nx.ConfigError, match="threshhold"):
+        nx.LabConfig.load(cfg)

@@ -131,9 +131,9 @@ class FallbackChain:
 
     @classmethod
     def from_config(cls, cfg: LabConfig, **kw: Any) -> FallbackChain:
-        """A chain of the configured providers, lowest ``priority`` first, their breakers set by ``cfg.breaker``
-        (unless ``breaker=`` is given)."""
-        kw.setdefault("breaker", lambda name: CircuitBreaker.from_settings(cfg.breaker, name))
+        """A chain of the configured providers, lowest ``priority`` first, their breakers set by ``cfg.breaker`` and
+        each provider's own ``[providers.breaker]`` over it (unless ``breaker=`` is given)."""
+        kw.setdefault("breaker", lambda name: CircuitBreaker.from_settings(cfg.breaker_for(name), name))
         return cls([Provider.from_config(p) for p in cfg.by_priority()], **kw)
 
     def provider(self, name: str) -> Provider:
