@@ -100,3 +100,27 @@ def test_a_server_that_never_answers_still_trips_the_first_byte_limit() -> None:
         with pytest.raises(nx.ResponseTimeout, match="first-byte"):
             asyncio.run(hang())
         p.close()
+
+
+def test_one_total_covers_a_call_and_every_request_inside_it() -> None:
+    """Against a server that accepts and never answers, with total=1: finding the model (the kind's probes, the
+    model list) and the call share that one second, sync and async, and nothing is cached from probes cut short."""
+    limits = nx.Timeouts(connect=1.0, first_byte=10.0, idle=10.0, total=1.0)
+    with fault_process(Fault.HANG) as hung:
+        p = nx.Provider(name="hung", base_url=hung, timeouts=limits)
+        for call in (p.list_models, lambda: p.chat([{"role": "user", "content": "hi"}])):
+            t0 = time.monotonic()
+            with pytest.raises(nx.ResponseTimeout, match="total timeout"):
+                call()
+            assert time.monotonic() - t0 < 3 * limits.total
+        assert p.catalog._server is None  # no kind guessed from probes the deadline cut short
+
+        async def achat() -> None:
+            async with p.to_async() as ap:
+                await ap.chat([{"role": "user", "content": "hi"}])
+
+        t0 = time.monotonic()
+        with pytest.raises(nx.ResponseTimeout):
+            asyncio.run(achat())
+        assert time.monotonic() - t0 < 3 * limits.total
+        p.close()

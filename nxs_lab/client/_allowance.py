@@ -85,6 +85,14 @@ class Allowance:
         """A allowance ending ``seconds`` from now (no deadline for ``None``)."""
         return cls(deadline=None if seconds is None else time.monotonic() + seconds, max_bytes=max_bytes)
 
+    @staticmethod
+    def passed() -> bool:
+        """Whether a deadline of an allowance active here has passed (what was learned under it is incomplete)."""
+        b, now = _CURRENT.get(), time.monotonic()
+        return b is not None and any(
+            x.tripped == "deadline" or (x.deadline is not None and now >= x.deadline) for x in b._chain()
+        )
+
     @contextlib.contextmanager
     def active(self) -> Iterator[Allowance]:
         """Apply this allowance to every request made in the current context until the block ends. A allowance

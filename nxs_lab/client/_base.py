@@ -7,6 +7,9 @@ sent, which model is chosen and how a reply is read cannot drift between them.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, Self
@@ -90,6 +93,25 @@ def _check_text(text: str, where: str) -> None:
             f"{where} is not valid Unicode text: a lone surrogate {text[exc.start]!r} at character {exc.start} "
             "(decode the source with errors='replace', or drop it)"
         ) from None
+
+
+def within_total(method: Any) -> Any:
+    """Run a provider method (sync or async) under its :meth:`BaseProvider._whole_call`."""
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def awrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with self._whole_call():
+                return await method(self, *args, **kwargs)
+
+        return awrapped
+
+    @functools.wraps(method)
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._whole_call():
+            return method(self, *args, **kwargs)
+
+    return wrapped
 
 
 class BaseProvider:
@@ -267,6 +289,14 @@ class BaseProvider:
 
     def _translated(self) -> Any:
         return translated(self.name, self.base_url)
+
+    def _whole_call(self) -> Any:
+        """One ``timeouts.total`` over a call and every request it makes inside it (finding the server's kind, its
+        models, the reply), so a call never takes a multiple of its limit; nothing without a total."""
+        total = self.timeouts.total
+        if total is None:
+            return contextlib.nullcontext()
+        return limited(Allowance.within(total, None), self._total_timeout, self.name, self.base_url)
 
     def _limited(self, seconds: float | None) -> Any:
         """A call under an allowance of ``seconds`` (``timeouts.total``; ``None``: no deadline) and the byte cap."""

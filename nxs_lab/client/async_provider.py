@@ -23,7 +23,7 @@ from ..errors import NxsLabError
 from ..models import ModelInfo
 from ..results import ChatResult, Embeddings, Health
 from ._allowance import AsyncAllowanceTransport
-from ._base import BaseProvider, Messages
+from ._base import BaseProvider, Messages, within_total
 from ._native import auth_headers, decode_json, native_seconds, native_timeout, url_for
 from ._replies import chat_result, completion_result, response_result, vectors
 from .streaming import AsyncChatStream
@@ -103,10 +103,12 @@ class AsyncProvider(BaseProvider):
 
     # ------------------------------------------------------------------ models
 
+    @within_total
     async def list_models(self, *, refresh: bool = False) -> list[ModelInfo]:
         """The models the server lists (through the same adapter as the sync provider). Cached."""
         return await asyncio.to_thread(self.catalog.list_models, refresh=refresh)
 
+    @within_total
     async def detect_model(self) -> str:
         return await asyncio.to_thread(self.catalog.detect_model)
 
@@ -135,6 +137,7 @@ class AsyncProvider(BaseProvider):
         the thread hop (200 concurrent calls queueing on the default executor delayed their own connects)."""
         return await asyncio.to_thread(self._ollama_num_ctx) if self.config.num_ctx is not None else None
 
+    @within_total
     async def chat(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatResult:
         """One chat completion. ``params`` go to the server (``max_tokens``, ``temperature``, ``tools``, …)."""
         m = await self.resolve_model(model)
@@ -148,12 +151,14 @@ class AsyncProvider(BaseProvider):
         result = chat_result(resp, m, t0, self.name, self.base_url)
         return self._checked_for_truncation(result, messages, getattr(resp, "system_fingerprint", None))
 
+    @within_total
     async def stream(self, messages: Messages, *, model: str | None = None, **params: Any) -> AsyncChatStream:
         """Stream a chat: ``async for`` over the returned stream for text deltas, then read ``.result``."""
         m = await self.resolve_model(model)
         num_ctx = await self._aollama_num_ctx()
         return self._new_stream(AsyncChatStream, self._stream_kwargs(messages, m, params), num_ctx)
 
+    @within_total
     async def complete(self, prompt: str, *, model: str | None = None, **params: Any) -> ChatResult:
         """A legacy text completion (``/v1/completions``)."""
         m = await self.resolve_model(model)
@@ -164,6 +169,7 @@ class AsyncProvider(BaseProvider):
             )
         return completion_result(resp, m, t0, self.name, self.base_url)
 
+    @within_total
     async def respond(self, input: Any, *, model: str | None = None, **params: Any) -> ChatResult:
         """A Responses API call (``/v1/responses``)."""
         m = await self.resolve_model(model)
@@ -173,6 +179,7 @@ class AsyncProvider(BaseProvider):
             resp = await self._create(self.client.responses, kw)
         return response_result(resp, m, t0, self.name, self.base_url, kw.get("max_output_tokens"))
 
+    @within_total
     async def embed(self, texts: str | Sequence[str], *, model: str | None = None, pool: bool = True) -> Embeddings:
         """One vector per text (a single string gives a list with one vector). Per-token vectors from a server
         run without pooling are mean-pooled and flagged (``.pooled``); ``pool=False`` makes them an error."""

@@ -17,11 +17,12 @@ from typing import Any
 
 from .._net import Scope, url_scope
 from ..config import ProviderConfig
-from ..errors import ModelNotAllowed, ModelNotFound
+from ..errors import ModelNotAllowed, ModelNotFound, ResponseTimeout
 from ..models import LoadState, ModelInfo, ModelKind
 from ..servers import ADAPTERS, GENERIC, NativeHTTP, ServerAdapter, identify
 from ..tokens.count import TokenCount, TokenCounter
 from ..tokens.counters import EstimateCounter, TiktokenCounter
+from ._allowance import Allowance
 from ._boundary import shape_checked
 
 __all__ = ["ModelCatalog", "pick_model"]
@@ -84,7 +85,13 @@ class ModelCatalog:
                 if url_scope(self.config.base_url) is Scope.PUBLIC:
                     self._server, self.server_version = GENERIC, None
                 else:
-                    self._server, self.server_version = identify(self.http)
+                    server, version = identify(self.http)
+                    if Allowance.passed():  # probes cut short by the call's deadline prove nothing: keep no guess
+                        raise ResponseTimeout(
+                            "the server's kind could not be found within the call's total timeout",
+                            provider=self.config.name, base_url=self.config.base_url,
+                        )  # fmt: skip
+                    self._server, self.server_version = server, version
             return self._server
 
     @property

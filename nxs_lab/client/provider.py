@@ -25,7 +25,7 @@ from ..errors import NxsLabError
 from ..models import ModelInfo
 from ..results import ChatResult, Embeddings, Health
 from ._allowance import AllowanceTransport
-from ._base import BaseProvider, Messages
+from ._base import BaseProvider, Messages, within_total
 from ._replies import chat_result, completion_result, lmstudio_completion, response_result, vectors
 from .streaming import ChatStream
 
@@ -90,10 +90,12 @@ class Provider(BaseProvider):
 
     # ------------------------------------------------------------------ models
 
+    @within_total
     def list_models(self, *, refresh: bool = False) -> list[ModelInfo]:
         """The models the server lists, normalized from its native endpoints. Cached until ``refresh=True``."""
         return self.catalog.list_models(refresh=refresh)
 
+    @within_total
     def detect_model(self) -> str:
         """The first loaded chat (or vision-language) model the server lists (embedding models are skipped)."""
         return self.catalog.detect_model()
@@ -120,6 +122,7 @@ class Provider(BaseProvider):
 
     # ------------------------------------------------------------------- calls
 
+    @within_total
     def chat(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatResult:
         """One chat completion. ``params`` go to the server (``max_tokens``, ``temperature``, ``tools``, …)."""
         m = self.resolve_model(model)
@@ -133,6 +136,7 @@ class Provider(BaseProvider):
         result = chat_result(resp, m, t0, self.name, self.base_url)
         return self._checked_for_truncation(result, messages, getattr(resp, "system_fingerprint", None))
 
+    @within_total
     def chat_with_stats(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatResult:
         """:meth:`chat`, through the endpoint where the server reports its own speed: LM Studio's native
         ``/api/v0/chat/completions``, whose ``stats`` (``tokens_per_second``, ``time_to_first_token``) its
@@ -149,11 +153,13 @@ class Provider(BaseProvider):
         ttft = (reply.get("stats") or {}).get("time_to_first_token") if isinstance(reply, dict) else None
         return dataclasses.replace(result, ttft_s=float(ttft)) if isinstance(ttft, (int, float)) else result
 
+    @within_total
     def stream(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatStream:
         """Stream a chat: iterate the returned :class:`ChatStream` for text deltas, then read ``.result``."""
         m = self.resolve_model(model)
         return self._new_stream(ChatStream, self._stream_kwargs(messages, m, params), self._ollama_num_ctx())
 
+    @within_total
     def complete(self, prompt: str, *, model: str | None = None, **params: Any) -> ChatResult:
         """A legacy text completion (``/v1/completions``)."""
         m = self.resolve_model(model)
@@ -164,6 +170,7 @@ class Provider(BaseProvider):
             )
         return completion_result(resp, m, t0, self.name, self.base_url)
 
+    @within_total
     def respond(self, input: Any, *, model: str | None = None, **params: Any) -> ChatResult:
         """A Responses API call (``/v1/responses``: OpenAI, LM Studio). Raises
         :class:`~nxs_lab.errors.UnsupportedEndpoint` where the server has none."""
@@ -174,6 +181,7 @@ class Provider(BaseProvider):
             resp = self._create(self.client.responses, kw)
         return response_result(resp, m, t0, self.name, self.base_url, kw.get("max_output_tokens"))
 
+    @within_total
     def embed(self, texts: str | Sequence[str], *, model: str | None = None, pool: bool = True) -> Embeddings:
         """One vector per text (a single string gives a list with one vector). Per-token vectors from a server
         run without pooling are mean-pooled and flagged (``.pooled``); ``pool=False`` makes them an error."""
