@@ -27,7 +27,14 @@ import anyio
 import httpcore2
 import httpx2
 
-__all__ = ["IDENTITY", "STALE_RETRIES", "Allowance", "AllowanceTransport", "AsyncAllowanceTransport"]
+__all__ = [
+    "IDENTITY",
+    "STALE_RETRIES",
+    "Allowance",
+    "AllowanceTransport",
+    "AsyncAllowanceTransport",
+    "counting_resent",
+]
 
 log = logging.getLogger("nxs_lab.client")
 
@@ -149,6 +156,14 @@ class Allowance:
             if b.max_bytes is not None and b.received > b.max_bytes:
                 b.tripped = "bytes"
                 raise httpcore2.ReadError(f"the reply is larger than {b.max_bytes} bytes")
+
+
+@contextlib.contextmanager
+def counting_resent() -> Iterator[Allowance]:
+    """Count what the transport sends again on a fresh connection in the block (``.resent``); no limits of its own."""
+    watch = Allowance()
+    with watch.active():
+        yield watch
 
 
 def _arm_first_byte() -> None:

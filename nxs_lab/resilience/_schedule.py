@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..client._allowance import Allowance
+from ..client import counting_resent
 from ..errors import AllProvidersFailed
 from ..results import Attempt, Outcome
 from .retry import Action, Decision, counts_against_breaker, decide, opens_at_once
@@ -158,9 +158,8 @@ class Run:
             raise run.exhausted()
         """
         t.t0, t.error = time.perf_counter(), None
-        watch = Allowance()  # no limits of its own: counts what the transport sent again on a fresh connection
         try:
-            with watch.active():
+            with counting_resent() as watch:  # what the transport sent again on a fresh connection
                 yield t
         except Exception as exc:  # noqa: BLE001 - classified by decide(); STOP re-raises inside failed()
             t.error, self.resent = exc, watch.resent
