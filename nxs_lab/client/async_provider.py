@@ -156,6 +156,8 @@ class AsyncProvider(BaseProvider):
         """Stream a chat: ``async for`` over the returned stream for text deltas, then read ``.result``."""
         m = await self.resolve_model(model)
         num_ctx = await self._aollama_num_ctx()
+        if self.catalog.thinking_unknown(m):  # once per model, where the server can say (no thread otherwise)
+            await asyncio.to_thread(self.catalog.check_thinking, m)
         return self._new_stream(AsyncChatStream, self._stream_kwargs(messages, m, params), num_ctx)
 
     @within_total

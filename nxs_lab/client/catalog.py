@@ -70,6 +70,7 @@ class ModelCatalog:
         self.count_corrections: dict[tuple[str, str], Any] = {}
         # Models whose chat template opens a <think> block itself (seen in a stream: nxs_lab.client.reasoning).
         self.thinking_opened: set[str] = set()
+        self._thinking_asked: set[str] = set()  # models whose template was asked whether it opens thinking
         self._rough: TokenCounter | None = None  # the request-free counter of rough_count, made on first use
 
     # ------------------------------------------------------------------ the server
@@ -97,6 +98,19 @@ class ModelCatalog:
     @property
     def server_kind(self) -> str:
         return self.server.kind
+
+    def thinking_unknown(self, model: str) -> bool:
+        """Whether :meth:`check_thinking` would ask the server (its kind is known and has not been asked)."""
+        return model not in self._thinking_asked and model not in self.thinking_opened and self._server is not None
+
+    def check_thinking(self, model: str) -> None:
+        """Ask once, where the server can say (llama-server's ``/apply-template``), whether ``model``'s template
+        opens a ``<think>`` block, so even its first stream splits thinking from answer as it arrives."""
+        if not self.thinking_unknown(model):
+            return
+        self._thinking_asked.add(model)
+        if self.server.opens_thinking(self.http, model):
+            self.thinking_opened.add(model)
 
     def request_extras(self) -> Mapping[str, Any]:
         """What every request body to this server carries for its kind, once its kind is known (no probe here)."""

@@ -157,6 +157,7 @@ class Provider(BaseProvider):
     def stream(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatStream:
         """Stream a chat: iterate the returned :class:`ChatStream` for text deltas, then read ``.result``."""
         m = self.resolve_model(model)
+        self.catalog.check_thinking(m)
         return self._new_stream(ChatStream, self._stream_kwargs(messages, m, params), self._ollama_num_ctx())
 
     @within_total

@@ -56,6 +56,11 @@ class ServerAdapter:
     def count_tokens(self, http: NativeHTTP, model: str, text: str) -> int | None:
         return None
 
+    def opens_thinking(self, http: NativeHTTP, model: str) -> bool | None:
+        """Whether ``model``'s chat template opens a ``<think>`` block itself (its answers then begin with thinking
+        and no opening tag); ``None`` when the server cannot say."""
+        return None
+
     def count_chat(
         self, http: NativeHTTP, model: str, messages: list[Any], tools: Mapping[str, Any] | None = None
     ) -> int | None:

@@ -50,6 +50,14 @@ class LlamaCpp(ServerAdapter):
         reply = http.post_json("/tokenize", {"content": text, "add_special": False})
         return len(reply["tokens"])
 
+    def opens_thinking(self, http: NativeHTTP, model: str) -> bool | None:
+        # The template's own generation prompt, laid out by the server for a one-line chat: Qwen3's and
+        # DeepSeek-R1's end in "<think>\n", so the model's reply starts inside the block.
+        applied = self._try(http.post_json, "/apply-template", {"messages": [{"role": "user", "content": "hi"}]})
+        if not isinstance(applied, dict) or not isinstance(applied.get("prompt"), str):
+            return None
+        return applied["prompt"].rstrip().endswith("<think>")
+
     def count_chat(
         self, http: NativeHTTP, model: str, messages: list[Any], tools: Mapping[str, Any] | None = None
     ) -> int | None:
