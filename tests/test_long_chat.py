@@ -235,7 +235,8 @@ def test_a_long_chat_past_llama_servers_window_is_mostly_served_from_its_cache(l
     p = nx.Provider(name="llama", base_url=llama_server)
     stable, results = _evaluated_share(llama_server, lambda m: nx.ContextGuard(p).chat(m, max_tokens=4))
     minimal, _ = _evaluated_share(llama_server, lambda m: nx.ContextGuard(p, cut="minimal").chat(m, max_tokens=4), 3)
-    assert minimal > 0.7  # dropping just enough: the server evaluates nearly every prompt whole, every turn
+    # dropping just enough: the server evaluates most of every prompt again, every turn it must drop one
+    assert minimal > 0.55
     assert stable < 0.45 and stable < minimal / 2
     assert all(r.prompt_tokens_sent == r.usage.prompt_tokens for r in results)  # exact counts still
     assert sum((r.cached_tokens or 0) > 0.7 * (r.usage.prompt_tokens or 1) for r in results[1:]) >= TURNS_MEASURED / 2

@@ -34,8 +34,9 @@ from ..defaults import (
     DISCOVERY_MAX_PROBES,
     PROBE_MAX_BYTES,
 )
-from ..errors import AuthenticationFailed, ProviderError, ScanRefused, ServerError
+from ..errors import AuthenticationFailed, ProviderError, ResponseTimeout, ScanRefused, ServerError
 from ..models import ModelInfo
+from ..servers import GENERIC
 from ._connect import Progress, connect_scan
 from ._targets import expand_hosts
 from .endpoints import Endpoint, Endpoints
@@ -82,7 +83,10 @@ def _fingerprint(addr: str, port: int, connect_s: float, timeout: float, limit_s
             return Endpoint(url, addr, port, adapter.kind, adapter.label, None, connect_s, True, exposed, (), why)
         except ProviderError:
             return None  # open, but not an OpenAI-compatible server
-        adapter = p.catalog.server
+        try:
+            adapter = p.catalog.server
+        except ResponseTimeout:  # its native endpoints took the whole limit: reported as what answered, and cut
+            adapter = GENERIC
         models: tuple[ModelInfo, ...] = ()
         error = None
         try:
