@@ -10,6 +10,7 @@ import pytest
 
 import nxs_lab as nx
 from nxs_lab.discovery import discover
+from nxs_lab.testing import foreign
 
 from .chats import history
 from .conftest import LLAMA_SERVER_CTX
@@ -79,3 +80,20 @@ def test_a_chain_over_two_windows_fits_each(server: nx.Provider, local_server: n
         r = nx.FallbackChain(order, fit=True).chat(msgs, max_tokens=32)
         assert r.provider == order[0].name and [a.provider for a in r.attempts] == [order[0].name]
         assert r.dropped_messages > 0 and not r.prompt_truncated
+
+
+def test_router_mode_lists_each_model_with_its_own_load_state_and_window(tmp_path) -> None:
+    """llama-server's router (``--models-dir``): one server, several models, each loaded or not, each with its
+    window; counting and chat pick the model's own instance."""
+    if foreign.llama_server_binary() is None:
+        pytest.skip("llama-server is not built: bash scripts/build_llama_server.sh")
+    for name in ("smol-a", "smol-b"):
+        (tmp_path / f"{name}.gguf").symlink_to(nx.bundled_model_path())
+    with foreign.llama_router(str(tmp_path), 1024) as url, nx.Provider(name="router", base_url=url) as p:
+        before = {m.id: (m.loaded, m.context_window) for m in p.list_models()}
+        assert before == {"smol-a": (nx.LoadState.NOT_LOADED, 1024), "smol-b": (nx.LoadState.NOT_LOADED, 1024)}
+        r = nx.ContextGuard(p).chat([{"role": "user", "content": "Say hi."}], model="smol-a", max_tokens=4)
+        assert r.usage.prompt_tokens == r.prompt_tokens_sent  # counted by smol-a's own instance, exactly
+        after = {m.id: m.loaded for m in p.list_models(refresh=True)}
+        assert after == {"smol-a": nx.LoadState.LOADED, "smol-b": nx.LoadState.NOT_LOADED}
+        assert p.context_window_info("smol-a") == (1024, "server:llama.cpp")

@@ -25,6 +25,7 @@ from ..local import bundled_model_path
 
 __all__ = [
     "free_port",
+    "llama_router",
     "llama_server",
     "llama_server_binary",
     "llama_server_metrics",
@@ -86,6 +87,19 @@ def llama_server(ctx: int, binary: str | None = None, threads: int = 2, extra: S
     cmd = [exe, "-m", str(bundled_model_path()), "-c", str(ctx), "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["-t", str(threads), "--parallel", "1", "--jinja", "--metrics", *extra]
     with running(cmd, f"http://127.0.0.1:{port}", "llama-server") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def llama_router(models_dir: str, ctx: int, binary: str | None = None) -> Iterator[str]:
+    """llama-server in router mode: every GGUF in ``models_dir`` served by one server, each loaded on first use in
+    its own instance with a window of ``ctx``; yields its base_url."""
+    exe = binary or llama_server_binary()
+    if exe is None:
+        raise FileNotFoundError("no llama-server: bash scripts/build_llama_server.sh, then set NXS_LAB_LLAMA_SERVER")
+    port = free_port()
+    cmd = [exe, "--models-dir", models_dir, "-c", str(ctx), "--host", "127.0.0.1", "--port", str(port), "-t", "1"]
+    with running(cmd, f"http://127.0.0.1:{port}", "llama-server (router)") as url:
         yield url
 
 
