@@ -16,6 +16,7 @@ from nxs_lab.evaluation import shipped_tasks
 from nxs_lab.evaluation.run import cost
 from nxs_lab.testing import foreign
 from nxs_lab.testing.faults import Fault, FaultServer
+from nxs_lab.ui.chat import ChatPanel
 
 SYSTEM = {"role": "system", "content": "You are a patient assistant who discusses rivers."}
 
