@@ -160,6 +160,8 @@ def test_llama_server_says_what_it_reused_chat_and_stream(llama_server: str) -> 
     assert (
         "prompt tokens cached" in " · ".join(again.trail()) and again.as_row()["cached_tokens"] == again.cached_tokens
     )
+    footer = ChatPanel._describe(again)  # what the chat panel shows under the answer
+    assert f"{again.cached_tokens:,} of {again.usage.prompt_tokens:,} prompt tokens from the server's cache" in footer
     stream = p.stream(msgs, max_tokens=2)
     for _ in stream:
         pass
