@@ -244,8 +244,7 @@ def servers(names: list[str], windows: list[int], reuse: int) -> Iterator[list[S
         found = []
         for w in windows:
             if "llama-server" in names and foreign.llama_server_binary() is not None:
-                extra = ["--cache-reuse", str(reuse)] if reuse else []
-                url = stack.enter_context(foreign.llama_server(w, extra=extra))
+                url = stack.enter_context(foreign.llama_server(w, cache_reuse=reuse or None))
                 label = f"llama-server -c {w}" + (f" --cache-reuse {reuse}" if reuse else "")
                 found.append(Server(label, url, w, llama_counters(url)))
             if "embedded" in names:
@@ -260,7 +259,8 @@ def main() -> None:
     ap.add_argument("--windows", default="2048,4096", help="runtime windows to run each server with")
     ap.add_argument("--servers", default="llama-server,embedded")
     ap.add_argument("--low-water", default="0.5", help="low-water marks of the stable fit to compare")
-    ap.add_argument("--cache-reuse", type=int, default=0, help="llama-server's --cache-reuse (0: its default, off)")
+    ap.add_argument("--cache-reuse", type=int, default=0,
+                    help="llama-server's --cache-reuse (0: off, llama-server's default; the suite starts it with 256)")  # fmt: skip
     args = ap.parse_args()
     low_waters = [float(x) for x in args.low_water.split(",")]
     windows = [int(x) for x in args.windows.split(",")]

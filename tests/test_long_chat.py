@@ -8,6 +8,7 @@ import itertools
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -17,6 +18,8 @@ from nxs_lab.evaluation.run import cost
 from nxs_lab.testing import foreign
 from nxs_lab.testing.faults import Fault, FaultServer
 from nxs_lab.ui.chat import ChatPanel
+
+from .conftest import LLAMA_SERVER_CTX
 
 SYSTEM = {"role": "system", "content": "You are a patient assistant who discusses rivers."}
 
@@ -216,6 +219,17 @@ def test_evaluate_prices_cached_input_apart_and_shows_it(llama_server: str) -> N
 
 # ------------------------------------------------------------------ a long chat against llama-server's counters
 
+
+@pytest.fixture(scope="module")
+def plain_llama() -> Iterator[str]:
+    """llama-server as it starts by default: prompt cache on, no KV-chunk reuse (``--cache-reuse`` off), so what
+    the server reuses is what the kit's fit keeps in place (the suite's own server runs with reuse on)."""
+    if foreign.llama_server_binary() is None:
+        pytest.skip("llama-server is not built: bash scripts/build_llama_server.sh")
+    with foreign.llama_server(LLAMA_SERVER_CTX, cache_reuse=None) as url:
+        yield url
+
+
 TURNS_BEFORE, TURNS_MEASURED = 22, 8
 
 
@@ -234,10 +248,10 @@ def _evaluated_share(base_url: str, send, turns: int = TURNS_MEASURED) -> tuple[
     return evaluated / (evaluated + cached), results
 
 
-def test_a_long_chat_past_llama_servers_window_is_mostly_served_from_its_cache(llama_server: str) -> None:
-    p = nx.Provider(name="llama", base_url=llama_server)
-    stable, results = _evaluated_share(llama_server, lambda m: nx.ContextGuard(p).chat(m, max_tokens=4))
-    minimal, _ = _evaluated_share(llama_server, lambda m: nx.ContextGuard(p, cut="minimal").chat(m, max_tokens=4), 3)
+def test_a_long_chat_past_llama_servers_window_is_mostly_served_from_its_cache(plain_llama: str) -> None:
+    p = nx.Provider(name="llama", base_url=plain_llama)
+    stable, results = _evaluated_share(plain_llama, lambda m: nx.ContextGuard(p).chat(m, max_tokens=4))
+    minimal, _ = _evaluated_share(plain_llama, lambda m: nx.ContextGuard(p, cut="minimal").chat(m, max_tokens=4), 3)
     # dropping just enough: the server evaluates most of every prompt again, every turn it must drop one
     assert minimal > 0.55
     assert stable < 0.45 and stable < minimal / 2
@@ -246,7 +260,8 @@ def test_a_long_chat_past_llama_servers_window_is_mostly_served_from_its_cache(l
     p.close()
 
 
-def test_the_async_guard_and_a_chain_of_two_windows_keep_the_prefix_too(llama_server: str) -> None:
+def test_the_async_guard_and_a_chain_of_two_windows_keep_the_prefix_too(plain_llama: str) -> None:
+    llama_server = plain_llama
     p = nx.Provider(name="llama", base_url=llama_server)
 
     async def run() -> float:
