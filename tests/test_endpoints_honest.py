@@ -46,6 +46,7 @@ def test_the_async_twins_are_as_honest(llama_server: str) -> None:
     assert completed.usage.completion_tokens == 3 and completed.truncated
 
 
+@pytest.mark.server
 def test_a_template_that_opens_thinking_is_known_before_the_first_stream() -> None:
     """llama-server says, through /apply-template, that the template opens a <think> block (as Qwen3's and
     DeepSeek-R1's do): the very first stream shows its thinking as thinking, never as answer text."""
@@ -54,7 +55,7 @@ def test_a_template_that_opens_thinking_is_known_before_the_first_stream() -> No
     template = Path(__file__).parent / "templates" / "thinking_opened.jinja"
     with foreign.llama_server(1024, extra=["--chat-template-file", str(template)]) as url:
         with nx.Provider(name="thinker", base_url=url) as p:
-            stream = p.stream([{"role": "user", "content": "Why is the sky blue?"}], max_tokens=24)
+            stream = p.stream([{"role": "user", "content": "Why is the sky blue?"}], max_tokens=24, temperature=0)
             deltas = list(stream.deltas())
             assert deltas and all(d.reasoning for d in deltas)  # not one piece shown as answer while streaming
             assert stream.result is not None and stream.result.reasoning and stream.result.finish_reason == "length"

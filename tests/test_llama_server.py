@@ -82,6 +82,7 @@ def test_a_chain_over_two_windows_fits_each(server: nx.Provider, local_server: n
         assert r.dropped_messages > 0 and not r.prompt_truncated
 
 
+@pytest.mark.server
 def test_router_mode_lists_each_model_with_its_own_load_state_and_window(tmp_path) -> None:
     """llama-server's router (``--models-dir``): one server, several models, each loaded or not, each with its
     window; counting and chat pick the model's own instance."""

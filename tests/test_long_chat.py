@@ -248,6 +248,7 @@ def _evaluated_share(base_url: str, send, turns: int = TURNS_MEASURED) -> tuple[
     return evaluated / (evaluated + cached), results
 
 
+@pytest.mark.server
 def test_a_long_chat_past_llama_servers_window_is_mostly_served_from_its_cache(plain_llama: str) -> None:
     p = nx.Provider(name="llama", base_url=plain_llama)
     stable, results = _evaluated_share(plain_llama, lambda m: nx.ContextGuard(p).chat(m, max_tokens=4))
@@ -260,6 +261,7 @@ def test_a_long_chat_past_llama_servers_window_is_mostly_served_from_its_cache(p
     p.close()
 
 
+@pytest.mark.server
 def test_the_async_guard_and_a_chain_of_two_windows_keep_the_prefix_too(plain_llama: str) -> None:
     llama_server = plain_llama
     p = nx.Provider(name="llama", base_url=llama_server)
