@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .replies import THOUGHT, chunk, completion
+from .replies import THOUGHT, broken_stream, chunk, completion, usage_chunk
 
 __all__ = ["LOOKALIKES", "Fault", "FaultServer", "FaultSpec", "fault_process"]
 
@@ -467,23 +467,8 @@ class FaultServer:
             await asyncio.sleep(self.spec.drip_interval)
 
     async def _shaped_stream(self, model: str, mode: Fault, writer: asyncio.StreamWriter, words: list[str]) -> None:
-        """The 200 streams real servers send when something went wrong upstream."""
-        error = b'data: {"error": {"message": "the model crashed while generating", "type": "server_error", ' \
-                b'"code": 500}}\n\n'  # fmt: skip
-        usage = {"prompt_tokens": self.spec.prompt_tokens, "completion_tokens": 0, "total_tokens": 0}
-        only_usage = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 0, "model": model,
-                      "choices": [], "usage": usage}  # fmt: skip
-        if mode is Fault.STREAM_ERROR:
-            writer.write(error)
-        elif mode is Fault.EMPTY_STREAM:
-            writer.write(b"data: " + json.dumps(only_usage).encode() + b"\n\n" + b"data: [DONE]\n\n")
-        elif mode is Fault.EMPTY_STOP:
-            writer.write(chunk(model, None, "stop") + b"data: [DONE]\n\n")
-        else:  # LEAKED_FRAME: the error frame, then another deployment's whole answer
-            writer.write(error)
-            for word in words:
-                writer.write(chunk(model, word))
-            writer.write(chunk(model, None, "stop") + b"data: [DONE]\n\n")
+        """The 200 streams real servers send when something went wrong upstream (see :func:`broken_stream`)."""
+        writer.write(broken_stream(mode.value, model, self.spec.prompt_tokens, words))
         await writer.drain()
 
     async def _stream(self, model: str, mode: Fault, writer: asyncio.StreamWriter) -> None:
@@ -523,20 +508,7 @@ class FaultServer:
                 await asyncio.sleep(interval)
         writer.write(chunk(model, None, "stop", fingerprint=fp))
         usage = completion(model, prompt_tokens=self.spec.prompt_tokens, reasoning=self.spec.reasoning)["usage"]
-        writer.write(
-            b"data: "
-            + json.dumps(
-                {
-                    "id": "chatcmpl-stub",
-                    "object": "chat.completion.chunk",
-                    "created": 0,
-                    "model": model,
-                    "choices": [],
-                    "usage": usage,
-                }
-            ).encode()
-            + b"\n\n"
-        )
+        writer.write(usage_chunk(model, usage))
         writer.write(b"data: [DONE]\n\n")
         await writer.drain()
 

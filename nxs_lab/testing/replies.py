@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["THOUGHT", "chunk", "completion"]
+__all__ = ["THOUGHT", "broken_stream", "chunk", "completion", "usage_chunk"]
 
 # Where servers put a reasoning model's thinking (``reasoning=`` of an OK server):
 #   "reasoning_content"  a field beside content: llama-server --reasoning-format deepseek, vLLM before 0.10,
@@ -70,3 +70,32 @@ def chunk(
     if fingerprint is not None:
         payload["system_fingerprint"] = fingerprint
     return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+def usage_chunk(model: str, usage: dict[str, Any]) -> bytes:
+    """The stream's closing event that carries only ``usage`` (``include_usage``): no choices."""
+    payload = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 0, "model": model,
+               "choices": [], "usage": usage}  # fmt: skip
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+_ERROR_EVENT = (
+    b'data: {"error": {"message": "the model crashed while generating", "type": "server_error", "code": 500}}\n\n'
+)
+_DONE = b"data: [DONE]\n\n"
+
+
+def broken_stream(shape: str, model: str, prompt_tokens: int, words: list[str]) -> bytes:
+    """The whole body of a 200 stream a real server sends when something failed upstream, by the fault's name:
+    ``stream-error`` an error event and nothing else (LM Studio, LiteLLM's proxy, llama.cpp); ``empty-stream`` only
+    a usage chunk (LM Studio); ``empty-stop`` a finish with no answer (LiteLLM #36768); ``leaked-frame`` an error
+    frame, then another deployment's whole answer (LiteLLM PR #30914)."""
+    if shape == "stream-error":
+        return _ERROR_EVENT
+    if shape == "empty-stream":
+        return usage_chunk(model, {"prompt_tokens": prompt_tokens, "completion_tokens": 0, "total_tokens": 0}) + _DONE
+    if shape == "empty-stop":
+        return chunk(model, None, "stop") + _DONE
+    if shape == "leaked-frame":
+        return _ERROR_EVENT + b"".join(chunk(model, w) for w in words) + chunk(model, None, "stop") + _DONE
+    raise ValueError(f"no such broken stream: {shape!r}")
