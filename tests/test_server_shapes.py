@@ -150,6 +150,40 @@ def test_a_model_known_to_think_that_answers_without_thinking_keeps_its_answer()
     assert settle_thinking("still weighing", "", opened=True, finish_reason="length") == ("still weighing", "")
 
 
+# Go templates in the shape Ollama's library gives them (ollama.com/library/qwen3, deepseek-r1: "template" of
+# /api/show): one whose generation prompt opens the block, and Qwen3's, which closes it at once when thinking is off.
+OPENING = "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n<think>\n{{- end }}"
+CLOSING = "{{- if and $.IsThinkSet (not $.Think) }}<think>\n\n</think>\n\n{{ end }}{{ .Response }}"
+
+
+def test_an_ollama_template_that_opens_thinking_is_known_before_the_first_stream() -> None:
+    routes = {**OLLAMA, "/api/show": {**OLLAMA["/api/show"], "template": OPENING}}
+    with FaultServer(routes=routes, reasoning="opened") as srv:
+        with nx.Provider(name="ollama", base_url=srv.base_url) as p:
+            stream = p.stream(USER)
+            deltas = list(stream.deltas())
+            assert p.server_kind == "ollama" and p.resolve_model() in p.catalog.thinking_opened
+    assert deltas[0].reasoning and all("</think>" not in d.text for d in deltas)
+    assert "".join(d.text for d in deltas if d.reasoning) == THOUGHT
+    assert "".join(d.text for d in deltas if not d.reasoning) == ANSWER
+
+
+@pytest.mark.parametrize(
+    ("template", "capabilities", "expected"),
+    [
+        (OPENING, ["completion"], True),
+        (CLOSING, ["completion"], False),
+        ("{{ .Prompt }}", ["completion"], False),
+        (OPENING, ["completion", "thinking"], False),  # Ollama parses the thinking out itself
+    ],
+)
+def test_ollama_says_whether_a_template_opens_thinking(template: str, capabilities: list[str], expected: bool) -> None:
+    routes = {**OLLAMA, "/api/show": {**OLLAMA["/api/show"], "template": template, "capabilities": capabilities}}
+    with FaultServer(routes=routes) as srv, nx.Provider(name="ollama", base_url=srv.base_url) as p:
+        assert p.server_kind == "ollama"
+        assert Ollama().opens_thinking(p.catalog.http, "llama3.2:3b") is expected
+
+
 def test_inline_thinking_edge_cases() -> None:
     assert split_thinking("no thinking here") == ("", "no thinking here")
     assert split_thinking("<think>ran out of tokens while thinking") == ("ran out of tokens while thinking", "")

@@ -12,8 +12,11 @@ where the thinking is  who sends it that way
 
 :func:`split_thinking` takes a whole answer apart; :class:`ThinkSplitter` does it for a stream, one
 delta at a time, holding back only what could still be the start of a tag. A stream cannot see that a template
-opened the block until the ``</think>`` goes by: its thinking streams as answer, and :func:`settle_thinking` puts
-it right in the stream's result; the provider remembers the model, and its next streams split as they arrive.
+opened the block until the ``</think>`` goes by, so the provider asks the server first where it can say
+(``ServerAdapter.opens_thinking``): llama-server lays out the template's generation prompt (``/apply-template``),
+Ollama gives its Go template (``/api/show``). LM Studio's APIs give no template: there, and on any server that
+cannot say, the first stream's thinking streams as answer and :func:`settle_thinking` puts it right in the
+stream's result; the provider remembers the model, and its next streams split as they arrive.
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ from ..models import LoadState, ModelInfo, ModelKind
 from .base import NativeHTTP, ServerAdapter
 
 _NUM_CTX = re.compile(r"^\s*num_ctx\s+(\d+)\s*$", re.MULTILINE)
+# A Go template action that closes a branch (``{{ end }}``, ``{{- end -}}``) or only trims whitespace.
+_CLOSING_ACTIONS = re.compile(r"\{\{-?\s*(end\s*)?-?\}\}")
 
 
 class Ollama(ServerAdapter):
@@ -36,6 +38,18 @@ class Ollama(ServerAdapter):
     def _show(self, http: NativeHTTP, model: str) -> dict[str, Any]:
         shown = self._try(http.post_json, "/api/show", {"model": model})
         return shown if isinstance(shown, dict) else {}
+
+    def opens_thinking(self, http: NativeHTTP, model: str) -> bool | None:
+        # A model Ollama knows to think ("thinking" in its capabilities) has its thinking parsed out by the server
+        # (the ``reasoning`` field of /v1). Otherwise the Go template of /api/show says whether the generation
+        # prompt ends inside an opened block, as an imported Qwen3 or DeepSeek-R1 template does.
+        show = self._show(http, model)
+        template = show.get("template")
+        if not isinstance(template, str):
+            return None
+        if "thinking" in (show.get("capabilities") or []):
+            return False
+        return template_opens_thinking(template)
 
     @staticmethod
     def trained_window(show: dict[str, Any]) -> int | None:
@@ -102,3 +116,11 @@ class Ollama(ServerAdapter):
                 )
             )
         return out
+
+
+def template_opens_thinking(template: str) -> bool:
+    """Whether a Go chat template's last ``<think>`` is where the prompt ends: only closing actions
+    (``{{ end }}``) and whitespace after it, and no ``</think>`` (a block the template opens and closes at once,
+    as Qwen3's does when thinking is off, is not an open one)."""
+    _, tag, tail = template.rpartition("<think>")
+    return bool(tag) and not _CLOSING_ACTIONS.sub("", tail).strip()
