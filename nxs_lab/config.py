@@ -61,6 +61,8 @@ class Timeouts(BaseModel):
     reply, armed before the request is sent, so a server that drips bytes (headers included) cannot hold a
     call forever (``None``: no limit). ``stream_total``: the same for a whole stream, opt-in (``None``: a stream
     may run as long as its chunks keep coming within ``idle``); ``collect()`` and a chain's stream honour it.
+    Both measure the server: time a request waits for a free connection in the kit's own pool is not counted
+    (that wait has its own bound, ``defaults.POOL_WAIT``, and ends in ``ClientBusy``, never held against a breaker).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

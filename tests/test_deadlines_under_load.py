@@ -8,6 +8,7 @@ import asyncio
 import concurrent.futures
 import time
 
+import httpx2
 import pytest
 
 import nxs_lab as nx
@@ -124,3 +125,56 @@ def test_one_total_covers_a_call_and_every_request_inside_it() -> None:
             asyncio.run(achat())
         assert time.monotonic() - t0 < 3 * limits.total
         p.close()
+
+
+class _OneConnection(nx.Provider):
+    """A provider whose pool holds one connection, so a second call must wait for the first to finish."""
+
+    _limits = httpx2.Limits(max_connections=1, max_keepalive_connections=1)
+
+
+def test_a_total_does_not_count_the_wait_for_the_clients_own_pool() -> None:
+    """One connection, held by a stream whose chunks come every half second; a chat with total=0.5 waits 1.5 s for
+    it, then gets the server's
+    full half second: it answers. The wait was the client's, not the server's (the total was counted from the
+    call's start before: a ResponseTimeout blamed on a healthy server)."""
+    limits = nx.Timeouts(connect=2.0, first_byte=5.0, idle=5.0, total=0.5)
+    with (
+        fault_process(Fault.OK, "--chunk-interval", "0.5") as ok,
+        _OneConnection(name="ok", base_url=ok, model="stub-model", timeouts=limits) as p,
+    ):
+        p.chat([{"role": "user", "content": "warm"}])  # the model and kind are known: the next chat is one request
+        held = p.stream([{"role": "user", "content": "hold"}], max_tokens=4)
+        reading = iter(held)
+        next(reading)  # the stream's response holds the only connection while it is being read
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(p.chat, [{"role": "user", "content": "hi"}])
+            time.sleep(1.5)
+            assert not waiting.done()  # still waiting for the pool, past its total
+            held.close()
+            result = waiting.result(timeout=10)
+    assert result.text and result.finish_reason == "stop" and result.latency_s >= 1.0
+
+
+class _OneAsyncConnection(nx.AsyncProvider):
+    _limits = httpx2.Limits(max_connections=1, max_keepalive_connections=1)
+
+
+def test_the_async_total_does_not_count_the_pool_wait_either() -> None:
+    limits = nx.Timeouts(connect=2.0, first_byte=5.0, idle=5.0, total=0.5)
+
+    async def run(url: str) -> nx.ChatResult:
+        async with _OneAsyncConnection(name="ok", base_url=url, model="stub-model", timeouts=limits) as p:
+            await p.chat([{"role": "user", "content": "warm"}])
+            held = await p.stream([{"role": "user", "content": "hold"}], max_tokens=4)
+            reading = held.__aiter__()
+            await reading.__anext__()
+            waiting = asyncio.create_task(p.chat([{"role": "user", "content": "hi"}]))
+            await asyncio.sleep(1.5)
+            assert not waiting.done()
+            await held.aclose()
+            return await asyncio.wait_for(waiting, 10)
+
+    with fault_process(Fault.OK, "--chunk-interval", "0.5") as ok:
+        result = asyncio.run(run(ok))
+    assert result.text and result.finish_reason == "stop" and result.latency_s >= 1.0

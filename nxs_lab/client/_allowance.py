@@ -6,6 +6,8 @@ the connection pool. Each read and write asks the :class:`Allowance` active in t
 its timeout (never past the deadline) and counts what arrived against the cap. The allowance is set in
 the caller's context (a ``ContextVar``) around a call, so a pooled connection serves each request
 under that request's own allowance, sync or async, and a deadline is armed *before* anything is sent.
+Deadlines measure the server: time a request waits for a connection in the pool is given back to them once it
+has one (:attr:`Allowance.pooled`), and a first-byte limit starts at the first read.
 
 When a allowance runs out, the read fails with httpcore's own ``ReadTimeout`` / ``ReadError`` (so the
 connection is discarded the usual way) and :attr:`Allowance.tripped` says why; the caller turns that into
@@ -45,6 +47,8 @@ IDENTITY = {"Accept-Encoding": "identity"}
 _CURRENT: contextvars.ContextVar[Allowance | None] = contextvars.ContextVar("nxs_lab_allowance", default=None)
 # Set around one try of a request: whether the pool opened a fresh connection for it (else it reused one).
 _OPENED: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar("nxs_lab_opened", default=None)
+# Set around one try of a request: when it was handed to the pool (``[monotonic()]``, emptied once it is on the wire).
+_HANDED: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar("nxs_lab_handed", default=None)
 # How often a request that failed on a reused connection is sent again; each failed connection is discarded, so a
 # pool of idle connections the server closed meanwhile costs one try each, and then a fresh one answers.
 STALE_RETRIES = 3
@@ -61,7 +65,8 @@ class Allowance:
     """
 
     __slots__ = (
-        "cancelled", "deadline", "first_byte", "max_bytes", "parent", "received", "resent", "sock", "tripped",
+        "cancelled", "deadline", "first_byte", "max_bytes", "parent", "pooled", "received", "resent", "sock",
+        "tripped",
     )  # fmt: skip
 
     def __init__(self, *, deadline: float | None = None, max_bytes: int | None = None) -> None:
@@ -76,6 +81,9 @@ class Allowance:
         self.parent: Allowance | None = None  # the allowance active where this one was activated: both hold
         self.cancelled = False
         self.resent = 0  # requests sent again on a fresh connection after a reused one had been closed
+        # Seconds requests under it waited for a free connection in the client's own pool. Not the server's time:
+        # the deadline moves on by as much (the wait has its own bound, ``defaults.POOL_WAIT``: ClientBusy).
+        self.pooled = 0.0
 
     def cancel(self) -> None:
         """From any thread: fail the read or write in progress now (its socket is shut down) and every later one."""
@@ -166,6 +174,20 @@ def counting_resent() -> Iterator[Allowance]:
         yield watch
 
 
+def _on_wire() -> None:
+    """The request being tried has its connection (a fresh one is being opened, or a reused one written to): the
+    time it waited for it in the pool is given back to every deadline over it, once."""
+    handed = _HANDED.get()
+    if not handed:
+        return
+    waited = time.monotonic() - handed.pop()
+    b = _CURRENT.get()
+    for each in b._chain() if b is not None else ():
+        each.pooled += waited
+        if each.deadline is not None:
+            each.deadline += waited
+
+
 def _arm_first_byte() -> None:
     b = _CURRENT.get()
     if b is not None:
@@ -206,6 +228,7 @@ class _Stream(httpcore2.NetworkStream):
         return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        _on_wire()
         b, bounded = _bounded(self._inner, timeout, httpcore2.WriteTimeout)
         with _timing(b, httpcore2.WriteTimeout):
             self._inner.write(buffer, bounded)
@@ -240,6 +263,7 @@ class _Backend(httpcore2.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.NetworkStream:
+        _on_wire()
         bounded = _connect_timeout(timeout)
         _opened()
         return _Stream(self._inner.connect_tcp(host, port, bounded, local_address, socket_options))
@@ -267,6 +291,7 @@ class _AsyncStream(httpcore2.AsyncNetworkStream):
         return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        _on_wire()
         b, bounded = _bounded(self._inner, timeout, httpcore2.WriteTimeout)
         with _timing(b, httpcore2.WriteTimeout):
             await self._inner.write(buffer, bounded)
@@ -340,6 +365,7 @@ class _AsyncBackend(httpcore2.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.AsyncNetworkStream:
+        _on_wire()
         bounded = _connect_timeout(timeout)
         _opened()
         wall = bounded if timeout is None or (bounded is not None and bounded < timeout) else None
@@ -414,7 +440,7 @@ class AllowanceTransport(httpx2.HTTPTransport):
         while True:
             tries += 1
             mark: list[bool] = []
-            token = _OPENED.set(mark)
+            token, handed = _OPENED.set(mark), _HANDED.set([time.monotonic()])
             try:
                 response = super().handle_request(request)
                 break
@@ -423,6 +449,7 @@ class AllowanceTransport(httpx2.HTTPTransport):
                     raise
             finally:
                 _OPENED.reset(token)
+                _HANDED.reset(handed)
         try:
             _refuse_encoded(response)
         except httpx2.DecodingError:
@@ -443,7 +470,7 @@ class AsyncAllowanceTransport(httpx2.AsyncHTTPTransport):
         while True:
             tries += 1
             mark: list[bool] = []
-            token = _OPENED.set(mark)
+            token, handed = _OPENED.set(mark), _HANDED.set([time.monotonic()])
             try:
                 response = await super().handle_async_request(request)
                 break
@@ -452,6 +479,7 @@ class AsyncAllowanceTransport(httpx2.AsyncHTTPTransport):
                     raise
             finally:
                 _OPENED.reset(token)
+                _HANDED.reset(handed)
         try:
             _refuse_encoded(response)
         except httpx2.DecodingError:

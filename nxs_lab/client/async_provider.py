@@ -72,13 +72,10 @@ class AsyncProvider(BaseProvider):
         return Provider(catalog=self.catalog, transport=transport)
 
     async def _create(self, resource: Any, kw: dict[str, Any]) -> Any:
-        """``resource.create(**kw)`` within ``timeouts.total`` (if set) and ``max_response_bytes``."""
-        try:
-            async with asyncio.timeout(self.timeouts.total):
-                with self._limited(None):
-                    return await resource.create(**kw)
-        except TimeoutError:
-            raise self._total_timeout() from None
+        """``resource.create(**kw)`` under the call's allowance, as :meth:`Provider._create`: ``timeouts.total``
+        (held at every connect, write and read, less any wait for the pool) and ``max_response_bytes``."""
+        with self._limited(self.timeouts.total):
+            return await resource.create(**kw)
 
     # ------------------------------------------------------------ native HTTP
 
