@@ -4,6 +4,7 @@ Every error the kit raises on purpose derives from :class:`NxsLabError`::
 
     NxsLabError
      ├── ConfigError              a settings file or value is wrong (names file, key, expectation)
+     │    └── NoServer            nothing is configured and nothing answers here: what was tried, what to do
      ├── MissingDependency        an optional extra is not installed (names the extra)
      ├── ServerStartError         the embedded server did not come up (carries its log tail)
      ├── ScanRefused              a discovery scan refused before sending anything (public range, too many addresses)
@@ -61,6 +62,7 @@ __all__ = [
     "MissingDependency",
     "ModelNotAllowed",
     "ModelNotFound",
+    "NoServer",
     "NxsLabError",
     "ProviderError",
     "QuantizeError",
@@ -95,6 +97,19 @@ class ConfigError(NxsLabError, ValueError):
         self.problems = list(problems)
         lines = [f"{source}: {key}: {msg}" if key else f"{source}: {msg}" for key, msg in self.problems]
         super().__init__("invalid configuration\n  " + "\n  ".join(lines))
+
+
+class NoServer(ConfigError):
+    """Nothing is configured and no server was found to answer: two lines, what was tried and what to do next
+    (``tried`` and ``next``, also as attributes)."""
+
+    def __init__(self, tried: str, next: str) -> None:
+        self.tried, self.next = tried, next
+        super().__init__("no server", [("tried", tried), ("next", next)])
+        self.args = (f"no server answers: {tried}\n  next: {next}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class MissingDependency(NxsLabError, ImportError):

@@ -28,7 +28,7 @@ from .config import LabConfig, ProviderConfig, norm_name
 from .defaults import SERVER_PORTS
 from .errors import ConfigError
 
-__all__ = ["CONFIG_ENV", "Settings", "default_config_path", "how_to_configure"]
+__all__ = ["CONFIG_ENV", "Settings", "default_config_path", "how_to_configure", "providers_from_environment"]
 
 CONFIG_ENV = "NXS_LAB_CONFIG"
 _OPENAI = "https://api.openai.com/v1"
@@ -48,6 +48,8 @@ class Settings:
     config: LabConfig
     path: Path | None
     origins: dict[str, str] = field(default_factory=dict)  # provider name -> "config file …" / "environment …"
+    # Set when the providers were found rather than configured (resilience.which): what answers, and how to pin it.
+    note: str | None = None
 
     @classmethod
     def find(
@@ -76,7 +78,7 @@ class Settings:
             p.name: f"config file {path}" if path else "environment variable NXS_LAB__…" for p in config.providers
         }
         if not config.providers:
-            found = _from_environment(env)
+            found = providers_from_environment(env)
             config = config.model_copy(update={"providers": [p for p, _ in found]})
             origins = {p.name: why for p, why in found}
         return cls(config, path, origins)
@@ -124,7 +126,7 @@ def _ollama_url(value: str) -> str:
     return f"{parts.scheme}://{host}:{port}/v1"
 
 
-def _from_environment(env: Mapping[str, str]) -> list[tuple[ProviderConfig, str]]:
+def providers_from_environment(env: Mapping[str, str]) -> list[tuple[ProviderConfig, str]]:
     """Providers from the variables other tools use, local ones first."""
     found: list[tuple[ProviderConfig, str]] = []
     if env.get("OLLAMA_HOST"):

@@ -104,8 +104,8 @@ def test_discover_and_models_give_json_for_jq(local_server: nx.LocalServer, home
 def test_version_and_exit_codes(home: Path) -> None:
     r = _nxs(["--version"], home, _env(home))
     assert r.returncode == 0 and r.stdout.strip() == f"nxs-lab {nx.__version__}"
-    nothing = _nxs(["ask", "hi"], home, _env(home))
-    assert nothing.returncode == 2 and "none is configured" in nothing.stderr and "OLLAMA_HOST" in nothing.stderr
+    nothing = _nxs(["ask", "hi"], home, _env(home, NXS_LAB_AUTO="0"))  # nothing configured, nothing looked for
+    assert nothing.returncode == 2 and "no server answers" in nothing.stderr and "OLLAMA_HOST" in nothing.stderr
     wrong = _nxs(["--config", str(home / "missing.toml"), "status"], home, _env(home))
     assert wrong.returncode == 2 and "file not found" in wrong.stderr
 

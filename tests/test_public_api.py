@@ -52,6 +52,7 @@ EXPECTED = [
     "ModelNotAllowed",
     "ModelNotFound",
     "ModelShape",
+    "NoServer",
     "NxsLabError",
     "Outcome",
     "Provider",

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import ConfigError, MissingDependency, NxsLabError
-from . import ask, discover, gateway, logs, models, run, serve, status
+from . import ask, discover, gateway, init, logs, models, run, serve, status
 from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_MISSING, EXIT_USAGE
 
 __all__ = ["build_parser", "main"]
@@ -35,14 +35,25 @@ def build_parser() -> argparse.ArgumentParser:
         "missing, 130 stopped with Ctrl-C",
     )
     parser.add_argument("--version", action="version", version=f"nxs-lab {_version()}")
-    parser.add_argument(
-        "--config", help="a settings file (default: $NXS_LAB_CONFIG, else config.toml in your config folder)"
-    )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="log lines on stderr (-vv: every call)")
+    _global_options(parser, None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
-    for module in (ask, models, discover, status, serve, run, logs, gateway):
+    for module in (ask, models, discover, status, serve, run, logs, gateway, init):
         module.add(sub)
+    for command in sub.choices.values():  # the same options after the command, never resetting those before it
+        _global_options(command, argparse.SUPPRESS)
     return parser
+
+
+def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--config",
+        default=default,
+        help="a settings file (default: $NXS_LAB_CONFIG, else config.toml in your config folder)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=default if default is not None else 0,
+        help="log lines on stderr (-vv: every call)",
+    )  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,7 @@ __all__ = [
     "EXIT_MISSING",
     "EXIT_OK",
     "EXIT_USAGE",
+    "answering",
     "key_from_env",
     "port",
     "ports",
@@ -92,6 +93,18 @@ def settings(args: argparse.Namespace) -> Any:
 
         args._settings = Settings.find(getattr(args, "config", None))
     return args._settings
+
+
+def answering(args: argparse.Namespace) -> Any:
+    """The settings with the providers that will answer: the configured ones, else those found on this machine
+    (:mod:`nxs_lab.resilience.which`), which is said once on stderr with how to pin it."""
+    if getattr(args, "_answering", None) is None:
+        from ..resilience.which import resolved
+
+        args._answering = resolved(settings(args))
+        if args._answering.note:
+            print(f"nxs-lab: {args._answering.note}", file=sys.stderr)
+    return args._answering
 
 
 def request_log_path(args: argparse.Namespace) -> Path:

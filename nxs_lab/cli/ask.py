@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ConfigError, NxsLabError
-from ._common import EXIT_INTERRUPTED, key_from_env, positive, request_log_path, settings
+from ._common import EXIT_INTERRUPTED, answering, key_from_env, positive, request_log_path
 
 __all__ = ["add", "ask", "chat"]
 
@@ -32,7 +32,7 @@ def _chain(args: argparse.Namespace) -> Any:
         one = ProviderConfig.checked(name="cli", base_url=args.base_url, api_key=key_from_env(args.api_key_env))
         return FallbackChain.from_config(LabConfig(providers=[one]), log=log, fit=True)
     where = "--provider" if args.provider else "nxs-lab"
-    return configured_targets(settings(args), args.provider or None, where=where, log=log).chain
+    return configured_targets(answering(args), args.provider or None, where=where, log=log).chain
 
 
 def _answer(chain: Any, messages: Sequence[dict[str, str]], params: dict[str, Any]) -> Any:

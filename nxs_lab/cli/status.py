@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import print_json, print_table, settings
+from ._common import answering, print_json, print_table
 
 __all__ = ["add", "status"]
 
@@ -14,7 +14,7 @@ __all__ = ["add", "status"]
 def status(args: argparse.Namespace) -> int:
     from ..resilience.fallback import FallbackChain
 
-    cfg = settings(args)
+    cfg = answering(args)
     with FallbackChain.from_config(cfg.chosen(None, "nxs-lab")) as chain:
         rows = chain.status(cfg.origins)
     if args.json:

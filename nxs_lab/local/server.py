@@ -16,7 +16,9 @@ import os
 import secrets
 import socket
 import sys
+import time
 import warnings
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -47,6 +49,10 @@ class ModelSpec:
     n_ctx: int = EMBEDDED_N_CTX
     chat_format: str = "chatml-function-calling"
     preload: bool = True
+
+
+# Every LocalServer this process started, in the order they started (values: when).
+_STARTED: weakref.WeakKeyDictionary[LocalServer, float] = weakref.WeakKeyDictionary()
 
 
 class LocalServer(ChildServer):
@@ -163,7 +169,16 @@ class LocalServer(ChildServer):
             sock.close()  # the child holds its own copy
         headers = {"Authorization": f"Bearer {self.api_key.get_secret_value()}"} if self.api_key else {}
         self._ready_or_stopped(self.base_url + "/models", headers, self.startup_timeout)
+        _STARTED[self] = time.monotonic()
         return self
+
+    @staticmethod
+    def running_here() -> list[LocalServer]:
+        """The LocalServers this process started that are still running, oldest first (what a notebook made
+        with ``nx.LocalServer().start()``: the command line, the magics and the panels answer through it when
+        nothing is configured)."""
+        started = sorted(list(_STARTED.items()), key=lambda item: item[1])
+        return [server for server, _ in started if server.running]
 
     def _listen(self) -> socket.socket:
         """The listening socket, made here so the port is known before the child starts (nothing races for it)."""

@@ -23,6 +23,7 @@ from ..errors import ConfigError
 from ..userconfig import Settings
 from .fallback import FallbackChain
 from .requestlog import RequestLog
+from .which import resolved
 
 __all__ = ["CHAIN", "ChainChoice", "Configured", "Targets", "configured", "configured_targets"]
 
@@ -104,9 +105,10 @@ def configured_targets(
     settings: Settings, names: Iterable[str] | None = None, *, where: str = "nxs_lab", log: RequestLog | None = None
 ) -> Targets:
     """The providers ``settings`` configure (only ``names`` if given), as :class:`Targets` over one chain that fits
-    each request to each provider's window, with the ``[breaker]`` table's breakers. Raises
-    :class:`~nxs_lab.errors.ConfigError` naming an unknown name, or saying what to do when none is configured."""
-    return Targets(FallbackChain.from_config(settings.chosen(names, where), log=log, fit=True))
+    each request to each provider's window, with the ``[breaker]`` table's breakers. With none configured, the
+    servers :func:`~nxs_lab.resilience.which.resolved` finds. Raises :class:`~nxs_lab.errors.ConfigError` naming
+    an unknown name, or :class:`~nxs_lab.errors.NoServer` saying what to do when nothing answers."""
+    return Targets(FallbackChain.from_config(resolved(settings).chosen(names, where), log=log, fit=True))
 
 
 class Configured:
@@ -117,14 +119,25 @@ class Configured:
         self._lock = threading.Lock()
         self._targets: Targets | None = None
         self.settings: Settings | None = None
+        self._noted = False
 
     def targets(self, where: str = "nxs_lab") -> Targets:
         with self._lock:
             if self._targets is None:
-                settings = Settings.find()
+                settings = resolved(Settings.find())
                 self._targets = configured_targets(settings, where=where)
                 self.settings = settings
             return self._targets
+
+    def take_note(self) -> str | None:
+        """What was found to answer, when nothing was configured (see :mod:`~nxs_lab.resilience.which`), the first
+        time it is asked for; ``None`` after that, so it is said once per process."""
+        with self._lock:
+            note = self.settings.note if self.settings is not None else None
+            if note is None or self._noted:
+                return None
+            self._noted = True
+            return note
 
     def chain(self, where: str = "nxs_lab") -> FallbackChain:
         return self.targets(where).chain
@@ -140,7 +153,7 @@ class Configured:
         with self._lock:
             if self._targets is not None:
                 self._targets.close()
-            self._targets, self.settings = None, None
+            self._targets, self.settings, self._noted = None, None, False
 
 
 configured = Configured()

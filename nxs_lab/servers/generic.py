@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..errors import InvalidResponse
 from ..models import LoadState, ModelInfo, ModelKind
 
-__all__ = ["models_from_openai_list"]
+__all__ = ["models_from_openai_list", "quantization_in_name"]
+
+# The quantization a GGUF file's name carries, as llama.cpp's quantize names them (Q4_K_M, Q4_1, IQ4_XS, Q8_0,
+# F16, BF16, F32, TQ1_0 …), set off by ".", "-" or "_" from the rest of the name: the last one wins.
+_QUANT = re.compile(r"(?i)(?:^|[.\-_/])((?:I|T)?Q\d(?:_[0-9A-Z]+)+|BF16|F16|F32)(?=[.\-]|$)")
+
+
+def quantization_in_name(name: str | None) -> str | None:
+    """The quantization in a model file's name (``…SmolLM2-135M-Instruct.Q4_1.gguf`` → ``Q4_1``), upper case, or
+    ``None`` when the name carries none."""
+    if not name:
+        return None
+    found = _QUANT.findall(name.rsplit("/", 1)[-1].removesuffix(".gguf"))
+    return found[-1].upper() if found else None
+
 
 # Servers that extend /v1/models entries put the window under one of these names.
 _WINDOW_KEYS = ("max_model_len", "context_length", "max_context_length", "context_window", "n_ctx")

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from ..models import LoadState, ModelInfo
 from .base import NativeHTTP, ServerAdapter
-from .generic import models_from_openai_list
+from .generic import models_from_openai_list, quantization_in_name
 
 
 class LlamaCpp(ServerAdapter):
@@ -41,6 +41,7 @@ class LlamaCpp(ServerAdapter):
                     id=m.id,
                     kind=m.kind,
                     context_window=n_ctx if isinstance(n_ctx, int) else m.context_window,
+                    quantization=quantization_in_name(m.id) or quantization_in_name(props.get("model_path")),
                     loaded=LoadState.LOADED,
                     server_kind=self.kind,
                     owned_by=m.owned_by,
@@ -73,6 +74,7 @@ class LlamaCpp(ServerAdapter):
                 n_ctx = (own.get("default_generation_settings") or {}).get("n_ctx") if isinstance(own, dict) else None
                 window = n_ctx if isinstance(n_ctx, int) and n_ctx > 0 else window
             out.append(ModelInfo(id=m.id, kind=m.kind, context_window=window, loaded=state, server_kind=self.kind,
+                                 quantization=quantization_in_name(m.id),
                                  owned_by=m.owned_by, extra={**m.extra, "router": True}))  # fmt: skip
         return out
 

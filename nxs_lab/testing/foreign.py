@@ -88,15 +88,17 @@ def llama_server(
     threads: int = 2,
     extra: Sequence[str] = (),
     cache_reuse: int | None = CACHE_REUSE,
+    port: int | None = None,
 ) -> Iterator[str]:
-    """llama.cpp's own server with a runtime window of ``ctx`` (``-c``) and ``threads`` (``-t``), one slot, its
+    """llama.cpp's own server with a runtime window of ``ctx`` (``-c``) and ``threads`` (``-t``) on loopback
+    ``port`` (default: a free one), one slot, its
     prompt cache on (its default) with KV-chunk reuse (``--cache-reuse``, :data:`CACHE_REUSE`; ``None``: off, as
     llama-server starts by default), its counters at ``/metrics``, and ``extra`` arguments
     (``--chat-template-file …``); yields its base_url."""
     exe = binary or llama_server_binary()
     if exe is None:
         raise FileNotFoundError("no llama-server: bash scripts/build_llama_server.sh, then set NXS_LAB_LLAMA_SERVER")
-    port = free_port()
+    port = port or free_port()
     cmd = [exe, "-m", str(bundled_model_path()), "-c", str(ctx), "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["-t", str(threads), "--parallel", "1", "--jinja", "--metrics", *extra]
     cmd += ["--cache-reuse", str(cache_reuse)] if cache_reuse else []

@@ -104,6 +104,9 @@ class ChatPanel(Panel):
         self.choice.observe(lambda _c: self._show_models(), names="value")
         self._refresh_choices()
         self._render()
+        note = configured.take_note() if providers is None else None
+        if note:  # the servers were found, not configured: say which, and how to pin them, once
+            self.status.value = f"<span style='color:#555'>{html.escape(note)}</span>"
 
     # -------------------------------------------------------------- providers
 

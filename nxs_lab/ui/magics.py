@@ -15,15 +15,18 @@ complete it.
 from __future__ import annotations
 
 import argparse
+import functools
 import html
 import shlex
+import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import HTML, Markdown, display
 
-from ..errors import ConfigError
+from ..errors import ConfigError, NoServer, NxsLabError
 from ..resilience.targets import configured
 from .markdown import to_html
 
@@ -51,6 +54,38 @@ def _chat_args(line: str) -> argparse.Namespace:
     return args
 
 
+def _said(where: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A magic whose expected failures (the kit's errors: nothing configured, a bad option, every provider down)
+    are said in a line or two on stderr, naming the magic, never as a traceback."""
+
+    def wrap(magic: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(magic)
+        def said(self: Any, *args: Any) -> Any:
+            try:
+                return magic(self, *args)
+            except NxsLabError as exc:
+                print(f"{where}: {_brief(exc)}", file=sys.stderr)
+                return None
+
+        return said
+
+    return wrap
+
+
+def _brief(exc: NxsLabError) -> str:
+    """The error in a line or two: a bad value as ``key: what was wrong`` (the magic is named before it)."""
+    if isinstance(exc, ConfigError) and not isinstance(exc, NoServer):
+        return "\n  ".join(f"{key}: {msg}" if key else msg for key, msg in exc.problems)
+    return str(exc)
+
+
+def _note() -> None:
+    """What answers, when it was found rather than configured: said once, as the first output of a magic."""
+    note = configured.take_note()
+    if note:
+        display(Markdown(f"<span style='color:#777;font-size:11px'>{html.escape(note)}</span>"))
+
+
 def _footer(result: Any) -> str:
     return "<div style='color:#777;font-size:11px'>" + html.escape(" · ".join(result.trail())) + "</div>"
 
@@ -64,21 +99,26 @@ class NxsMagics(Magics):
 
     # ------------------------------------------------------------------ what answers
 
-    def chain(self) -> Any:
+    def chain(self, where: str = "%%chat") -> Any:
         """The configured providers as one chain (shared with the jupyter-ai provider, kept for the kernel's life)."""
-        return configured.chain("%%chat")
+        chain = configured.chain(where)
+        _note()
+        return chain
 
-    def target(self, name: str | None) -> Any:
+    def target(self, name: str | None, where: str = "%%chat") -> Any:
         """A Provider or chain in the notebook's namespace, a configured provider, or the whole chain."""
         name = name or self.default
         found = self.ns.get(name) if name else None
         if hasattr(found, "stream") and hasattr(found, "chat"):
             return found
-        return configured.target(name, "%%chat")
+        target = configured.target(name, where)
+        _note()
+        return target
 
     # ------------------------------------------------------------------ magics
 
     @cell_magic
+    @_said("%%chat")
     def chat(self, line: str, cell: str) -> None:
         args = _chat_args(line)
         question = cell.strip()
@@ -114,6 +154,7 @@ class NxsMagics(Magics):
         self.shell.push({"_": hook._, "__": hook.__, "___": hook.___}, interactive=False)  # type: ignore[union-attr]
 
     @line_magic
+    @_said("%nxs")
     def nxs(self, line: str) -> Any:
         words = shlex.split(line)
         if not words:
@@ -127,11 +168,13 @@ class NxsMagics(Magics):
         if command == "status":
             import pandas as pd
 
-            chain = self.chain()
+            chain = self.chain("%nxs status")
             rows = chain.status(configured.settings.origins if configured.settings else None)
             return pd.DataFrame(rows)
         if command == "use" and len(rest) == 1:
-            self.target(rest[0])  # refuses a name that answers to nothing, now rather than at the next %%chat
+            self.target(
+                rest[0], "%nxs use"
+            )  # refuses a name that answers to nothing, now rather than at the next %%chat
             self.default = rest[0]
             display(Markdown(f"`%%chat` now asks **{rest[0]}**"))
             return None
