@@ -252,3 +252,35 @@ def test_a_broken_lm_studio_native_reply_is_an_error_on_its_row() -> None:
         ev = nx.evaluate([nx.Provider(name="lm", base_url=lm.base_url)], shipped_tasks(["recall"])[:1], progress=False)
     (row,) = ev.records
     assert not row["ok"] and row["error"].startswith("InvalidResponse") and "not a chat completion" in row["error"]
+
+
+def test_evaluate_takes_a_task_file_path_a_list_of_dicts_or_one_provider(tmp_path) -> None:
+    """What users pass: a path (not its characters), dicts, a lone provider; a line without ``id`` gets its line."""
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(
+        '# two questions\n{"input": "Say stub.", "target": "stub answer"}\n\n{"id": "b", "input": "Hi", "target": "x"}\n'
+    )
+    with FaultServer(Fault.OK) as ok, nx.Provider(name="stub", base_url=ok.base_url, model="stub-model") as p:
+        from_path = nx.evaluate(p, str(tasks), progress=False)
+        from_dicts = nx.evaluate([p], [{"input": "Say stub.", "target": "stub answer"}], progress=False)
+    assert sorted(r["task"] for r in from_path.records) == ["b", "line 2"]
+    assert [(r["task"], r["ok"]) for r in from_dicts.records] == [("task 1", True)]
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "tasks", "error", "said"),
+    [
+        ("http://127.0.0.1:1234/v1", None, TypeError, "endpoints: give Providers"),
+        (["not a provider"], None, TypeError, "is a str, not a Provider"),
+        (None, 42, TypeError, "got int 42"),
+        (None, {"id": "a"}, TypeError, "got dict"),
+        (None, [{"id": "a", "input": "hi"}, 7], nx.ConfigError, "task 2: is int 7"),
+        (None, "no/such/tasks.jsonl", nx.ConfigError, "no such task file"),
+        (None, [], nx.ConfigError, "the list is empty"),
+    ],
+)
+def test_evaluate_names_what_it_cannot_take(endpoints, tasks, error, said) -> None:
+    with FaultServer(Fault.OK) as ok, nx.Provider(name="stub", base_url=ok.base_url, model="stub-model") as p:
+        with pytest.raises(error, match=said.replace("(", r"\(")):
+            nx.evaluate(p if endpoints is None else endpoints, tasks, progress=False)
+        assert ok.requests == 0  # refused before any call

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._optional import progress as progress_bar
@@ -15,7 +16,7 @@ from ..errors import NxsLabError
 from .judge import Judge
 from .report import Evaluation
 from .scorers import Scorer
-from .tasks import Task, shipped_tasks
+from .tasks import Task, tasks_from
 
 __all__ = ["evaluate"]
 
@@ -23,11 +24,18 @@ Price = tuple[float, float] | tuple[float, float, float]  # per million: prompt,
 
 
 def _endpoints(endpoints: Any) -> dict[str, tuple[Any, str | None]]:
-    """``{name: (target, model)}`` from a mapping or a list of Providers, chains or ``(provider, model)`` pairs."""
+    """``{name: (target, model)}`` from a mapping or a list of Providers, chains or ``(provider, model)`` pairs (or
+    one of them alone)."""
+    if hasattr(endpoints, "chat") or isinstance(endpoints, tuple):
+        endpoints = [endpoints]
+    if isinstance(endpoints, (str, bytes, os.PathLike)) or not isinstance(endpoints, Iterable):
+        raise TypeError(f"endpoints: give Providers or chains (a list, or {{name: endpoint}}), not {endpoints!r:.60}")
     items = endpoints.items() if isinstance(endpoints, Mapping) else [(None, e) for e in endpoints]
     out: dict[str, tuple[Any, str | None]] = {}
     for name, spec in items:
         target, model = spec if isinstance(spec, tuple) else (spec, None)
+        if not hasattr(target, "chat"):
+            raise TypeError(f"endpoint {name or spec!r:.60} is a {type(target).__name__}, not a Provider or chain")
         label = name or (f"{target.name}:{model}" if model else getattr(target, "name", None))
         if not label:
             raise ValueError(f"endpoint {spec!r} has no name: pass a mapping {{name: endpoint}}")
@@ -120,7 +128,7 @@ def _failed(name: str, task: Task, rep: int, exc: NxsLabError) -> dict:
 
 def evaluate(
     endpoints: Any,
-    tasks: Sequence[Task] | None = None,
+    tasks: str | os.PathLike[str] | Iterable[Task | Mapping[str, Any]] | None = None,
     *,
     repetitions: int = 1,
     concurrency: int = EVALUATE_CONCURRENCY,
@@ -134,7 +142,8 @@ def evaluate(
     """Ask every task ``repetitions`` times of every endpoint and score each answer.
 
     ``endpoints``: ``{name: Provider | FallbackChain | (Provider, model)}``, or a list of them (named by their
-    ``name``). ``tasks``: defaults to :func:`shipped_tasks`. ``max_calls`` caps the calls made (the rest are not
+    ``name``). ``tasks``: a task file's path, a list of Tasks or task dicts (see
+    :func:`~nxs_lab.evaluation.tasks.tasks_from`), or :func:`shipped_tasks` by default. ``max_calls`` caps the calls made (the rest are not
     made, and the evaluation says so); ``prices``: ``{name: (per million prompt tokens, per million completion
     tokens[, per million cached prompt tokens])}`` (cached input, where the server reports it, at its own price). A call that fails is recorded with its error and scored 0: the run always finishes. ``scorer``
     scores every answer instead of each task's own check: a :class:`~nxs_lab.evaluation.Judge` (its own calls are
@@ -148,8 +157,8 @@ def evaluate(
                 f"prices[{name!r}]: a price is (prompt, completion) or (prompt, completion, cached prompt) per "
                 f"million tokens, got {price!r}"
             )
+    todo = tasks_from(tasks)
     named = _endpoints(endpoints)
-    todo = list(tasks) if tasks is not None else shipped_tasks()
     jobs = [(n, t, r) for r in range(repetitions) for t in todo for n in named]
     skipped = max(0, len(jobs) - max_calls) if max_calls is not None else 0
     jobs = jobs[: len(jobs) - skipped]

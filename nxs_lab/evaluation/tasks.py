@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import ConfigError
 from .scorers import Scorer, from_check
 
-__all__ = ["TOOLS", "Task", "load_tasks", "shipped_tasks"]
+__all__ = ["TOOLS", "Task", "load_tasks", "shipped_tasks", "tasks_from"]
 
 SHIPPED = Path(__file__).with_name("tasks.jsonl")
 
@@ -88,13 +88,16 @@ class Task:
         return [dict(m) for m in self.input]
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Task:
-        """A task from one JSON object; ``ValueError`` says what is wrong with it."""
+    def from_dict(cls, data: Mapping[str, Any], default_id: str | None = None) -> Task:
+        """A task from one JSON object; ``ValueError`` says what is wrong with it. Without an ``id``, the task is
+        called ``default_id`` (a file's ``line N``, a list's ``task N``) where one is given."""
         if not isinstance(data, Mapping):
             raise ValueError(f"a task is a JSON object, not {type(data).__name__}")
         unknown = set(data) - _KEYS
         if unknown:
             raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))} (a task has {', '.join(sorted(_KEYS))})")
+        if "id" not in data and default_id is not None:
+            data = {**data, "id": default_id}
         if not isinstance(data.get("id"), str) or not data["id"]:
             raise ValueError("'id' must be a non-empty string")
         raw_input = data.get("input")
@@ -140,17 +143,23 @@ def _tools(value: Any) -> tuple[Mapping[str, Any], ...]:
 
 
 def load_tasks(path: str | os.PathLike[str]) -> list[Task]:
-    """The tasks in a JSONL file (blank lines and ``#`` comments skipped). Every bad line is reported at once,
-    as ``ConfigError`` naming the file and ``line N``; ids must be unique."""
+    """The tasks in a JSONL file (blank lines and ``#`` comments skipped; a task without an ``id`` is called
+    ``line N``). Every bad line is reported at once, as ``ConfigError`` naming the file and ``line N``; ids must
+    be unique."""
     source = str(path)
     tasks: list[Task] = []
     problems: list[tuple[str, str]] = []
-    lines = Path(path).read_text(encoding="utf-8").split("\n")
+    try:
+        lines = Path(path).read_text(encoding="utf-8").split("\n")
+    except FileNotFoundError:
+        raise ConfigError(source, [("", "no such task file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, [("", f"cannot be read as a UTF-8 task file ({exc})")]) from None
     for n, line in enumerate(lines, 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
-            task = Task.from_dict(json.loads(line))
+            task = Task.from_dict(json.loads(line), default_id=f"line {n}")
         except ValueError as exc:  # json.JSONDecodeError is one
             problems.append((f"line {n}", str(exc)))
             continue
@@ -169,3 +178,41 @@ def shipped_tasks(categories: Iterable[str] | None = None) -> list[Task]:
     tasks = load_tasks(SHIPPED)
     wanted = set(categories) if categories is not None else None
     return [t for t in tasks if wanted is None or t.category in wanted]
+
+
+def tasks_from(value: Any) -> list[Task]:
+    """The tasks ``value`` gives: ``None`` for :func:`shipped_tasks`; a path to a JSONL file (:func:`load_tasks`);
+    a :class:`Task`; or a list of Tasks and task dicts (one without an ``id`` is called ``task N``). Anything else is
+    a ``TypeError`` naming what was passed; a bad dict a ``ConfigError`` naming its place in the list."""
+    if value is None:
+        return shipped_tasks()
+    if isinstance(value, (str, os.PathLike)):
+        return load_tasks(value)
+    if isinstance(value, Task):
+        return [value]
+    if isinstance(value, Mapping) or not isinstance(value, Iterable):
+        raise TypeError(f"tasks: give a task file's path, a list of Tasks or task dicts, or None; got {_what(value)}")
+    tasks: list[Task] = []
+    problems: list[tuple[str, str]] = []
+    for n, item in enumerate(value, 1):
+        if isinstance(item, Task):
+            tasks.append(item)
+        elif isinstance(item, Mapping):
+            try:
+                tasks.append(Task.from_dict(item, default_id=f"task {n}"))
+            except ValueError as exc:
+                problems.append((f"task {n}", str(exc)))
+        else:
+            problems.append((f"task {n}", f"is {_what(item)}, not a Task or a task dict"))
+    ids = [t.id for t in tasks]
+    problems += [("", f"id {i!r} is used twice") for i in sorted({i for i in ids if ids.count(i) > 1})]
+    if problems:
+        raise ConfigError("tasks", problems)
+    if not tasks:
+        raise ConfigError("tasks", [("", "the list is empty")])
+    return tasks
+
+
+def _what(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60]}{'…' if len(text) > 60 else ''}"
