@@ -28,7 +28,7 @@ KEY = "sk-test-secret-never-shown-0123456789"
 def _env(home: Path, **extra: str) -> dict[str, str]:
     """A clean environment: the user's own config folder and provider variables kept out."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NXS_LAB", "OPENAI_", "OLLAMA_"))}
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), **extra)
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"), **extra)
     return env
 
 
@@ -62,7 +62,9 @@ def test_ask_fails_over_and_says_who_answered(local_server: nx.LocalServer, refu
     failover = [ln for ln in r.stderr.splitlines() if "failover:" in ln]
     assert len(failover) == 1 and " INFO nxs_lab.fallback: failover: dead stream failed" in failover[0]
     assert "colour" not in r.stderr.lower() and KEY not in r.stderr  # never content, never a key
-    log = [json.loads(ln) for ln in (home / "runs" / "requests.jsonl").read_text().splitlines()]
+    # no runs folder set: the user's data folder keeps the log, never the working folder
+    assert not (home / "runs").exists()
+    log = [json.loads(ln) for ln in (home / ".local/share/nxs-lab/requests.jsonl").read_text().splitlines()]
     assert [(e["provider"], e["outcome"]) for e in log] == [("dead", "failed"), ("embedded", "ok")]
     assert all("content" not in e for e in log)
 

@@ -108,10 +108,11 @@ def answering(args: argparse.Namespace) -> Any:
 
 
 def request_log_path(args: argparse.Namespace) -> Path:
-    """Where the command line keeps its request log: the runs folder the settings name."""
-    from ..resilience.requestlog import request_log_path as in_runs
+    """Where the command line keeps its request log (the runs folder the settings name, else the user's data
+    folder: :func:`nxs_lab.resilience.requestlog.request_log_path`)."""
+    from ..resilience.requestlog import request_log_path as usual
 
-    return Path(in_runs(settings(args).config.runs_dir))
+    return Path(usual(settings(args).config))
 
 
 def run_in_foreground(child: Any, banner: Callable[[], Iterable[str]]) -> int:

@@ -10,21 +10,30 @@ import datetime as _dt
 import os
 import time
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._jsonl import JsonlAppender, read_jsonl
+
+if TYPE_CHECKING:
+    from ..config import LabConfig
 
 __all__ = ["RequestLog", "default_request_log", "request_log_path"]
 
 
-def request_log_path(runs_dir: str | os.PathLike[str] | None = None) -> str:
-    """Where the command line and the panels keep their request log: ``requests.jsonl`` in the runs folder
-    (``runs_dir``; by default ``runs``, or ``NXS_LAB__RUNS_DIR``)."""
-    if runs_dir is None:
+def request_log_path(config: LabConfig | None = None) -> str:
+    """Where the command line and the panels keep their request log: ``requests.jsonl`` in the runs folder when
+    one is set (``runs_dir`` in the settings, or ``NXS_LAB__RUNS_DIR``), else in the user's data folder
+    (platformdirs: ``~/.local/share/nxs-lab`` on Linux), never in the working folder (a notebook's working
+    folder may be the installed package's)."""
+    if config is None:
         from ..config import LabConfig
 
-        runs_dir = LabConfig.load(None).runs_dir
-    return os.path.join(runs_dir, "requests.jsonl")
+        config = LabConfig.load(None)
+    if "runs_dir" in config.model_fields_set:
+        return os.path.join(config.runs_dir, "requests.jsonl")
+    import platformdirs
+
+    return os.path.join(platformdirs.user_data_dir("nxs-lab", appauthor=False), "requests.jsonl")
 
 
 def default_request_log() -> RequestLog:
