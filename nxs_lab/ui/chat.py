@@ -48,7 +48,8 @@ DEFAULT_MAX_TOKENS = 512
 class ChatPanel(Panel):
     """A chat box over one or more providers (``None``: the ones configured, see :mod:`nxs_lab.userconfig`).
     ``messages`` is the conversation so far. ``log``: the request log, one line per attempt and no content; ``True``
-    keeps it in the runs folder (``runs/requests.jsonl``), ``False`` none. Every answer goes through a fallback chain
+    keeps it where ``nxs-lab logs`` reads it (``request_log_path``: the user's data folder, or the runs folder when one
+    is set), ``False`` none. Every answer goes through a fallback chain
     (a chosen provider is a chain of one behind the same breaker), so the log and the failover are the core's."""
 
     def __init__(

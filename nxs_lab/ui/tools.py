@@ -47,8 +47,8 @@ class _Logged:
 
 class ToolPanel(Panel):
     """Run the tool loop from a notebook; ``run`` holds the last :class:`~nxs_lab.tools.loop.ToolRun`. ``log``: the
-    request log, one line per model call and no content; ``True`` keeps it in the runs folder
-    (``runs/requests.jsonl``), ``False`` none; a chain's own log, if any, is the caller's choice."""
+    request log, one line per model call and no content; ``True`` keeps it where ``nxs-lab logs`` reads it (the
+    user's data folder, or the runs folder when one is set), ``False`` none; a chain's own log, if any, is the caller's choice."""
 
     def __init__(
         self,
