@@ -7,6 +7,8 @@ from __future__ import annotations
 
 __all__ = [
     "DEFAULT_PORTS",
+    "DEMO_MODEL_MARK",
+    "DEMO_MODEL_NOTE",
     "DISCOVERY_CONNECT_TIMEOUT",
     "DISCOVERY_ENDPOINT_TIMEOUT",
     "DISCOVERY_MAX_PROBES",
@@ -68,6 +70,13 @@ MAX_CALLS_PER_TURN = 16
 # The embedded SmolLM2 model was trained with 8192 tokens; 2048 keeps its KV cache at ~45 MB (a 4 GB laptop can
 # spare it) while holding a few turns of chat and the tool-calling prompts.
 EMBEDDED_N_CTX = 2048
+
+# The bundled model (SmolLM2-135M-Instruct, in the embedded server or any server given its GGUF file) is there to
+# show the kit working, not to answer well: a model whose id holds the mark says so wherever it answers.
+DEMO_MODEL_MARK = "smollm2-135m"
+DEMO_MODEL_NOTE = (
+    "a 135M demonstration model, often wrong: for real answers, point the kit at your server (nxs-lab init)"
+)
 
 # How llama.cpp's OpenMP threads wait for each other in the embedded server. Spinning (libgomp's default, or any
 # spin count) is fastest on an idle machine and collapses beside one busy process: on 2 cores a 48-token answer

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ._html import kv_table, rows_table
+from .defaults import DEMO_MODEL_MARK, DEMO_MODEL_NOTE
 
 __all__ = [
     "Attempt",
@@ -199,7 +200,14 @@ class ChatResult:
             parts.append("the server cut the prompt")
         if self.prompt_miscounted:
             parts.append(f"the prompt counted {self.prompt_tokens_sent}, the server saw {self.usage.prompt_tokens}")
+        if self.demo_model:
+            parts.append(DEMO_MODEL_NOTE)
         return parts
+
+    @property
+    def demo_model(self) -> bool:
+        """Whether the bundled demonstration model (SmolLM2-135M) answered: its answers are often wrong."""
+        return DEMO_MODEL_MARK in str(self.model).lower()
 
     @property
     def truncated(self) -> bool:
@@ -245,7 +253,10 @@ class ChatResult:
 
     def _repr_html_(self) -> str:
         title = "chat result" + ("  ⚠ THE SERVER TRUNCATED THE PROMPT" if self.prompt_truncated else "")
-        html = kv_table(title, self.as_row())
+        row = self.as_row()
+        if self.demo_model:
+            row = {**row, "note": DEMO_MODEL_NOTE}
+        html = kv_table(title, row)
         if self.attempts:
             html += attempts_table(self.attempts)
         return html

@@ -125,3 +125,13 @@ def test_the_embedded_server_answers_when_nothing_else_does_and_says_what_it_is(
         assert again.config.providers[0].base_url == p.base_url  # started once, kept for the process
     finally:
         which.forget()
+
+
+def test_only_the_bundled_model_is_labelled_a_demonstration() -> None:
+    """Wherever SmolLM2-135M answers (the embedded server's alias, or its GGUF file behind llama-server), its result
+    says it is a demonstration model and how to point at a real one; any other model's does not."""
+    for model in ("smollm2-135m-instruct", "/models/SmolLM2-135M-Instruct.Q4_1.gguf"):
+        r = nx.ChatResult(text="L'Alma", provider="embedded", model=model)
+        assert r.demo_model and "nxs-lab init" in r.trail()[-1] and "demonstration model" in r._repr_html_()
+    other = nx.ChatResult(text="Paris", provider="lmstudio", model="qwen2.5-7b-instruct")
+    assert not other.demo_model and not any("demonstration" in part for part in other.trail())

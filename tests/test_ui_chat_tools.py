@@ -29,6 +29,8 @@ def test_chat_streams_into_the_panel_and_the_transcript(local_server: nx.LocalSe
     roles = [m["role"] for m in panel.messages]
     assert roles == ["system", "user", "assistant"] and panel.messages[-1]["content"]
     assert "answered by <b>local</b>" in panel.status.value
+    assert "demonstration model" in panel.status.value and "nxs-lab init" in panel.status.value  # the bundled model
+    assert panel.last_result.demo_model and any("demonstration model" in part for part in panel.last_result.trail())
     shown = panel.view.messages[-1]
     assert shown["role"] == "assistant" and shown["meta"].startswith("answered by") and panel.input.value == ""
     assert shown["html"].startswith("<") and panel.view.live == {}

@@ -21,6 +21,7 @@ import ipywidgets as widgets
 
 from ..client.provider import Provider
 from ..context.meter import ContextMeter
+from ..defaults import DEMO_MODEL_NOTE
 from ..errors import NxsLabError
 from ..models import LoadState, ModelInfo, ModelKind
 from ..resilience.fallback import FallbackChain
@@ -319,9 +320,14 @@ class ChatPanel(Panel):
             if usage.cached_tokens is not None and usage.prompt_tokens
             else ""
         )
+        demo = (
+            f" <span style='color:#8a6d00'>· {html.escape(DEMO_MODEL_NOTE)}</span>"
+            if getattr(result, "demo_model", False)
+            else ""
+        )
         return (
             f"answered by <b>{html.escape(result.provider)}</b> ({html.escape(result.model)}) in "
-            f"{result.latency_s:.2f} s" + cached + (f"; failovers:{via}" if hops else "") + cut
+            f"{result.latency_s:.2f} s" + cached + (f"; failovers:{via}" if hops else "") + cut + demo
         )
 
     def _update_meter(self) -> None:
