@@ -19,6 +19,7 @@ __all__ = ["kv_table", "rows_table"]
 
 # The scrolling box: as wide as its container, a scrollbar when the table is wider.
 _BOX = "overflow-x:auto;max-width:100%"
+_WIDE_BOX = "overflow-x:scroll;max-width:100%;padding-bottom:4px"  # the scrollbar shows before anyone scrolls
 _STYLE = "border-collapse:collapse;font-family:var(--jp-code-font-family,monospace);font-size:12px;line-height:1.35"
 _CELL = "border:1px solid #ccc;padding:2px 6px;vertical-align:top"
 _TEXT = f"{_CELL};text-align:left"
@@ -53,9 +54,9 @@ def _td(value: Any) -> str:
     return f"<td style='{style}'>{_fmt(value)}</td>"
 
 
-def _boxed(title: str, inner: str) -> str:
+def _boxed(title: str, inner: str, box: str = _BOX) -> str:
     caption = f"<caption style='text-align:left'><b>{html.escape(title)}</b></caption>"
-    return f"<div class='nxs-table' style='{_BOX}'><table style='{_STYLE}'>{caption}{inner}</table></div>"
+    return f"<div class='nxs-table' style='{box}'><table style='{_STYLE}'>{caption}{inner}</table></div>"
 
 
 def kv_table(title: str, items: Mapping[str, Any]) -> str:
@@ -64,8 +65,14 @@ def kv_table(title: str, items: Mapping[str, Any]) -> str:
     return _boxed(title, rows)
 
 
-def rows_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A table with a header row."""
+def rows_table(
+    title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, notes: Iterable[str] = (), wide: bool = False
+) -> str:
+    """A table with a header row. ``notes``: lines shown under the table (long text that would make every row
+    tall). ``wide``: a table of many figures: every cell on one line, and the sideways scrollbar always shown."""
+    cell = (lambda v: f"<td style='{_style(v)};white-space:nowrap'>{_fmt(v)}</td>") if wide else _td
     head = "".join(f"<th style='{_SHORT}'>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(_td(v) for v in r) + "</tr>" for r in rows)
-    return _boxed(title, f"<tr>{head}</tr>{body}")
+    body = "".join("<tr>" + "".join(cell(v) for v in r) + "</tr>" for r in rows)
+    table = _boxed(title, f"<tr>{head}</tr>{body}", box=_WIDE_BOX if wide else _BOX)
+    below = "".join(f"<div style='font-size:12px;color:#444'>{html.escape(n)}</div>" for n in notes)
+    return table + below

@@ -75,12 +75,13 @@ def test_recommendation_is_the_smallest_within_the_tolerance(report) -> None:
     assert roomy.times_smaller_than_f16 is not None and roomy.times_smaller_than_f16 > 1.5
     between = (q8.kl_divergence + q2.kl_divergence) / 2  # a tolerance Q8_0 meets and Q2_K does not
     mid = report.recommend(ram_gb=64, max_kl=between, min_same_top=0)
-    assert mid.variant == "Q8_0" and "Q2_K (KL" in mid.reason
+    assert mid.variant == "Q8_0" and "not Q2_K: KL" in mid.reason and f"over the {between:g} limit" in mid.reason
+    assert "not F16: " in mid.reason and "larger than" in mid.reason  # every other variant, and why, with numbers
     loose = report.recommend(ram_gb=64, max_kl=10, min_same_top=0)
     assert loose.variant == "Q2_K"  # within a loose tolerance the smallest wins
     picky = report.recommend(ram_gb=64, max_kl=1e-12)
     assert picky.variant == "F16" and picky.within_tolerance  # F16 only when nothing smaller is within it
-    assert "Q8_0 (KL" in picky.reason
+    assert picky.reason.startswith("keep what you have: F16") and "not Q8_0: KL" in picky.reason
 
 
 def test_recommendation_respects_memory(report) -> None:
@@ -130,12 +131,14 @@ def test_quant_panel(tmp_path: Path) -> None:
     from nxs_lab.ui import QuantPanel
 
     panel = QuantPanel(nx.bundled_model_path(), out_dir=tmp_path, types=("Q8_0",), repetitions=1)
+    assert panel.plot.layout.display == "none"  # no empty image (a broken-image icon) before the first plot
     panel.run_button.click()
     panel.wait(300)
     assert panel.error is None and panel.report is not None
     assert "Q8_0" in panel.table.value and "recommendation" in panel.recommendation.value
     assert panel.progress.value == panel.progress.max
-    assert bytes(panel.plot.value).startswith(b"\x89PNG")
+    assert bytes(panel.plot.value).startswith(b"\x89PNG") and panel.plot.layout.display is None
+    assert "keep what you have" in panel.recommendation.value or "not Q4_1" in panel.recommendation.value
     panel.ram.value = 0.01
     assert "nothing fits" in panel.recommendation.value
 
@@ -161,7 +164,7 @@ def test_variants_served_over_http(variants) -> None:
         df = compare_endpoints([(p, srv.chat_alias), (p, "smollm2-q8")], repetitions=1, max_tokens=8)
         described = {m["id"]: m for m in srv.describe()}
     assert list(df["model"]) == [srv.chat_alias, "smollm2-q8"]
-    assert all(float(v.split(" ± ")[0]) > 0 for v in df["tg tok/s"])
+    assert all(float(v.split()[0]) > 0 for v in df["tg tok/s"])
     assert described["smollm2-q8"]["quantization"] == "Q8_0"  # the alias really served the variant
 
 
@@ -195,3 +198,14 @@ def test_every_gguf_type_is_known_mxfp4_included(tmp_path) -> None:
     info = read_gguf(path)
     assert info.type_mix == {"mxfp4": 1, "f32": 1} and info.bits["mxfp4"] == 4.25
     assert info.file_type == "F32" == file_type_name(0)
+
+
+def test_the_table_is_one_line_per_variant_with_the_spread_said_honestly(report) -> None:
+    """With FAST's repetitions there is no spread to give: "n=1", never "± 0"; notes sit under the table, and the
+    table of figures keeps each cell on one line and shows its sideways scrollbar."""
+    html = report._repr_html_()
+    n = FAST["repetitions"]
+    assert (f"(n={n})" in html) and ("± 0.0 (n=1)" not in html and " ± 0 " not in html)
+    assert ">note<" not in html and "F16: " in html.split("</table>", 1)[1]  # the requantized F16's note, below
+    assert "overflow-x:scroll" in html and html.count("white-space:nowrap") >= len(report.measures) * 10
+    assert {m.repetitions for m in report.measures} == {n}

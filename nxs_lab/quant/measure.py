@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import itertools
 import math
 import os
 import statistics
@@ -80,6 +81,12 @@ def mean_sd(values: Sequence[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
+def spread(pair: tuple[float, float], n: int, digits: int) -> str:
+    """``mean ± sd (n=N)``; with one repetition there is no spread to give: ``mean (n=1)``, never ``± 0``."""
+    mean, sd = pair
+    return f"{mean:.{digits}f} (n=1)" if n < 2 else f"{mean:.{digits}f} ± {sd:.{digits}f} (n={n})"
+
+
 @dataclass(frozen=True, slots=True)
 class VariantMeasure:
     """What was measured for one variant; speeds are mean ± sd over the repetitions."""
@@ -95,6 +102,7 @@ class VariantMeasure:
     kl_divergence: float
     same_top_token: float
     estimated_mb: float
+    repetitions: int = 1  # the timed runs the speeds are over (after one untimed warm-up)
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -105,10 +113,10 @@ class VariantMeasure:
             "load_s": round(self.load_s, 3),
             "rss_mb": round(self.rss_mb, 1),
             "estimated_mb": round(self.estimated_mb, 1),
-            "pp tok/s": f"{self.pp_tps[0]:.0f} ± {self.pp_tps[1]:.0f}",
-            "tg tok/s": f"{self.tg_tps[0]:.1f} ± {self.tg_tps[1]:.1f}",
-            "tg tok/s (llama.cpp)": f"{self.perf_tg_tps[0]:.1f} ± {self.perf_tg_tps[1]:.1f}",
-            "ttft_ms": round(self.ttft_s[0] * 1000, 1),
+            "pp tok/s": spread(self.pp_tps, self.repetitions, 0),
+            "tg tok/s": spread(self.tg_tps, self.repetitions, 1),
+            "tg tok/s (llama.cpp)": spread(self.perf_tg_tps, self.repetitions, 1),
+            "ttft_ms": spread((self.ttft_s[0] * 1000, self.ttft_s[1] * 1000), self.repetitions, 1),
             "perplexity": round(self.perplexity, 3),
             "KL vs ref": round(self.kl_divergence, 5),
             "same top token %": round(100 * self.same_top_token, 1),
@@ -181,6 +189,10 @@ def _speed(
     try:
         pp, tg, ttft, perf_tg = [], [], [], []
         ctx = llm.ctx  # public: the llama_context handle llama_perf_context reads
+        # One untimed run first: the first pass pages the weights in and sizes the buffers (measured here: 2 tok/s
+        # prompt speed and a 3 s first token on a first run, 40 tok/s and 0.17 s on the next).
+        for _tok in itertools.islice(llm.generate(prompt, top_k=1, temp=0.0, reset=True), 2):
+            pass
         for _ in range(repetitions):
             llm.reset()
             llama_cpp.llama_perf_context_reset(ctx)
@@ -230,6 +242,7 @@ def _measure(
         q.kl_divergence,
         q.same_top_token,
         estimated,
+        repetitions,
     )
     return measure, q.log_probs
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._optional import needs
-from .measure import mean_sd
+from .measure import mean_sd, spread
 
 __all__ = ["EndpointMeasure", "compare_endpoints"]
 
@@ -21,13 +21,14 @@ class EndpointMeasure:
     ttft_s: tuple[float, float]
     tg_tps: tuple[float, float]
     server_tps: float | None  # llama.cpp ``timings.predicted_per_second`` / LM Studio ``stats.tokens_per_second``
+    repetitions: int = 1  # timed runs, after one untimed warm-up (the model may load on the first request)
 
     def as_row(self) -> dict[str, Any]:
         return {
             "provider": self.provider,
             "model": self.model,
-            "ttft_ms": f"{self.ttft_s[0] * 1000:.1f} ± {self.ttft_s[1] * 1000:.1f}",
-            "tg tok/s": f"{self.tg_tps[0]:.1f} ± {self.tg_tps[1]:.1f}",
+            "ttft_ms": spread((self.ttft_s[0] * 1000, self.ttft_s[1] * 1000), self.repetitions, 1),
+            "tg tok/s": spread(self.tg_tps, self.repetitions, 1),
             "server tok/s": round(self.server_tps, 1) if self.server_tps else None,
         }
 
@@ -40,13 +41,15 @@ def compare_endpoints(
     max_tokens: int = 32,
 ) -> Any:
     """TTFT and generation tokens/s of ``(provider, model)`` pairs served over HTTP (LM Studio, llama.cpp, the
-    embedded server with variant aliases…), with the server's own timing where it reports one. A DataFrame."""
+    embedded server with variant aliases…), with the server's own timing where it reports one. A DataFrame. Each
+    pair is asked once untimed first (a server may load the model then)."""
     with needs():
         import pandas as pd
 
     rows = []
     for provider, model in targets:
         ttft, tps, server = [], [], None
+        provider.chat([{"role": "user", "content": prompt}], model=model, max_tokens=2, temperature=0)  # warm-up
         for _ in range(repetitions):
             s = provider.stream(
                 [{"role": "user", "content": prompt}], model=model, max_tokens=max_tokens, temperature=0
@@ -63,5 +66,7 @@ def compare_endpoints(
                 [{"role": "user", "content": prompt}], model=model, max_tokens=max_tokens, temperature=0
             )
             server = full.server_tokens_per_s or server
-        rows.append(EndpointMeasure(provider.name, model, mean_sd(ttft), mean_sd(tps or [float("nan")]), server))
+        rows.append(
+            EndpointMeasure(provider.name, model, mean_sd(ttft), mean_sd(tps or [float("nan")]), server, repetitions)
+        )
     return pd.DataFrame([m.as_row() for m in rows])

@@ -40,7 +40,8 @@ class QuantPanel(Panel):
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="progress")
         self.status = widgets.HTML()
         self.table = widgets.HTML()
-        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="700px"))
+        # hidden until there is a plot: an Image without one shows a broken-image icon
+        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="700px", display="none"))
         self.recommendation = widgets.HTML()
         self.widget = panel_box(
             [
@@ -86,8 +87,9 @@ class QuantPanel(Panel):
             self.report = compare_quantizations(variants, repetitions=reps, progress=tick)
             self.table.value = self.report._repr_html_()
             self.plot.value = self._plot_png(self.report)
+            self.plot.layout.display = None
             self._show_recommendation()
-            self.status.value = f"measured {len(variants)} variant(s)"
+            self.status.value = f"measured {len(variants)} variants, {reps} timed run(s) each after a warm-up"
         except (NxsLabError, ValueError, OSError) as exc:
             self.error = exc
             self.status.value = (
