@@ -149,8 +149,8 @@ class ChatResult:
     ``text`` is the answer; a reasoning model's thinking is in ``reasoning`` (from the server's
     ``reasoning_content`` / ``reasoning`` field, or split out of an inline ``<think>`` block).
     ``latency_s`` is from sending the request to the last byte; ``ttft_s`` is
-    the time to the first generated token (for non-streamed calls the whole
-    reply arrives at once, so it equals ``latency_s``).
+    the time to the first generated token where one was timed (a stream, or a server that reports it, as LM
+    Studio's native chat does), ``None`` for an unstreamed call: its whole reply arrives at once.
     """
 
     text: str

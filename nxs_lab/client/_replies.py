@@ -77,7 +77,6 @@ def chat_result(resp: Any, model: str, t0: float, provider: str, base_url: str) 
         tool_calls=calls,
         usage=Usage.from_reply(resp),
         latency_s=latency,
-        ttft_s=latency,
         raw=resp,
     )
     log.debug("%s chat model=%s latency=%.3fs finish=%s", provider, result.model, latency, result.finish_reason)
@@ -97,7 +96,6 @@ def completion_result(resp: Any, model: str, t0: float, provider: str, base_url:
         finish_reason=choices[0].finish_reason,
         usage=Usage.from_reply(resp),
         latency_s=latency,
-        ttft_s=latency,
         endpoint="completions",
         raw=resp,
     )
@@ -130,7 +128,6 @@ def response_result(
         tool_calls=calls,
         usage=usage,
         latency_s=latency,
-        ttft_s=latency,
         endpoint="responses",
         raw=resp,
     )

@@ -93,7 +93,7 @@ def _record(
         "tool_calls": ", ".join(c.name for c in result.tool_calls),
         "answered_by": result.provider,
         "model": result.model,
-        "ttft_s": result.ttft_s if result.ttft_s is not None else result.latency_s,
+        "ttft_s": result.ttft_s,  # None where no first token was timed (an unstreamed call)
         "latency_s": result.latency_s,
         "prompt_tokens": tokens_in,
         "cached_tokens": cached,
