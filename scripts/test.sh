@@ -11,4 +11,7 @@ export NXS_LAB_LLAMA_SERVER
 # LiteLLM's proxy, for the gateway tests: a venv of its own, cached outside the checkout (about 90 s the first time).
 NXS_LAB_LITELLM=${NXS_LAB_LITELLM:-$(bash scripts/install_gateway.sh | tail -n 1)}
 export NXS_LAB_LITELLM
+# jupyter-ai 3, for the @nxs persona's tests: a venv of its own too, cached outside the checkout.
+NXS_LAB_JUPYTER_AI3=${NXS_LAB_JUPYTER_AI3:-$(bash scripts/install_jupyter_ai3.sh | tail -n 1)}
+export NXS_LAB_JUPYTER_AI3
 exec .venv/bin/python -m pytest "$@"
