@@ -15,7 +15,7 @@ import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["kv_table", "rows_table"]
+__all__ = ["Table", "kv_table", "rows_table"]
 
 # The scrolling box: as wide as its container, a scrollbar when the table is wider.
 _BOX = "overflow-x:auto;max-width:100%"
@@ -49,6 +49,10 @@ def _style(value: Any) -> str:
     return _SHORT if value is None or len(str(value)) <= _SHORT_CHARS else _TEXT
 
 
+def _one_line(style: str) -> str:
+    return style if "white-space:nowrap" in style else f"{style};white-space:nowrap"
+
+
 def _td(value: Any) -> str:
     style = _style(value)
     return f"<td style='{style}'>{_fmt(value)}</td>"
@@ -70,9 +74,31 @@ def rows_table(
 ) -> str:
     """A table with a header row. ``notes``: lines shown under the table (long text that would make every row
     tall). ``wide``: a table of many figures: every cell on one line, and the sideways scrollbar always shown."""
-    cell = (lambda v: f"<td style='{_style(v)};white-space:nowrap'>{_fmt(v)}</td>") if wide else _td
+    cell = (lambda v: f"<td style='{_one_line(_style(v))}'>{_fmt(v)}</td>") if wide else _td
     head = "".join(f"<th style='{_SHORT}'>{html.escape(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(cell(v) for v in r) + "</tr>" for r in rows)
     table = _boxed(title, f"<tr>{head}</tr>{body}", box=_WIDE_BOX if wide else _BOX)
     below = "".join(f"<div style='font-size:12px;color:#444'>{html.escape(n)}</div>" for n in notes)
     return table + below
+
+
+class Table:
+    """Rows (dicts with the same keys) that show as the kit's table in a notebook (one line per row with
+    ``wide``), and become a DataFrame on request: what a runbook shows instead of a plain pandas table."""
+
+    def __init__(
+        self, title: str, rows: Sequence[Mapping[str, Any]], *, notes: Sequence[str] = (), wide: bool = False
+    ) -> None:
+        self.title, self.rows, self.notes, self.wide = title, [dict(r) for r in rows], list(notes), wide
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def to_dataframe(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
+    def _repr_html_(self) -> str:
+        columns = list(self.rows[0]) if self.rows else []
+        return rows_table(self.title, columns, [list(r.values()) for r in self.rows], notes=self.notes, wide=self.wide)

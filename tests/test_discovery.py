@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -97,6 +98,19 @@ def test_to_dataframe_one_row_per_model(lab) -> None:
     assert len(df) == 5 and set(df["kind"]) == {"LM Studio", "Ollama"}
     assert {"url", "model", "context", "quantization", "loaded", "auth", "exposed"} <= set(df.columns)
     assert "<table" in eps._repr_html_()
+
+
+def test_the_servers_and_models_tables_are_the_kits_one_line_per_row(lab) -> None:
+    """What the discovery runbook shows: the kit's renderer (one line per row, a sideways scrollbar), one spelling
+    per unit, the quantization and load state visible."""
+    eps = discover(["127.0.0.2", "127.0.0.3"], progress=False)
+    servers, models = eps.servers(), eps.models()
+    assert [r["models"] for r in servers.rows] == [len(e.models) for e in eps] and "latency_ms" in servers.rows[0]
+    assert len(models) == 5 and {"quantization", "loaded", "context"} <= set(models.rows[0])
+    html = models._repr_html_()
+    assert "overflow-x:scroll" in html and "Q4_K_M" in html and "not-loaded" in html
+    assert html.count("<td") == len(re.findall(r"<td style='[^']*white-space:nowrap", html))  # each on one line
+    assert list(models.to_dataframe().columns) == list(models.rows[0])
 
 
 def test_closed_and_blackholed_ports_are_not_reported(blackholed) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._html import rows_table
+from .._html import Table, rows_table
 from .._optional import needs
 from ..models import ModelInfo, ModelKind
 
@@ -85,6 +85,19 @@ class Endpoints(list):
             import pandas as pd
 
         return pd.DataFrame(self.rows())
+
+    def servers(self) -> Table:
+        """One line per server: where, what kind, how fast, whether it wants a key, how many models."""
+        keep = ("url", "kind", "version", "latency_ms", "auth", "exposed")
+        rows = [{**{k: ep.rows()[0][k] for k in keep}, "models": len(ep.models)} for ep in self]
+        return Table(f"{len(self)} server(s) in {self.scanned} probes, {self.seconds:.2f} s", rows,
+                     notes=[f"note: {n}" for n in self.notes], wide=True)  # fmt: skip
+
+    def models(self) -> Table:
+        """One line per model: its server, kind, context window, quantization and load state."""
+        keep = ("url", "kind", "model", "model kind", "context", "quantization", "loaded")
+        rows = [{k: r[k] for k in keep} for r in self.rows() if r["model"] is not None]
+        return Table(f"{len(rows)} model(s)", rows, wide=True)
 
     def _repr_html_(self) -> str:
         rows = self.rows()

@@ -69,7 +69,10 @@ class ChatPanel(Panel):
         if system and not self.messages:
             self._append({"role": "system", "content": system})
         self.choice = widgets.Dropdown(description="provider", layout=widgets.Layout(width="360px"))
-        self.model_choice = widgets.Dropdown(description="model", layout=widgets.Layout(width="360px"))
+        # as wide as its longest name needs (up to the panel's width), never clipping it
+        self.model_choice = widgets.Dropdown(
+            description="model", layout=widgets.Layout(width="auto", min_width="360px", max_width="100%")
+        )
         self.max_tokens = widgets.BoundedIntText(
             value=max_tokens, min=1, max=1_000_000, description="max tokens", layout=widgets.Layout(width="200px")
         )
@@ -388,6 +391,10 @@ def _chat_models(models: list[ModelInfo]) -> list[ModelInfo]:
 
 
 def _model_label(m: ModelInfo) -> str:
+    """What the model dropdown shows: a file path (llama-server names a model by its GGUF path) by its file name,
+    so the whole name fits; the value stays the id the server takes."""
     state = {LoadState.LOADED: " (loaded)", LoadState.NOT_LOADED: " (not loaded)"}.get(m.loaded, "")
     window = f", {m.context_window:,} tokens" if m.context_window else ""
-    return f"{m.id}{state}{window}"
+    path = m.id.replace("\\", "/")
+    name = path.rsplit("/", 1)[-1] if "/" in path and path.endswith(".gguf") else m.id
+    return f"{name}{state}{window}"
