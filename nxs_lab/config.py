@@ -142,6 +142,12 @@ class ProviderConfig(BaseModel):
     proxy: SecretStr | Literal[False] | None = None
     # This provider's own circuit breaker ([providers.breaker]): what it sets, over the shared [breaker] table.
     breaker: BreakerSettings | None = None
+    # Rate limits as LiteLLM names them: requests and model tokens a minute. The chain keeps to them (waiting up to
+    # rate_wait seconds for a slot, else moving on, said in the result and the log); the LiteLLM export writes
+    # them, so a gateway enforces them for every client.
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+    rate_wait: float | None = Field(default=None, ge=0, le=3600, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod

@@ -209,3 +209,20 @@ def test_the_table_is_one_line_per_variant_with_the_spread_said_honestly(report)
     assert ">note<" not in html and "F16: " in html.split("</table>", 1)[1]  # the requantized F16's note, below
     assert "overflow-x:scroll" in html and html.count("<td") == html.count("white-space:nowrap") - html.count("<th")
     assert {m.repetitions for m in report.measures} == {n}
+
+
+def test_plot_labels_sit_inside_the_frame_and_off_their_bubbles(report) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4))
+    ax = report.plot(ax=fig.add_subplot())
+    fig.tight_layout()
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    labels = [t for t in ax.texts if t.get_text().split("\n")[0] in {m.variant.label for m in report.measures}]
+    assert len(labels) == len(report.measures)
+    for label, m in zip(labels, report.measures, strict=True):
+        box = label.get_window_extent(renderer)
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, m.variant.label
+        x, y = ax.transData.transform((m.variant.size_mb, m.kl_divergence))
+        assert not box.contains(x, y), m.variant.label  # the label does not cover its bubble's centre

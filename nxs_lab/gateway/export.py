@@ -5,7 +5,7 @@ OpenAI-compatible URL, on an engine built for it, with the kit's providers, orde
     >>> print(to_yaml(litellm_config(cfg)).splitlines()[1])
       - model_name: "lab"
 
-What maps to what (:data:`MAPPING`, tested by value):
+What maps to what (``tests/test_gateway.py`` checks each row by value):
 
 =======================================  =============================================================================
 the kit                                  LiteLLM
@@ -17,6 +17,8 @@ no key                                   ``api_key: none`` (the OpenAI client ne
 ``context_window``                       ``model_info.max_input_tokens``; ``enable_pre_call_checks`` so a prompt too long
                                          for one provider goes to the next instead of failing there
 ``max_tokens``                           ``litellm_params.max_tokens``
+``rpm``, ``tpm``                         ``litellm_params.rpm``, ``litellm_params.tpm``: the gateway's router keeps
+                                         the deployment to them for every client
 ``timeouts.total`` (else ``first_byte``)  ``litellm_params.timeout``
 ``timeouts.first_byte``                  ``litellm_params.stream_timeout``
 the priority order                       ``router_settings.fallbacks``: each provider falls back to every later one;
@@ -73,6 +75,10 @@ def _params(p: ProviderConfig, model: str) -> dict[str, Any]:
     }
     if p.max_tokens is not None:
         params["max_tokens"] = p.max_tokens
+    if p.rpm is not None:  # LiteLLM's router keeps each deployment to these, for every client of the gateway
+        params["rpm"] = p.rpm
+    if p.tpm is not None:
+        params["tpm"] = p.tpm
     return params
 
 

@@ -26,7 +26,24 @@ if TYPE_CHECKING:
     from ..client import Provider
     from .fallback import FallbackChain
 
-__all__ = ["Run", "Try"]
+__all__ = ["REPLY_TOKENS_GUESS", "Run", "Try", "estimate_tokens"]
+
+# A reply's tokens booked against a provider's tokens a minute when neither the call nor the provider sets
+# max_tokens; the answer's usage corrects the booking once it is known.
+REPLY_TOKENS_GUESS = 512
+
+
+def estimate_tokens(items: Any) -> int:
+    """A quick estimate of a prompt's tokens (messages, or texts to embed): four characters a token, four more a
+    message. Only a booking against ``tpm``: the answer's usage corrects it."""
+    if isinstance(items, str):
+        items = [items]
+    total = 0
+    for item in items or ():
+        content = item.get("content") if isinstance(item, dict) else item
+        total += len(str(content or "")) // 4 + 4
+    return total
+
 
 _OUTCOME = {
     Action.NEXT: Outcome.FAILED,
@@ -77,7 +94,9 @@ class Run:
     async callers drive the same schedule, so the policy lives in one place.
     """
 
-    def __init__(self, chain: FallbackChain, op: str, model: str | None) -> None:
+    def __init__(
+        self, chain: FallbackChain, op: str, model: str | None, *, tokens: int = 0, max_tokens: int | None = None
+    ) -> None:
         self.chain = chain
         self.op = op
         self.model = model
@@ -85,6 +104,11 @@ class Run:
         self.attempts: list[Attempt] = []
         self.resent = 0  # of the attempt just ended: requests the transport sent again on a fresh connection
         self.last_error: BaseException | None = None
+        # What the call is booked as against a provider's tokens a minute: the prompt's estimate (``tokens``) and
+        # the reply's limit; corrected by the usage the answer reports (or given back when the call fails).
+        self.tokens, self.max_tokens = tokens, max_tokens
+        self._booked: dict[str, float] = {}
+        self._waited: dict[str, float] = {}
 
     def _since(self, t: float) -> float:
         return t - self.t_call
@@ -119,25 +143,45 @@ class Run:
                     break
                 delay = t.decision.delay
 
+    def _cost(self, p: Provider) -> float:
+        reply = 0 if self.op == "embed" else (self.max_tokens or p.max_tokens or REPLY_TOKENS_GUESS)
+        return float(self.tokens + reply)
+
     def rate_wait(self, p: Provider) -> float | None:
-        """Seconds to wait for the provider's rate limit (the slot is booked), or ``None`` to move on."""
-        bucket = self.chain.rate_limits.get(p.name)
-        if bucket is None:
+        """Seconds to wait for the provider's rate limits (requests and tokens a minute; the slot is booked), or
+        ``None`` to move on, said as a ``skipped (rate limit)`` attempt in the result and the log."""
+        requests, tokens = self.chain.rate_limits.get(p.name), self.chain.token_limits.get(p.name)
+        if requests is None and tokens is None:
             return 0.0
-        wait = bucket.reserve(self.chain.max_rate_wait)
-        if wait is None:
+        max_wait = self.chain.rate_waits.get(p.name, self.chain.max_rate_wait)
+        wait = requests.reserve(max_wait) if requests is not None else 0.0
+        cost = self._cost(p)
+        token_wait = tokens.reserve(max_wait, cost) if tokens is not None and wait is not None else 0.0
+        if wait is not None and token_wait is None and requests is not None:
+            requests.settle(-1)  # the request's slot goes back: the tokens it needs are not there
+        if wait is None or token_wait is None:
             self.chain.breakers[p.name].release()
-            now = time.perf_counter()
-            self._add(
-                Attempt(
-                    p.name,
-                    Outcome.SKIPPED_RATE,
-                    self._since(now),
-                    0.0,
-                    detail=f"next slot in {bucket.wait_time():.2f} s",
-                )
-            )
+            which, bucket = ("requests", requests) if wait is None else ("tokens", tokens)
+            detail = f"{which} a minute: the next slot in {bucket.wait_time():.2f} s" if bucket else which
+            self._add(Attempt(p.name, Outcome.SKIPPED_RATE, self._since(time.perf_counter()), 0.0, detail=detail))
+            return None
+        if tokens is not None:
+            self._booked[p.name] = min(cost, float(tokens.burst))
+        wait = max(wait, token_wait)
+        if wait:
+            self._waited[p.name] = self._waited.get(p.name, 0.0) + wait
         return wait
+
+    def _settle(self, p: Provider, result: Any = None) -> None:
+        """The provider's token booking corrected by what the answer used, or given back (no answer)."""
+        booked, bucket = self._booked.pop(p.name, None), self.chain.token_limits.get(p.name)
+        if booked is None or bucket is None:
+            return
+        usage = getattr(result, "usage", None)
+        used = getattr(usage, "total_tokens", None) if usage is not None else None
+        if used is None and usage is not None and usage.prompt_tokens is not None:
+            used = usage.prompt_tokens + (usage.completion_tokens or 0)
+        bucket.settle((used if used is not None else 0) - booked)
 
     @contextlib.contextmanager
     def attempt(self, t: Try, on_error: ErrorHandler | None = None) -> Iterator[Try]:
@@ -176,11 +220,13 @@ class Run:
     def abandoned(self, p: Provider) -> None:
         """The call was stopped from outside (Ctrl-C, cancellation, a stream no longer read): no verdict on
         the provider's health, but a probe it held must be released, or its breaker would stay half-open."""
+        self._settle(p)
         self.chain.breakers[p.name].release()
 
     def failed(self, p: Provider, exc: BaseException, tries: int, t0: float) -> Decision:
         """Record a failure; raise at once when the decision is STOP."""
         t1 = time.perf_counter()
+        self._settle(p)
         d = decide(exc, tries, self.chain.policy)
         breaker = self.chain.breakers[p.name]
         if counts_against_breaker(exc):
@@ -214,7 +260,10 @@ class Run:
     def succeeded(self, p: Provider, t0: float, result: Any = None) -> tuple[Attempt, ...]:
         t1 = time.perf_counter()
         self.chain.breakers[p.name].record_success()
-        self._add(Attempt(p.name, Outcome.OK, self._since(t0), t1 - t0), result)
+        self._settle(p, result)
+        waited = self._waited.pop(p.name, 0.0)
+        detail = f"waited {waited:.2f} s for its rate limit" if waited else ""
+        self._add(Attempt(p.name, Outcome.OK, self._since(t0), t1 - t0, detail=detail), result)
         return tuple(self.attempts)
 
     def exhausted(self) -> AllProvidersFailed:

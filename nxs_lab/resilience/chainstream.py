@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StreamInterrupted
 from ..results import Attempt, ChatResult, Outcome
-from ._schedule import Run, Try
+from ._schedule import Run, Try, estimate_tokens
 
 if TYPE_CHECKING:
     from ..client import Provider
@@ -32,6 +32,11 @@ class _ChainStreamBase:
         self.resumed_from: list[str] = []
         self._active: Any = None  # the provider stream being read
         self._stopped = False
+
+    def _run(self) -> Run:
+        limit = self.params.get("max_tokens")
+        return Run(self.chain, "stream", self.params.get("model"), tokens=estimate_tokens(self.messages),
+                   max_tokens=limit if isinstance(limit, int) else None)  # fmt: skip
 
     @property
     def stopped(self) -> bool:
@@ -125,7 +130,7 @@ class ChainStream(_ChainStreamBase):
 
     def deltas(self) -> Iterator[Delta]:
         """Every delta, thinking and answer alike (see :meth:`~nxs_lab.client.streaming.ChatStream.deltas`)."""
-        run = Run(self.chain, "stream", self.params.get("model"))
+        run = self._run()
         for t in run.schedule():
             if self._stopped:
                 run.abandoned(t.provider)
@@ -162,7 +167,7 @@ class AsyncChainStream(_ChainStreamBase):
 
     async def deltas(self) -> AsyncIterator[Delta]:
         """Every delta, thinking and answer alike."""
-        run = Run(self.chain, "stream", self.params.get("model"))
+        run = self._run()
         for t in run.schedule():
             if self._stopped:
                 run.abandoned(t.provider)

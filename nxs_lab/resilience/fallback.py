@@ -24,7 +24,7 @@ from ..client import AsyncProvider, Provider
 from ..config import LabConfig
 from ..context.guard import AsyncContextGuard, ContextGuard
 from ..results import Attempt, ChatResult, EmbeddingResult
-from ._schedule import Run
+from ._schedule import Run, estimate_tokens
 from .breaker import CircuitBreaker
 from .chainstream import AsyncChainStream, ChainStream
 from .ratelimit import TokenBucket
@@ -44,8 +44,11 @@ class FallbackChain:
         providers: tried in this order.
         policy: retry patience per provider (see :class:`~nxs_lab.resilience.retry.RetryPolicy`).
         breaker: makes each provider's breaker from its name (e.g. to inject a clock).
-        rate_limits: optional ``{provider name: TokenBucket}``.
-        max_rate_wait: the longest wait for a rate-limit slot before moving on (seconds).
+        rate_limits: optional ``{provider name: TokenBucket}`` of requests (``rpm`` in the settings).
+        token_limits: optional ``{provider name: TokenBucket}`` of model tokens (``tpm``): each call is booked
+            as its prompt's estimate and its reply's limit, then corrected by the usage its answer reports.
+        max_rate_wait: the longest wait for a rate-limit slot before moving on (seconds); ``rate_waits``:
+            ``{provider name: seconds}`` for some providers (``rate_wait`` in the settings).
         log: an optional :class:`~nxs_lab.resilience.requestlog.RequestLog`.
         resume_streams: continue a stream broken after its first token on the next provider,
             with the partial text as an assistant prefix (default: raise ``StreamInterrupted``).
@@ -61,7 +64,9 @@ class FallbackChain:
         policy: RetryPolicy = DEFAULT_POLICY,
         breaker: Callable[[str], CircuitBreaker] | None = None,
         rate_limits: Mapping[str, TokenBucket] | None = None,
+        token_limits: Mapping[str, TokenBucket] | None = None,
         max_rate_wait: float = 0.25,
+        rate_waits: Mapping[str, float] | None = None,
         log: RequestLog | None = None,
         resume_streams: bool = False,
         fit: bool = False,
@@ -78,9 +83,13 @@ class FallbackChain:
         self._make_breaker = breaker or (lambda name: CircuitBreaker(name=name))
         self.breakers: dict[str, CircuitBreaker] = {p.name: self._make_breaker(p.name) for p in self.providers}
         self.rate_limits = dict(rate_limits or {})
-        unknown = set(self.rate_limits) - set(names)
-        if unknown:
-            raise ValueError(f"rate_limits name providers not in the chain: {sorted(unknown)}")
+        self.token_limits = dict(token_limits or {})
+        self.rate_waits = dict(rate_waits or {})
+        for what, given in (("rate_limits", self.rate_limits), ("token_limits", self.token_limits),
+                            ("rate_waits", self.rate_waits)):  # fmt: skip
+            unknown = set(given) - set(names)
+            if unknown:
+                raise ValueError(f"{what} name providers not in the chain: {sorted(unknown)}")
         self.max_rate_wait = max_rate_wait
         self.log = log
         self.resume_streams = resume_streams
@@ -121,7 +130,9 @@ class FallbackChain:
             policy=self.policy,
             breaker=lambda name: self.breakers[name] if name in kept else self._make_breaker(name),
             rate_limits={name: bucket for name, bucket in self.rate_limits.items() if name in kept},
+            token_limits={name: bucket for name, bucket in self.token_limits.items() if name in kept},
             max_rate_wait=self.max_rate_wait,
+            rate_waits={name: wait for name, wait in self.rate_waits.items() if name in {p.name for p in providers}},
             log=self.log,
             resume_streams=self.resume_streams,
             fit=self.fit,
@@ -132,9 +143,14 @@ class FallbackChain:
     @classmethod
     def from_config(cls, cfg: LabConfig, **kw: Any) -> FallbackChain:
         """A chain of the configured providers, lowest ``priority`` first, their breakers set by ``cfg.breaker`` and
-        each provider's own ``[providers.breaker]`` over it (unless ``breaker=`` is given)."""
+        each provider's own ``[providers.breaker]`` over it (unless ``breaker=`` is given), each kept to its
+        ``rpm`` and ``tpm``, waiting up to its ``rate_wait`` for a slot before moving on."""
         kw.setdefault("breaker", lambda name: CircuitBreaker.from_settings(cfg.breaker_for(name), name))
-        return cls([Provider.from_config(p) for p in cfg.by_priority()], **kw)
+        providers = cfg.by_priority()
+        kw.setdefault("rate_limits", {p.name: TokenBucket.per_minute(p.rpm) for p in providers if p.rpm})
+        kw.setdefault("token_limits", {p.name: TokenBucket.per_minute(p.tpm) for p in providers if p.tpm})
+        kw.setdefault("rate_waits", {p.name: p.rate_wait for p in providers if p.rate_wait is not None})
+        return cls([Provider.from_config(p) for p in providers], **kw)
 
     def provider(self, name: str) -> Provider:
         for p in self.providers:
@@ -197,8 +213,10 @@ class FallbackChain:
 
     # ------------------------------------------------------------------ calls
 
-    def _call(self, op: str, fn: Callable[[Provider], Any], model: str | None) -> tuple[Any, str, tuple[Attempt, ...]]:
-        run = Run(self, op, model)
+    def _call(
+        self, op: str, fn: Callable[[Provider], Any], model: str | None, size: tuple[int, int | None] = (0, None)
+    ) -> tuple[Any, str, tuple[Attempt, ...]]:
+        run = Run(self, op, model, tokens=size[0], max_tokens=size[1])
         for t in run.schedule():
             with run.attempt(t):
                 t.pause(self._sleep)
@@ -208,9 +226,9 @@ class FallbackChain:
         raise run.exhausted()
 
     async def _acall(
-        self, op: str, fn: Callable[[Provider], Any], model: str | None
+        self, op: str, fn: Callable[[Provider], Any], model: str | None, size: tuple[int, int | None] = (0, None)
     ) -> tuple[Any, str, tuple[Attempt, ...]]:
-        run = Run(self, op, model)
+        run = Run(self, op, model, tokens=size[0], max_tokens=size[1])
         for t in run.schedule():
             with run.attempt(t):
                 await t.apause()
@@ -225,24 +243,27 @@ class FallbackChain:
         def one(p: Provider) -> ChatResult:
             return self.guard(p).chat(messages, **params) if self.fit else p.chat(messages, **params)
 
-        result, _, attempts = self._call("chat", one, params.get("model"))
+        result, _, attempts = self._call("chat", one, params.get("model"), _size(messages, params))
         return dataclasses.replace(result, attempts=attempts)
 
     async def achat(self, messages: Messages, **params: Any) -> ChatResult:
         async def one(p: Provider) -> ChatResult:
             return await (self.aguard(p) if self.fit else self.aprovider(p)).chat(messages, **params)
 
-        result, _, attempts = await self._acall("chat", one, params.get("model"))
+        result, _, attempts = await self._acall("chat", one, params.get("model"), _size(messages, params))
         return dataclasses.replace(result, attempts=attempts)
 
     def embed(self, texts: str | Sequence[str], **params: Any) -> EmbeddingResult:
-        vectors, name, attempts = self._call("embed", lambda p: p.embed(texts, **params), params.get("model"))
+        vectors, name, attempts = self._call(
+            "embed", lambda p: p.embed(texts, **params), params.get("model"), (estimate_tokens(texts), None)
+        )
         return EmbeddingResult(vectors, name, attempts)
 
     async def aembed(self, texts: str | Sequence[str], **params: Any) -> EmbeddingResult:
         vectors, name, attempts = await self._acall(
-            "embed", lambda p: self.aprovider(p).embed(texts, **params), params.get("model")
-        )
+            "embed", lambda p: self.aprovider(p).embed(texts, **params), params.get("model"),
+            (estimate_tokens(texts), None),
+        )  # fmt: skip
         return EmbeddingResult(vectors, name, attempts)
 
     def stream(self, messages: Messages, **params: Any) -> ChainStream:
@@ -251,6 +272,12 @@ class FallbackChain:
 
     def astream(self, messages: Messages, **params: Any) -> AsyncChainStream:
         return AsyncChainStream(self, messages, params)
+
+
+def _size(messages: Messages, params: Mapping[str, Any]) -> tuple[int, int | None]:
+    """A chat's booking against a provider's tokens a minute: its prompt's estimate and the reply's limit."""
+    limit = params.get("max_tokens")
+    return estimate_tokens(messages), limit if isinstance(limit, int) else None
 
 
 def _status_row(p: Provider, breaker: Mapping[str, Any]) -> dict[str, Any]:

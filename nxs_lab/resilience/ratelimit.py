@@ -1,4 +1,5 @@
-"""A token bucket per provider: at most ``rate`` requests a second, bursts up to ``burst``."""
+"""A token bucket per provider: at most ``rate`` requests (or model tokens) a second, bursts up to ``burst``.
+:meth:`TokenBucket.per_minute` is the settings' ``rpm`` and ``tpm``, as LiteLLM names them."""
 
 from __future__ import annotations
 
@@ -45,20 +46,32 @@ class TokenBucket:
                 return True
             return False
 
-    def reserve(self, max_wait: float) -> float | None:
-        """Take a token now or, if one frees within ``max_wait`` seconds, book it and return the wait.
+    @classmethod
+    def per_minute(cls, n: int, clock: Callable[[], float] = time.monotonic) -> TokenBucket:
+        """``n`` a minute (``rpm`` requests, ``tpm`` model tokens), a whole minute's worth at once at most."""
+        return cls(rate=n / 60, burst=max(1, int(n)), clock=clock)
+
+    def reserve(self, max_wait: float, n: float = 1.0) -> float | None:
+        """Take ``n`` tokens now or, if they free within ``max_wait`` seconds, book them and return the wait.
 
         The booking is made before the caller sleeps, so concurrent callers queue one behind the other
-        instead of all waking at the same moment and all going out. ``None``: no token within ``max_wait``
-        (nothing is booked).
+        instead of all waking at the same moment and all going out. ``None``: not within ``max_wait``
+        (nothing is booked). More than ``burst`` is booked as ``burst``: it could never be free at once.
         """
+        n = min(float(n), float(self.burst))
         with self._lock:
             self._refill()
-            wait = 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
+            wait = 0.0 if self._tokens >= n else (n - self._tokens) / self.rate
             if wait > max_wait:
                 return None
-            self._tokens -= 1  # may go negative: the debt is the queue of booked callers
+            self._tokens -= n  # may go negative: the debt is the queue of booked callers
             return wait
+
+    def settle(self, delta: float) -> None:
+        """Correct a booking once the real figure is known: ``delta`` more tokens taken (negative: given back)."""
+        with self._lock:
+            self._refill()
+            self._tokens = min(float(self.burst), self._tokens - delta)
 
     def wait_time(self) -> float:
         """Seconds until a token is free (0 when one is)."""

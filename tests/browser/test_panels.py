@@ -96,9 +96,26 @@ def test_quant_panel_measures_one_variant(page, lab) -> None:
     measure = page.locator(".jp-OutputArea .widget-button:visible", has_text="Measure")
     measure.wait_for(timeout=90_000)
     assert_no_widget_errors(page)
+    assert page.locator(".jp-OutputArea img:visible").count() == 0  # no empty (broken) image before the first plot
     measure.click()
-    page.locator(".jp-OutputArea", has_text="measured 2 variant(s)").first.wait_for(timeout=240_000)
+    page.locator(".jp-OutputArea", has_text="measured 2 variants").first.wait_for(timeout=240_000)
     out = page.locator(".jp-OutputArea").first.inner_text()
-    assert "Q8_0" in out and "recommendation" in out
+    assert "Q8_0" in out and "recommendation" in out and "(n=1)" in out and "± 0" not in out
     assert page.locator(".jp-OutputArea img:visible").count() >= 1  # the plot
+    _one_line_per_variant_and_a_visible_scrollbar(page)
     assert_no_widget_errors(page)
+
+
+def _one_line_per_variant_and_a_visible_scrollbar(page) -> None:
+    """The variants' table: every row as tall as the header row (one line each: the notes sit under the table), and
+    in the panel's box, wider than it, a sideways scrollbar that shows before anyone scrolls."""
+    box = page.locator(".jp-OutputArea .nxs-table", has_text="bpw").first
+    heights = box.evaluate("b => Array.from(b.querySelectorAll('tr')).map(r => r.getBoundingClientRect().height)")
+    assert len(heights) >= 3 and max(heights) <= 1.3 * min(heights), heights
+    page.set_viewport_size({"width": 760, "height": 900})
+    page.wait_for_timeout(300)  # the lab relayouts after the resize
+    shown = box.evaluate(
+        "b => ({wider: b.scrollWidth > b.clientWidth, overflow: getComputedStyle(b).overflowX})"
+    )  # (headless Chromium hides scrollbars themselves: "scroll" is what makes a desktop browser draw one)
+    assert shown["wider"] and shown["overflow"] == "scroll", shown
+    page.set_viewport_size({"width": 1280, "height": 900})
