@@ -134,3 +134,40 @@ def test_run_names_the_shipped_runbooks_when_one_is_not_found(capsys, tmp_path) 
     err = capsys.readouterr().err
     assert "'quickstrat'" in err and "quickstart, discovery" in err and "Traceback" not in err
     assert not list(tmp_path.iterdir())  # nothing was started
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.server
+def test_serve_beyond_the_loopback_demands_the_key_and_says_how_to_keep_it_close(tmp_path) -> None:
+    """Bound to every interface (reached here on the loopback only): a request without the key is refused, one
+    with it answers; the banner says so and points to Tailscale. Without a key and with no terminal to show a
+    generated one, it refuses to start."""
+    import httpx2
+
+    refused = subprocess.run([sys.executable, "-m", "nxs_lab.cli", "serve", "--host", "0.0.0.0", "--port", "0"],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert refused.returncode == 2 and "needs an API key" in refused.stderr
+    env = {**os.environ, "SERVE_TEST_KEY": "sk-serve-test-0123456789"}
+    argv = [sys.executable, "-m", "nxs_lab.cli", "serve", "--host", "0.0.0.0", "--port", "0", "--n-ctx", "512",
+            "--no-embedding", "--api-key-env", "SERVE_TEST_KEY"]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        banner: list[str] = []
+        for line in proc.stdout:
+            banner.append(line)
+            if "Ctrl-C" in line:
+                break
+        text = "".join(banner)
+        port = int(next(ln for ln in banner if ln.startswith("base_url: ")).rsplit(":", 1)[1].split("/")[0])
+        assert "needs the API key" in text and "Tailscale" in text and "sk-serve-test" not in text
+        url = f"http://127.0.0.1:{port}/v1/models"
+        assert httpx2.get(url, timeout=10).status_code == 401
+        ok = httpx2.get(url, headers={"Authorization": "Bearer sk-serve-test-0123456789"}, timeout=10)
+        assert ok.status_code == 200 and ok.json()["data"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

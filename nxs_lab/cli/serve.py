@@ -10,6 +10,13 @@ from ..defaults import EMBEDDED_N_CTX, SERVE_PORT
 from ..errors import ConfigError
 from ._common import key_from_env, port, positive, run_in_foreground
 
+# Said when the server listens beyond this machine: the key is required, and the safer way to reach a home box.
+BEYOND_LOOPBACK = [
+    "listening beyond this machine: every request needs the API key (Authorization: Bearer …)",
+    "safer: keep it on 127.0.0.1 and reach it over Tailscale (`tailscale serve --bg 8000` on this machine, then",
+    "  https://<this machine>.<tailnet>.ts.net/v1 from your others), or bind only the tailnet address (100.x.y.z)",
+]
+
 
 def serve(args: argparse.Namespace) -> int:
     from .._net import is_loopback
@@ -28,6 +35,8 @@ def serve(args: argparse.Namespace) -> int:
         if srv.api_key is not None and key is None:
             # Generated for a non-loopback bind: the operator must learn it once, here, and nowhere else.
             lines.append(f"api key (generated): {srv.api_key.get_secret_value()}")
+        if not is_loopback(args.host):
+            lines += BEYOND_LOOPBACK
         return lines
 
     return run_in_foreground(srv, banner)
