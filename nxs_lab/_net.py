@@ -10,7 +10,10 @@ import enum
 import ipaddress
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["TAILNET_V4", "TAILNET_V6", "Scope", "address_scope", "host_scope", "is_loopback", "redact_url", "url_scope"]
+__all__ = [
+    "TAILNET_V4", "TAILNET_V6", "Scope", "address_scope", "host_scope", "is_loopback", "is_tailnet", "redact_url",
+    "url_scope",
+]  # fmt: skip
 
 # Tailscale hands out addresses from the CGNAT range and its own IPv6 ULA prefix.
 TAILNET_V4 = ipaddress.ip_network("100.64.0.0/10")
@@ -52,6 +55,16 @@ def host_scope(host: str) -> Scope:
 def url_scope(url: str) -> Scope:
     """The scope of a URL's host."""
     return host_scope(urlsplit(url).hostname or "")
+
+
+def is_tailnet(host: str) -> bool:
+    """Whether an address is a Tailscale one (100.64.0.0/10, fd7a:115c:a1e0::/48): reachable from the user's own
+    tailnet only, the safe way to reach a home box, never "exposed"."""
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host.lower().endswith(".ts.net")
+    return ip in TAILNET_V4 or ip in TAILNET_V6
 
 
 def is_loopback(host: str) -> bool:

@@ -48,7 +48,7 @@ class Settings:
     config: LabConfig
     path: Path | None
     origins: dict[str, str] = field(default_factory=dict)  # provider name -> "config file …" / "environment …"
-    # Set when the providers were found rather than configured (resilience.which): what answers, and how to pin it.
+    # Set when the providers were found rather than configured (discovery.which): what answers, and how to pin it.
     note: str | None = None
 
     @classmethod

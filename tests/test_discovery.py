@@ -212,3 +212,15 @@ def test_oversized_scans_are_refused_quickly() -> None:
         discover([f"10.{i}.0.0/22" for i in range(32)])
     with pytest.raises(ScanRefused, match="max_probes"):
         discover(["10.0.0.0/22"], ports=list(range(1, 30)), max_addresses=4096)
+
+
+@pytest.mark.parametrize(
+    ("addr", "exposed"),
+    [("127.0.0.1", False), ("::1", False), ("100.101.102.103", False), ("fd7a:115c:a1e0::5", False),
+     ("192.168.1.20", True), ("10.0.0.5", True), ("8.8.8.8", True)],
+)  # fmt: skip
+def test_a_tailnet_address_is_never_exposed(addr: str, exposed: bool) -> None:
+    """The seed's advice: Tailscale is the safe way to reach a home box, so a server found there is not flagged."""
+    from nxs_lab.discovery.scan import is_exposed
+
+    assert is_exposed(addr) is exposed

@@ -15,7 +15,7 @@ import pytest
 import nxs_lab as nx
 from nxs_lab.config import LabConfig
 from nxs_lab.defaults import DEFAULT_PORTS
-from nxs_lab.resilience import which
+from nxs_lab.discovery import which
 from nxs_lab.testing import Fault, FaultServer, foreign
 from nxs_lab.userconfig import Settings
 

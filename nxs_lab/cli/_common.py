@@ -97,9 +97,9 @@ def settings(args: argparse.Namespace) -> Any:
 
 def answering(args: argparse.Namespace) -> Any:
     """The settings with the providers that will answer: the configured ones, else those found on this machine
-    (:mod:`nxs_lab.resilience.which`), which is said once on stderr with how to pin it."""
+    (:mod:`nxs_lab.discovery.which`), which is said once on stderr with how to pin it."""
     if getattr(args, "_answering", None) is None:
-        from ..resilience.which import resolved
+        from ..discovery.which import resolved
 
         args._answering = resolved(settings(args))
         if args._answering.note:

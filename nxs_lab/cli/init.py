@@ -35,7 +35,7 @@ def settings_text(providers: list[Any], origins: dict[str, str]) -> str:
 def _found() -> tuple[list[Any], dict[str, str]]:
     """What answers now: the providers the environment's variables name, then the servers the scan finds."""
     from ..config import LabConfig
-    from ..resilience.which import resolved
+    from ..discovery.which import resolved
     from ..userconfig import Settings, providers_from_environment
 
     found = providers_from_environment(os.environ)

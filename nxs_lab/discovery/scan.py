@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .._net import Scope, address_scope
+from .._net import Scope, address_scope, is_tailnet
 from .._optional import progress as progress_bar
 from ..config import Timeouts
 from ..defaults import (
@@ -41,7 +41,7 @@ from ._connect import Progress, connect_scan
 from ._targets import expand_hosts
 from .endpoints import Endpoint, Endpoints
 
-__all__ = ["adiscover", "discover"]
+__all__ = ["adiscover", "discover", "is_exposed"]
 
 
 def open_file_limit() -> int:
@@ -55,6 +55,12 @@ def open_file_limit() -> int:
     return int(soft) if soft != resource.RLIM_INFINITY else 65536
 
 
+def is_exposed(addr: str) -> bool:
+    """Whether a server on ``addr`` is reachable by other machines: anything but the loopback, except a tailnet
+    address (reachable only from the user's own tailnet: the safe way to reach a home box)."""
+    return address_scope(ipaddress.ip_address(addr)) is not Scope.LOOPBACK and not is_tailnet(addr)
+
+
 def _fingerprint(addr: str, port: int, connect_s: float, timeout: float, limit_s: float) -> Endpoint | None:
     """What answers on ``addr:port``: its kind, version and models, within ``limit_s`` seconds in all and
     :data:`~nxs_lab.defaults.PROBE_MAX_BYTES` per reply. ``None`` for an open port that is no LLM server."""
@@ -64,7 +70,7 @@ def _fingerprint(addr: str, port: int, connect_s: float, timeout: float, limit_s
     host = f"[{addr}]" if ":" in addr else addr
     url = f"http://{host}:{port}/v1"
     t = Timeouts(connect=timeout, first_byte=max(2.0, timeout * 4), idle=max(2.0, timeout * 4))
-    exposed = address_scope(ipaddress.ip_address(addr)) is not Scope.LOOPBACK
+    exposed = is_exposed(addr)
     allowance = Allowance.within(limit_s, None)
     # no key: discovery never sends one
     with (

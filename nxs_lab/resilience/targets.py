@@ -19,11 +19,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from ..config import CHAIN_NAME, norm_name
+from ..discovery.which import resolved
 from ..errors import ConfigError
 from ..userconfig import Settings
 from .fallback import FallbackChain
 from .requestlog import RequestLog
-from .which import resolved
 
 __all__ = ["CHAIN", "ChainChoice", "Configured", "Targets", "configured", "configured_targets"]
 
@@ -106,7 +106,7 @@ def configured_targets(
 ) -> Targets:
     """The providers ``settings`` configure (only ``names`` if given), as :class:`Targets` over one chain that fits
     each request to each provider's window, with the ``[breaker]`` table's breakers. With none configured, the
-    servers :func:`~nxs_lab.resilience.which.resolved` finds. Raises :class:`~nxs_lab.errors.ConfigError` naming
+    servers :func:`~nxs_lab.discovery.which.resolved` finds. Raises :class:`~nxs_lab.errors.ConfigError` naming
     an unknown name, or :class:`~nxs_lab.errors.NoServer` saying what to do when nothing answers."""
     return Targets(FallbackChain.from_config(resolved(settings).chosen(names, where), log=log, fit=True))
 

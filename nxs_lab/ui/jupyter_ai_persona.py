@@ -1,7 +1,7 @@
 """``@nxs`` in jupyter-ai 3.x's chat: a persona (found through jupyter-ai's ``jupyter_ai.personas`` entry point,
 in pyproject.toml) that answers through the kit's configured chain, with its failover and context budgets,
 streaming, and says under each answer which provider answered (and after which failovers). With nothing
-configured it answers through what :mod:`nxs_lab.resilience.which` finds, and says so once. jupyter-ai 2.x
+configured it answers through what :mod:`nxs_lab.discovery.which` finds, and says so once. jupyter-ai 2.x
 users keep the model provider of :mod:`nxs_lab.ui.jupyter_ai`.
 
     @nxs Why is the sky blue?

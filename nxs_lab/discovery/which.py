@@ -60,7 +60,7 @@ def scan_once(ports: Sequence[int] = DEFAULT_PORTS) -> list[Any]:
     key = tuple(ports)
     with _lock:
         if key not in _scanned:
-            from ..discovery import discover
+            from .scan import discover
 
             _scanned[key] = list(discover(["127.0.0.1"], list(key), timeout=SCAN_TIMEOUT, progress=False))
         return _scanned[key]
