@@ -49,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "Evaluation": "evaluation.report",
     "Embeddings": "results",
     "Endpoint": "discovery.endpoints",
+    "Doctor": "discovery.doctor",
     "Endpoints": "discovery.endpoints",
     "EstimateCounter": "tokens.counters",
     "FallbackChain": "resilience.fallback",
@@ -109,6 +110,7 @@ _EXPORTS: dict[str, str] = {
     "compare_quantizations": "quant.measure",
     "counter_for": "context.counting",
     "discover": "discovery.scan",
+    "doctor": "discovery.doctor",
     "estimate_memory": "quant.memory",
     "evaluate": "evaluation.run",
     "published_shapes": "quant.shapes",
@@ -173,6 +175,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from .context.guard import (
         AsyncContextGuard,
         ContextGuard,
+    )
+    from .discovery.doctor import (
+        Doctor,
+        doctor,
     )
     from .discovery.endpoints import (
         Endpoint,

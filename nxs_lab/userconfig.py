@@ -28,7 +28,9 @@ from .config import LabConfig, ProviderConfig, norm_name
 from .defaults import SERVER_PORTS
 from .errors import ConfigError
 
-__all__ = ["CONFIG_ENV", "Settings", "default_config_path", "how_to_configure", "providers_from_environment"]
+__all__ = [
+    "CONFIG_ENV", "Settings", "default_config_path", "how_to_configure", "providers_from_environment", "request_log_path",
+]  # fmt: skip
 
 CONFIG_ENV = "NXS_LAB_CONFIG"
 _OPENAI = "https://api.openai.com/v1"
@@ -149,3 +151,17 @@ def providers_from_environment(env: Mapping[str, str]) -> list[tuple[ProviderCon
             )
         )
     return found
+
+
+def request_log_path(config: LabConfig | None = None) -> str:
+    """Where the command line and the panels keep their request log: ``requests.jsonl`` in the runs folder when
+    one is set (``runs_dir`` in the settings, or ``NXS_LAB__RUNS_DIR``), else in the user's data folder
+    (platformdirs: ``~/.local/share/nxs-lab`` on Linux), never in the working folder (a notebook's working
+    folder may be the installed package's)."""
+    if config is None:
+        config = LabConfig.load(None)
+    if "runs_dir" in config.model_fields_set:
+        return os.path.join(config.runs_dir, "requests.jsonl")
+    import platformdirs
+
+    return os.path.join(platformdirs.user_data_dir("nxs-lab", appauthor=False), "requests.jsonl")

@@ -10,30 +10,12 @@ import datetime as _dt
 import os
 import time
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._jsonl import JsonlAppender, read_jsonl
-
-if TYPE_CHECKING:
-    from ..config import LabConfig
+from ..userconfig import request_log_path
 
 __all__ = ["RequestLog", "default_request_log", "request_log_path"]
-
-
-def request_log_path(config: LabConfig | None = None) -> str:
-    """Where the command line and the panels keep their request log: ``requests.jsonl`` in the runs folder when
-    one is set (``runs_dir`` in the settings, or ``NXS_LAB__RUNS_DIR``), else in the user's data folder
-    (platformdirs: ``~/.local/share/nxs-lab`` on Linux), never in the working folder (a notebook's working
-    folder may be the installed package's)."""
-    if config is None:
-        from ..config import LabConfig
-
-        config = LabConfig.load(None)
-    if "runs_dir" in config.model_fields_set:
-        return os.path.join(config.runs_dir, "requests.jsonl")
-    import platformdirs
-
-    return os.path.join(platformdirs.user_data_dir("nxs-lab", appauthor=False), "requests.jsonl")
 
 
 def default_request_log() -> RequestLog:
