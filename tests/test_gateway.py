@@ -149,3 +149,21 @@ def test_the_breaker_cooldown_maps_when_the_settings_give_one() -> None:
     cfg = LabConfig.model_validate({"providers": [LMSTUDIO], "breaker": {"cooldown": 120}})
     assert litellm_config(cfg)["router_settings"]["cooldown_time"] == 120.0
     assert litellm_config(cfg, cooldown_s=7)["router_settings"]["cooldown_time"] == 7
+
+
+@needs_litellm
+@pytest.mark.timeout(300)
+def test_the_gateway_keeps_every_client_to_the_settings_rpm() -> None:
+    """rpm = 2 on the only provider: LiteLLM's router, started by the kit with the exported settings, answers two
+    calls in the minute and refuses the third as rate-limited, whoever the client is."""
+    from nxs_lab.gateway.proxy import Gateway
+
+    with FaultServer(Fault.OK) as ok:
+        cfg = _lab({"name": "box", "base_url": ok.base_url, "model": "stub-model", "priority": 1, "rpm": 2})
+        with Gateway(cfg, master_key=KEY) as gw:
+            p = gw.provider()
+            answered = [p.chat([{"role": "user", "content": f"hi {i}"}], max_tokens=2) for i in range(2)]
+            with pytest.raises(nx.RateLimited):
+                p.chat([{"role": "user", "content": "one more"}], max_tokens=2)
+            p.close()
+    assert all(r.text for r in answered) and ok.calls == 2  # the third never reached the server

@@ -17,8 +17,8 @@ no key                                   ``api_key: none`` (the OpenAI client ne
 ``context_window``                       ``model_info.max_input_tokens``; ``enable_pre_call_checks`` so a prompt too long
                                          for one provider goes to the next instead of failing there
 ``max_tokens``                           ``litellm_params.max_tokens``
-``rpm``, ``tpm``                         ``litellm_params.rpm``, ``litellm_params.tpm``: the gateway's router keeps
-                                         the deployment to them for every client
+``rpm``, ``tpm``                         ``litellm_params.rpm``, ``litellm_params.tpm``, and ``enable_pre_call_checks``:
+                                         the gateway's router keeps the deployment to them for every client
 ``timeouts.total`` (else ``first_byte``)  ``litellm_params.timeout``
 ``timeouts.first_byte``                  ``litellm_params.stream_timeout``
 the priority order                       ``router_settings.fallbacks``: each provider falls back to every later one;
@@ -113,7 +113,8 @@ def litellm_config(cfg: LabConfig, *, cooldown_s: float | None = None) -> dict[s
         "fallbacks": [{name: names[i + 1 :]} for i, name in enumerate(names[:-1])]
         + [{ALIAS: names[1:]}] * (len(names) > 1),
         "model_group_alias": {ALIAS: names[0]},
-        "enable_pre_call_checks": any(p.context_window for p in providers),
+        # LiteLLM's router checks a deployment's window, and keeps it to its rpm/tpm, only with pre-call checks on
+        "enable_pre_call_checks": any(p.context_window or p.rpm or p.tpm for p in providers),
     }
     return {
         "model_list": model_list,
