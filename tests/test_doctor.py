@@ -87,3 +87,14 @@ def test_nothing_to_act_on_exits_0(tmp_path: Path) -> None:
                             str(_port(local))], capture_output=True, text=True, env=_env(tmp_path), timeout=60)  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     assert "configured" in r.stdout and "request log" in r.stdout
+
+
+def test_each_model_file_here_gets_the_window_it_can_run_with(llama_server: str) -> None:
+    """llama-server says where its GGUF file is: the doctor reads the model's real shape from it and names the
+    largest common window that fits the memory available now, within what the model was trained for."""
+    port = int(llama_server.rsplit(":", 1)[1].split("/")[0])
+    report = nx.doctor(ports=[port], settings=_nothing_configured())
+    windows = [f for f in report.findings if f.check == "window" and "SmolLM2" in f.subject]
+    assert windows, [f.as_row() for f in report.findings]
+    advised = int(windows[0].detail.split("window of ", 1)[1].split(" ")[0].replace(",", ""))
+    assert windows[0].status == OK and advised in (2048, 4096, 8192) and "trained for 8,192" in windows[0].detail
