@@ -143,6 +143,40 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where an answer came from, so two results can be told apart: the server's kind and version (or build), the
+    model id and its quantization, the window it ran with and where that figure came from, the base URL (never with
+    credentials), the kit's version and when. What the kit has not learned of the server yet is ``None``."""
+
+    server_kind: str | None
+    server_version: str | None
+    model: str
+    quantization: str | None
+    context_window: int | None
+    window_source: str
+    base_url: str
+    kit_version: str
+    at: str  # ISO 8601, UTC, to the second
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "server": " ".join(x for x in (self.server_kind, self.server_version) if x) or None,
+            "model": self.model,
+            "quantization": self.quantization,
+            "window": self.context_window,
+            "window from": self.window_source,
+            "base_url": self.base_url,
+            "nxs_lab": self.kit_version,
+            "at": self.at,
+        }
+
+    def same_server(self, other: Provenance) -> bool:
+        """Whether two answers came from the same server, model, quantization and window (the time aside)."""
+        keys = ("server_kind", "server_version", "model", "quantization", "context_window", "base_url")
+        return all(getattr(self, k) == getattr(other, k) for k in keys)
+
+
+@dataclass(frozen=True, slots=True)
 class ChatResult:
     """The outcome of one chat, completion or response call.
 
@@ -163,6 +197,7 @@ class ChatResult:
     ttft_s: float | None = None
     endpoint: str = "chat"  # chat | completions | responses
     attempts: tuple[Attempt, ...] = ()  # filled by a FallbackChain: every try, in order
+    provenance: Provenance | None = None  # where it came from (the answering provider's server, model, window)
     prompt_tokens_sent: int | None = None  # what the kit counted as sent, when it counted
     prompt_truncated: bool = False  # the server saw fewer prompt tokens than were sent: it cut the prompt
     prompt_miscounted: bool = False  # the server saw more than the kit's count could be: the counter corrected itself
@@ -246,6 +281,7 @@ class ChatResult:
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.as_row().items()}
+        d["provenance"] = asdict(self.provenance) if self.provenance is not None else None
         d["usage"] = asdict(self.usage)
         d["tool_calls"] = [asdict(c) for c in self.tool_calls]
         d["attempts"] = [a.as_row() for a in self.attempts]
@@ -257,6 +293,8 @@ class ChatResult:
         if self.demo_model:
             row = {**row, "note": DEMO_MODEL_NOTE}
         html = kv_table(title, row)
+        if self.provenance is not None:
+            html += kv_table("where it came from", self.provenance.as_row())
         if self.attempts:
             html += attempts_table(self.attempts)
         return html

@@ -8,6 +8,7 @@ sent, which model is chosen and how a reply is read cannot drift between them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import inspect
 import time
@@ -434,9 +435,15 @@ class BaseProvider:
         """``result`` flagged ``prompt_truncated`` when a server known to cut over-long prompts silently (Ollama)
         counted far fewer prompt tokens than were sent. No request: the count is tiktoken's, or an estimate,
         with its error bound (a :class:`~nxs_lab.ContextGuard` checks again with its exact count)."""
+        result = self._with_provenance(result)
         if not self.catalog.cuts_prompts_silently(fingerprint):
             return result
         return check_truncation(result, self.catalog.rough_count(list(messages)))
+
+    def _with_provenance(self, result: ChatResult, model: str | None = None) -> ChatResult:
+        """``result`` with where it came from (what the catalogue knows: no request)."""
+        asked = model or result.model
+        return dataclasses.replace(result, provenance=self.catalog.provenance(asked, result.model))
 
     @staticmethod
     def _embed_items(texts: str | Sequence[str]) -> list[str]:

@@ -166,7 +166,7 @@ class AsyncProvider(BaseProvider):
             resp = await self._create(
                 self.client.completions, dict(self._with_extras(self._params(params)), model=m, prompt=prompt)
             )
-        return completion_result(resp, m, t0, self.name, self.base_url)
+        return self._with_provenance(completion_result(resp, m, t0, self.name, self.base_url), m)
 
     @within_total
     async def respond(self, input: Any, *, model: str | None = None, **params: Any) -> ChatResult:
@@ -176,7 +176,9 @@ class AsyncProvider(BaseProvider):
         t0 = time.perf_counter()
         with self._translated():
             resp = await self._create(self.client.responses, kw)
-        return response_result(resp, m, t0, self.name, self.base_url, kw.get("max_output_tokens"))
+        return self._with_provenance(
+            response_result(resp, m, t0, self.name, self.base_url, kw.get("max_output_tokens")), m
+        )
 
     @within_total
     async def embed(self, texts: str | Sequence[str], *, model: str | None = None, pool: bool = True) -> Embeddings:

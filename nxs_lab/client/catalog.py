@@ -11,14 +11,18 @@ provider and its async twin always detect the same model (they used to disagree)
 
 from __future__ import annotations
 
+import datetime as _dt
+import functools
+import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
 
-from .._net import Scope, url_scope
+from .._net import Scope, redact_url, url_scope
 from ..config import ProviderConfig
-from ..errors import ModelNotAllowed, ModelNotFound, ResponseTimeout
+from ..errors import ModelNotAllowed, ModelNotFound, ProviderError, ResponseTimeout
 from ..models import LoadState, ModelInfo, ModelKind
+from ..results import Provenance
 from ..servers import ADAPTERS, GENERIC, NativeHTTP, ServerAdapter, identify
 from ..tokens.count import TokenCount, TokenCounter
 from ..tokens.counters import EstimateCounter, TiktokenCounter
@@ -26,6 +30,8 @@ from ._allowance import Allowance
 from ._boundary import shape_checked
 
 __all__ = ["ModelCatalog", "pick_model"]
+
+log = logging.getLogger("nxs_lab.catalog")
 
 
 def pick_model(models: list[ModelInfo], kind: ModelKind, config: ProviderConfig) -> str:
@@ -72,6 +78,7 @@ class ModelCatalog:
         self.thinking_opened: set[str] = set()
         self._thinking_asked: set[str] = set()  # models whose template was asked whether it opens thinking
         self._rough: TokenCounter | None = None  # the request-free counter of rough_count, made on first use
+        self._provenance_tried = False  # whether the server and its models were read for an answer's provenance
 
     # ------------------------------------------------------------------ the server
 
@@ -168,6 +175,49 @@ class ModelCatalog:
                 self.config.model = self.detect_model()
         return self.check_allowed(self.config.model)
 
+    def provenance(self, model: str, answered_as: str | None = None) -> Provenance:
+        """Where an answer from ``model`` comes from: the server's kind and version, the model's quantization and
+        window. Learned once per catalogue (the kind's probes and the model list, after the first answer, on a
+        server that is not a public API); what cannot be learned within the call's deadline stays ``None``."""
+        self._learn_for_provenance()
+        info = next((m for m in self._models or () if m.id in (model, answered_as)), None)
+        window: int | None
+        if self.config.context_window is not None:
+            window, source = self.config.context_window, "config"
+        elif model in self._learned:
+            window, source = self._learned[model], "learned from the server's overflow error"
+        elif info is not None and info.context_window is not None:
+            window, source = (
+                info.context_window,
+                str(info.extra.get("window_source") or f"server:{self._server_kind()}"),
+            )
+        else:
+            window, source = None, "unknown"
+        return Provenance(
+            server_kind=self._server.kind if self._server is not None else None,
+            server_version=self.server_version,
+            model=answered_as or model,
+            quantization=info.quantization if info is not None else None,
+            context_window=window,
+            window_source=source,
+            base_url=redact_url(self.config.base_url),
+            kit_version=_kit_version(),
+            at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        )
+
+    def _learn_for_provenance(self) -> None:
+        if self._provenance_tried or Allowance.passed() or url_scope(self.config.base_url) is Scope.PUBLIC:
+            return  # a public API is asked nothing more than the call
+        self._provenance_tried = True
+        try:
+            if self._models is None:
+                self.list_models()  # probes the kind first
+        except ProviderError as exc:  # provenance is told as far as it is known; the answer stands
+            log.debug("%s: what the server is could not be read for provenance: %s", self.config.name, exc)
+
+    def _server_kind(self) -> str:
+        return self._server.kind if self._server is not None else "unknown"
+
     # ------------------------------------------------------------ windows, tokens
 
     def context_window_info(self, model: str | None = None) -> tuple[int | None, str]:
@@ -241,3 +291,14 @@ class ModelCatalog:
         close: Any = getattr(self.http, "close", None)
         if close is not None:
             close()
+
+
+@functools.cache
+def _kit_version() -> str:
+    """The installed kit's version (its package metadata; an uninstalled checkout says so)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nxs_lab")
+    except PackageNotFoundError:
+        return "unknown (not installed)"

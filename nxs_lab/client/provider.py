@@ -150,6 +150,7 @@ class Provider(BaseProvider):
         with self._translated():
             reply = self.catalog.http.post_json("/api/v0/chat/completions", kw)
         result = chat_result(lmstudio_completion(reply, self.name, self.base_url), m, t0, self.name, self.base_url)
+        result = self._with_provenance(result, m)
         ttft = (reply.get("stats") or {}).get("time_to_first_token") if isinstance(reply, dict) else None
         return dataclasses.replace(result, ttft_s=float(ttft)) if isinstance(ttft, (int, float)) else result
 
@@ -169,7 +170,7 @@ class Provider(BaseProvider):
             resp = self._create(
                 self.client.completions, dict(self._with_extras(self._params(params)), model=m, prompt=prompt)
             )
-        return completion_result(resp, m, t0, self.name, self.base_url)
+        return self._with_provenance(completion_result(resp, m, t0, self.name, self.base_url), m)
 
     @within_total
     def respond(self, input: Any, *, model: str | None = None, **params: Any) -> ChatResult:
@@ -180,7 +181,9 @@ class Provider(BaseProvider):
         t0 = time.perf_counter()
         with self._translated():
             resp = self._create(self.client.responses, kw)
-        return response_result(resp, m, t0, self.name, self.base_url, kw.get("max_output_tokens"))
+        return self._with_provenance(
+            response_result(resp, m, t0, self.name, self.base_url, kw.get("max_output_tokens")), m
+        )
 
     @within_total
     def embed(self, texts: str | Sequence[str], *, model: str | None = None, pool: bool = True) -> Embeddings:

@@ -8,6 +8,7 @@ import itertools
 import json
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,29 @@ class Evaluation:
         self.skipped = skipped
         self.judge = judge  # the judge's own calls, failures, tokens and cost, when a Judge scored
         self._figures: dict[str, dict[str, tuple[float, float, float]]] = {}  # per endpoint, made once
+        self.drift = self._drift()
+        for line in self.drift:
+            warnings.warn(line, RuntimeWarning, stacklevel=3)
+
+    def provenance(self, name: str) -> list[tuple[Any, Any, Any]]:
+        """The distinct (server, quantization, window) an endpoint answered from during the run, in order."""
+        seen: list[tuple[Any, Any, Any]] = []
+        for r in self._rows(name):
+            key = (r.get("server"), r.get("quantization"), r.get("window"))
+            if key != (None, None, None) and key not in seen:
+                seen.append(key)
+        return seen
+
+    def _drift(self) -> list[str]:
+        """A sentence per endpoint whose server, quantization or window changed in the middle of the run: its
+        figures mix two setups."""
+        out = []
+        for name in self.endpoints:
+            seen = self.provenance(name)
+            if len(seen) > 1:
+                said = " then ".join(f"{s or '?'} {q or '?'} window {w or '?'}" for s, q, w in seen)
+                out.append(f"{name} changed during the run ({said}): its figures mix them")
+        return out
 
     def to_dataframe(self) -> pd.DataFrame:
         with needs():
@@ -94,6 +118,10 @@ class Evaluation:
                 row[label] = _fmt_ci(*figs[key], scale)
             row["tok/s from"] = ", ".join(sorted(sources)) or "—"
             row["cost"] = round(sum(r.get("cost") or 0.0 for r in every), 6)
+            seen = self.provenance(name)  # which server, quantization and window answered ("⚠" when it changed)
+            row["served by"] = ("⚠ " if len(seen) > 1 else "") + " then ".join(
+                ", ".join(str(x) for x in key if x is not None) for key in seen
+            ) or "—"
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -136,14 +164,26 @@ class Evaluation:
             for key in ("score", "latency_s", "ttft_s", "tok_per_s"):
                 row[f"{name}.{key}"] = None if math.isnan(figs[key][0]) else round(figs[key][0], 6)
             row[f"{name}.errors"] = sum(not r["ok"] for r in self._rows(name, ok_only=False))
+            seen = self.provenance(name)
+            row[f"{name}.provenance"] = list(seen[-1]) if seen else None
         return row
 
     def append_history(self, path: str | os.PathLike[str]) -> Path:
-        """Append :meth:`history_row` as one JSON line to ``path`` (created with its folder)."""
+        """Append :meth:`history_row` as one JSON line to ``path`` (created with its folder); warns, and keeps the
+        sentence in :attr:`drift`, for an endpoint whose server, quantization or window differs from the stored
+        run before it (its figures are not the same setup's)."""
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
+        row = self.history_row()
+        last = _last_line(p)
+        for name in self.endpoints:
+            before, now = (last or {}).get(f"{name}.provenance"), row.get(f"{name}.provenance")
+            if before is not None and now is not None and list(before) != list(now):
+                line = f"{name} is not what it was in the stored run ({before} then {now}): the history mixes them"
+                self.drift.append(line)
+                warnings.warn(line, RuntimeWarning, stacklevel=2)
         with p.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(self.history_row()) + "\n")
+            f.write(json.dumps(row) + "\n")
         return p
 
     def plot(self) -> Figure:
@@ -180,7 +220,12 @@ class Evaluation:
              **({f"judge {k}": v for k, v in self.judge.items()} if self.judge else {})},
         )  # fmt: skip
         df = self.summary()
-        return head + rows_table("per endpoint (mean [95 % interval])", list(df.columns), df.values.tolist())
+        return head + rows_table(
+            "per endpoint (mean [95 % interval])",
+            list(df.columns),
+            df.values.tolist(),
+            notes=[f"⚠ {d}" for d in self.drift],
+        )
 
 
 _WORDS = {"latency_s": "latency", "score": "score"}
@@ -230,3 +275,15 @@ def plot_history(history: Any) -> Figure:
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig
+
+
+def _last_line(path: Path) -> dict[str, Any] | None:
+    """The last stored run of a history file (``None`` when there is none, or it cannot be read as one)."""
+    if not path.exists():
+        return None
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    try:
+        last = json.loads(lines[-1]) if lines else None
+    except json.JSONDecodeError:
+        return None
+    return last if isinstance(last, dict) else None

@@ -101,7 +101,17 @@ def _record(
         "tok_per_s": server if server is not None else measured,
         "tok_per_s_source": "server" if server is not None else _measured_from(measured, tokens_out),
         "cost": cost(prices.get(name), tokens_in, cached, tokens_out),
+        **_provenance(result),
     }
+
+
+def _provenance(result: Any) -> dict[str, Any]:
+    """Which server, build, quantization and window answered (so a run can be told apart from the next)."""
+    p = getattr(result, "provenance", None)
+    if p is None:
+        return {"server": None, "quantization": None, "window": None}
+    return {"server": " ".join(x for x in (p.server_kind, p.server_version) if x) or None,
+            "quantization": p.quantization, "window": p.context_window}  # fmt: skip
 
 
 def cost(price: Price | None, tokens_in: int | None, cached: int | None, tokens_out: int | None) -> float:
