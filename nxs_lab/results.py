@@ -198,6 +198,10 @@ class ChatResult:
     endpoint: str = "chat"  # chat | completions | responses
     attempts: tuple[Attempt, ...] = ()  # filled by a FallbackChain: every try, in order
     provenance: Provenance | None = None  # where it came from (the answering provider's server, model, window)
+    # From the response cache (nxs_lab.client.cache): latency_s is the lookup's; the original call's latency_s,
+    # ttft_s, usage and when it was stored are in cached_from. Never a measurement.
+    cached: bool = False
+    cached_from: dict[str, Any] | None = None
     prompt_tokens_sent: int | None = None  # what the kit counted as sent, when it counted
     prompt_truncated: bool = False  # the server saw fewer prompt tokens than were sent: it cut the prompt
     prompt_miscounted: bool = False  # the server saw more than the kit's count could be: the counter corrected itself

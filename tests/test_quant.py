@@ -212,12 +212,15 @@ def test_the_table_is_one_line_per_variant_with_the_spread_said_honestly(report)
 
 
 def test_plot_labels_sit_inside_the_frame_and_off_their_bubbles(report) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7, 4))
+    canvas = FigureCanvasAgg(fig)
     ax = report.plot(ax=fig.add_subplot())
     fig.tight_layout()
-    renderer = fig.canvas.get_renderer()
+    canvas.draw()
+    renderer = canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
     labels = [t for t in ax.texts if t.get_text().split("\n")[0] in {m.variant.label for m in report.measures}]
     assert len(labels) == len(report.measures)

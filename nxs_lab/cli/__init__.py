@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import ConfigError, MissingDependency, NxsLabError
-from . import ask, discover, doctor, gateway, init, logs, models, run, serve, status
+from . import ask, cache, discover, doctor, gateway, init, logs, models, run, serve, status
 from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_MISSING, EXIT_USAGE
 
 __all__ = ["build_parser", "main"]
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nxs-lab {_version()}")
     _global_options(parser, None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
-    for module in (ask, models, discover, status, doctor, serve, run, logs, gateway, init):
+    for module in (ask, models, discover, status, doctor, serve, run, logs, cache, gateway, init):
         module.add(sub)
     for command in sub.choices.values():  # the same options after the command, never resetting those before it
         _global_options(command, argparse.SUPPRESS)

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import functools
 import inspect
+import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, Self
@@ -29,6 +30,7 @@ from ._boundary import limited, translated
 from ._native import NativeHTTPClient, auth_headers, httpx_timeout, proxy_transport_arg
 from ._ollama import AsyncLines, chunk_from_line, ollama_request, reply_as_completion
 from ._replies import chat_result
+from .cache import ResponseCache, is_deterministic, request_key
 from .catalog import ModelCatalog
 from .streaming import ChatStream, StreamAccumulator
 
@@ -153,6 +155,7 @@ class BaseProvider:
         proxy: str | SecretStr | Literal[False] | None = None,
         catalog: ModelCatalog | None = None,
         native_transport: httpx2.BaseTransport | None = None,
+        cache: bool | str | os.PathLike[str] | ResponseCache | None = None,
     ) -> None:
         fields = dict(
             timeouts=timeouts,
@@ -170,6 +173,8 @@ class BaseProvider:
         self._client: Any = None
         # A shared catalogue belongs to the provider that made it: only the owner closes it.
         self._owns_catalog = catalog is None
+        # The response cache (nxs_lab.client.cache): True or a path for deterministic requests, "always" for all.
+        self.cache, self.cache_always = _cache_of(cache)
         self.catalog = catalog or ModelCatalog(self.config, NativeHTTPClient(self.config, native_transport))
 
     @classmethod
@@ -431,6 +436,25 @@ class BaseProvider:
         finally:
             lines.close()
 
+    def _cache_key(self, kw: Mapping[str, Any], model: str) -> str | None:
+        """The key a chat request is cached under, or ``None`` when this one is not cached (no cache, or not a
+        deterministic request and the cache is not ``"always"``)."""
+        if self.cache is None or not (self.cache_always or is_deterministic(kw)):
+            return None
+        return request_key("chat", kw, self.catalog.provenance(model))
+
+    def _from_cache(self, key: str | None) -> ChatResult | None:
+        if key is None or self.cache is None:
+            return None
+        t0 = time.perf_counter()
+        stored = self.cache.get(key)
+        return ResponseCache.answer(stored, self.name, time.perf_counter() - t0) if stored is not None else None
+
+    def _to_cache(self, key: str | None, result: ChatResult) -> ChatResult:
+        if key is not None and self.cache is not None and result.finish_reason is not None:
+            self.cache.put(key, ResponseCache.stored(result))
+        return result
+
     def _checked_for_truncation(self, result: ChatResult, messages: Messages, fingerprint: str | None) -> ChatResult:
         """``result`` flagged ``prompt_truncated`` when a server known to cut over-long prompts silently (Ollama)
         counted far fewer prompt tokens than were sent. No request: the count is tiktoken's, or an estimate,
@@ -464,3 +488,16 @@ class BaseProvider:
     @property
     def server_version(self) -> str | None:
         return self.catalog.server_version
+
+
+def _cache_of(cache: Any) -> tuple[ResponseCache | None, bool]:
+    """A provider's ``cache=`` argument as the cache and whether it takes every request."""
+    if cache is None or cache is False:
+        return None, False
+    if isinstance(cache, ResponseCache):
+        return cache, False
+    if cache is True or cache == "always":
+        return ResponseCache.at(), cache == "always"
+    if isinstance(cache, (str, os.PathLike)):
+        return ResponseCache.at(cache), False
+    raise TypeError(f"cache: give True, 'always', a file's path or a ResponseCache, not {type(cache).__name__}")

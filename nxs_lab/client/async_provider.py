@@ -69,7 +69,9 @@ class AsyncProvider(BaseProvider):
         """The same endpoint for plain calls, sharing settings and catalogue (the caller closes it)."""
         from .provider import Provider
 
-        return Provider(catalog=self.catalog, transport=transport)
+        twin = Provider(catalog=self.catalog, transport=transport, cache=self.cache)
+        twin.cache_always = self.cache_always
+        return twin
 
     async def _create(self, resource: Any, kw: dict[str, Any]) -> Any:
         """``resource.create(**kw)`` under the call's allowance, as :meth:`Provider._create`: ``timeouts.total``
@@ -142,11 +144,16 @@ class AsyncProvider(BaseProvider):
         if num_ctx is not None:
             return await asyncio.to_thread(self._ollama_chat, messages, m, params, num_ctx)
         kw = self._chat_kwargs(messages, m, params)
+        key = await asyncio.to_thread(self._cache_key, kw, m)
+        hit = await asyncio.to_thread(self._from_cache, key)
+        if hit is not None:
+            return hit
         t0 = time.perf_counter()
         with self._translated():
             resp = await self._create(self.client.chat.completions, kw)
         result = chat_result(resp, m, t0, self.name, self.base_url)
-        return self._checked_for_truncation(result, messages, getattr(resp, "system_fingerprint", None))
+        checked = self._checked_for_truncation(result, messages, getattr(resp, "system_fingerprint", None))
+        return await asyncio.to_thread(self._to_cache, key, checked)
 
     @within_total
     async def stream(self, messages: Messages, *, model: str | None = None, **params: Any) -> AsyncChatStream:

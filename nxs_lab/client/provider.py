@@ -71,7 +71,9 @@ class Provider(BaseProvider):
         """The same endpoint for ``await``, sharing this provider's settings and catalogue (the caller closes it)."""
         from .async_provider import AsyncProvider
 
-        return AsyncProvider(catalog=self.catalog, transport=transport)
+        twin = AsyncProvider(catalog=self.catalog, transport=transport, cache=self.cache)
+        twin.cache_always = self.cache_always
+        return twin
 
     def _create(self, resource: Any, kw: dict[str, Any]) -> Any:
         """``resource.create(**kw)`` under the call's allowance: ``timeouts.total`` from before the request is sent
@@ -130,11 +132,17 @@ class Provider(BaseProvider):
         if num_ctx is not None:
             return self._ollama_chat(messages, m, params, num_ctx)
         kw = self._chat_kwargs(messages, m, params)
+        key = self._cache_key(kw, m)
+        hit = self._from_cache(key)
+        if hit is not None:
+            return hit
         t0 = time.perf_counter()
         with self._translated():
             resp = self._create(self.client.chat.completions, kw)
         result = chat_result(resp, m, t0, self.name, self.base_url)
-        return self._checked_for_truncation(result, messages, getattr(resp, "system_fingerprint", None))
+        return self._to_cache(
+            key, self._checked_for_truncation(result, messages, getattr(resp, "system_fingerprint", None))
+        )
 
     @within_total
     def chat_with_stats(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatResult:

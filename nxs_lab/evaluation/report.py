@@ -99,8 +99,9 @@ class Evaluation:
         if name in self._figures:
             return self._figures[name]
         out = {"score": mean_ci([r["score"] for r in self._rows(name, ok_only=False) if r["score"] is not None])}
+        measured = [r for r in self._rows(name) if not r.get("from_cache")]  # a cached answer is no measurement
         for key, _label, _scale in _FIGURES[1:]:
-            out[key] = mean_ci([float(r[key]) for r in self._rows(name) if r.get(key) is not None])
+            out[key] = mean_ci([float(r[key]) for r in measured if r.get(key) is not None])
         self._figures[name] = out
         return out
 
@@ -118,6 +119,7 @@ class Evaluation:
                 row[label] = _fmt_ci(*figs[key], scale)
             row["tok/s from"] = ", ".join(sorted(sources)) or "—"
             row["cost"] = round(sum(r.get("cost") or 0.0 for r in every), 6)
+            row["from cache"] = sum(bool(r.get("from_cache")) for r in every)  # scored, not timed or priced
             seen = self.provenance(name)  # which server, quantization and window answered ("⚠" when it changed)
             row["served by"] = ("⚠ " if len(seen) > 1 else "") + " then ".join(
                 ", ".join(str(x) for x in key if x is not None) for key in seen

@@ -100,7 +100,9 @@ def _record(
         "completion_tokens": tokens_out,
         "tok_per_s": server if server is not None else measured,
         "tok_per_s_source": "server" if server is not None else _measured_from(measured, tokens_out),
-        "cost": cost(prices.get(name), tokens_in, cached, tokens_out),
+        "cost": 0.0 if result.cached else cost(prices.get(name), tokens_in, cached, tokens_out),
+        # an answer from the response cache: scored, never timed or priced (its figures are another call's)
+        "from_cache": result.cached,
         **_provenance(result),
     }
 

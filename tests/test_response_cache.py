@@ -1,0 +1,131 @@
+"""The response cache against real servers: a rerun answered from the cache says so, keeps the original call's
+figures and sends nothing; a model swapped behind the same name misses (the key holds what the server really is);
+only deterministic requests are cached unless "always"; a corrupt cache file costs a warning and a fresh cache;
+two processes writing at once lose nothing; no key ends up in the file."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import nxs_lab as nx
+from nxs_lab.client.cache import ResponseCache
+from nxs_lab.testing import FaultServer
+
+from .standins import OLLAMA
+
+USER = [{"role": "user", "content": "Name a colour."}]
+
+
+def test_a_rerun_is_answered_from_the_cache_and_says_so(local_server: nx.LocalServer, tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    with local_server.provider(cache=cache) as p:
+        first = p.chat(USER, max_tokens=8, temperature=0)
+        counters = local_server.prompt_counters()
+        again = p.chat(USER, max_tokens=8, temperature=0)
+        assert local_server.prompt_counters() == counters  # the server was not asked again
+        varied = p.chat(USER, max_tokens=8, temperature=0.7)  # not deterministic: asked, not cached
+    assert not first.cached and again.cached and not varied.cached
+    assert (again.text, again.usage, again.provenance.model) == (first.text, first.usage, first.provenance.model)
+    assert again.cached_from["latency_s"] == first.latency_s and again.latency_s < first.latency_s
+    assert cache.info()["answers"] == 1
+
+
+def test_a_model_swapped_behind_the_same_name_misses(tmp_path: Path) -> None:
+    """The same server address and model name, another quantization behind it: the key holds what the server says
+    it serves, so the swapped model is asked, never answered for by the old one."""
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    q8 = {**OLLAMA, "/api/tags": {"models": [{**OLLAMA["/api/tags"]["models"][0],
+                                                "details": {"quantization_level": "Q8_0"}}]}}  # fmt: skip
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    seen = []
+    for routes in (OLLAMA, OLLAMA, q8):
+        with FaultServer(routes=routes, port_request=port) as srv:
+            with nx.Provider(name="o", base_url=srv.base_url, model="llama3.2:3b", cache=cache) as p:
+                result = p.chat(USER, temperature=0)
+            asked = "messages" in srv.last_body  # the last POST was a chat (not the kind's probes)
+            seen.append((result.cached, asked, result.provenance.quantization))
+    assert seen == [(False, True, "Q4_K_M"), (True, False, "Q4_K_M"), (False, True, "Q8_0")]
+
+
+def test_the_same_server_again_is_a_hit_and_always_caches_everything(tmp_path: Path) -> None:
+    with FaultServer() as srv:
+        with nx.Provider(name="a", base_url=srv.base_url, model="stub-model", cache=tmp_path / "c.sqlite") as p:
+            p.chat(USER, seed=7)
+            calls = srv.calls
+            assert p.chat(USER, seed=7).cached and srv.calls == calls
+            assert not p.chat(USER).cached  # no temperature 0, no seed: not cached
+        always = ResponseCache(tmp_path / "always.sqlite")
+        with nx.Provider(name="b", base_url=srv.base_url, model="stub-model", cache=always) as p:
+            p.cache_always = True
+            p.chat(USER)
+            assert p.chat(USER).cached
+
+
+def test_a_corrupt_cache_file_costs_a_warning_and_a_fresh_cache(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    with FaultServer() as srv, nx.Provider(name="a", base_url=srv.base_url, model="stub-model",
+                                           cache=ResponseCache(path)) as p:  # fmt: skip
+        with pytest.warns(RuntimeWarning, match="cannot be read"):
+            first = p.chat(USER, temperature=0)
+        assert first.text and not first.cached and p.chat(USER, temperature=0).cached
+    assert list(tmp_path.glob("c.sqlite.unreadable-*"))  # the bad file kept beside the fresh one
+
+
+_WRITER = """
+import sys
+from nxs_lab.client.cache import ResponseCache
+cache = ResponseCache(sys.argv[1])
+for i in range(200):
+    cache.put(f"{sys.argv[2]}-{i}", {"text": str(i)})
+"""
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite"
+    ResponseCache(path).info()  # made once, in WAL mode
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(path), name]) for name in ("a", "b")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    cache = ResponseCache(path)
+    assert cache.info()["answers"] == 400 and cache.get("a-199") == {"text": "199"}
+
+
+def test_no_key_ends_up_in_the_cache(tmp_path: Path) -> None:
+    key = "sk-cache-test-secret-0123456789"
+    path = tmp_path / "c.sqlite"
+    with FaultServer() as srv, nx.Provider(name="a", base_url=srv.base_url, model="stub-model", api_key=key,
+                                           cache=path) as p:  # fmt: skip
+        p.chat(USER, temperature=0)
+    ResponseCache.at(path).close()
+    assert key.encode() not in b"".join(f.read_bytes() for f in tmp_path.iterdir() if f.is_file())
+
+
+def test_the_command_line_says_what_the_cache_holds_and_clears_it(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    ResponseCache(path).put("k", {"text": "x"})
+    info = subprocess.run([sys.executable, "-m", "nxs_lab.cli", "cache", "info", "--path", str(path)],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    cleared = subprocess.run([sys.executable, "-m", "nxs_lab.cli", "cache", "clear", "--path", str(path)],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert info.returncode == 0 and "answers" in info.stdout and " 1" in info.stdout
+    assert cleared.returncode == 0 and "1 answer" in cleared.stdout and ResponseCache(path).info()["answers"] == 0
+
+
+def test_evaluate_scores_cached_answers_but_never_times_or_prices_them(tmp_path: Path) -> None:
+    tasks = [{"id": "tool", "input": "What do my notes say?", "target": "stub answer", "tools": ["search_memory"]}]
+    with FaultServer() as srv, nx.Provider(name="a", base_url=srv.base_url, model="stub-model",
+                                           cache=tmp_path / "c.sqlite") as p:  # fmt: skip
+        cold = nx.evaluate(p, tasks, progress=False, prices={"a": (1.0, 1.0)})
+        warm = nx.evaluate(p, tasks, progress=False, prices={"a": (1.0, 1.0)})
+    assert [r["from_cache"] for r in cold.records] == [False] and [r["from_cache"] for r in warm.records] == [True]
+    assert warm.records[0]["score"] == cold.records[0]["score"] and warm.records[0]["cost"] == 0.0
+    assert (
+        warm.summary()["from cache"][0] == 1 and warm.figures("a")["latency_s"][0] != warm.figures("a")["latency_s"][0]
+    )
