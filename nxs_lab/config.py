@@ -148,6 +148,8 @@ class ProviderConfig(BaseModel):
     rpm: int | None = Field(default=None, gt=0)
     tpm: int | None = Field(default=None, gt=0)
     rate_wait: float | None = Field(default=None, ge=0, le=3600, allow_inf_nan=False)
+    # This provider's use of the response cache: off, deterministic or always (unset: the [cache] table's).
+    cache: Literal["off", "deterministic", "always"] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -217,10 +219,26 @@ class ProviderConfig(BaseModel):
 
 
 # Top-level tables: NXS_LAB__<TABLE>__<KEY> sets one of their keys (so no provider can be named like them).
-_TABLES = ("breaker",)
+_TABLES = ("breaker", "cache")
 # The word that picks every configured provider in priority order (``%%chat chain``, ``%%ai nxs:chain``), so no
 # provider may be named so; in code the chain is picked by the sentinel ``nxs_lab.resilience.targets.CHAIN``.
 CHAIN_NAME = "chain"
+
+
+CacheMode = Literal["off", "deterministic", "always"]
+
+
+class CacheSettings(BaseModel):
+    """The ``[cache]`` table: the response cache every provider of a chain made from the settings uses
+    (``requests``: ``off``, ``deterministic`` (temperature 0 or a seed) or ``always``; a provider's own ``cache``
+    says otherwise for it), where it is kept (``path``; default: the user's cache folder) and its limits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests: CacheMode = "off"
+    path: str | None = None
+    max_age_days: float = Field(default=14.0, gt=0, allow_inf_nan=False)
+    max_entries: int = Field(default=100_000, ge=1)
 
 
 class LabConfig(BaseModel):
@@ -231,6 +249,7 @@ class LabConfig(BaseModel):
     providers: list[ProviderConfig] = Field(default_factory=list)
     runs_dir: str = "runs"
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
 
     def breaker_for(self, name: str) -> BreakerSettings:
         """The breaker settings of provider ``name``: the shared ``[breaker]`` table, with what its own

@@ -14,6 +14,7 @@ import pytest
 
 import nxs_lab as nx
 from nxs_lab.client.cache import ResponseCache
+from nxs_lab.config import LabConfig
 from nxs_lab.testing import FaultServer
 
 from .standins import OLLAMA
@@ -82,6 +83,7 @@ def test_a_corrupt_cache_file_costs_a_warning_and_a_fresh_cache(tmp_path: Path) 
 _WRITER = """
 import sys
 from nxs_lab.client.cache import ResponseCache
+from nxs_lab.config import LabConfig
 cache = ResponseCache(sys.argv[1])
 for i in range(200):
     cache.put(f"{sys.argv[2]}-{i}", {"text": str(i)})
@@ -129,3 +131,22 @@ def test_evaluate_scores_cached_answers_but_never_times_or_prices_them(tmp_path:
     assert (
         warm.summary()["from cache"][0] == 1 and warm.figures("a")["latency_s"][0] != warm.figures("a")["latency_s"][0]
     )
+
+
+def test_the_settings_cache_table_and_a_providers_own_choice(tmp_path: Path) -> None:
+    with FaultServer() as a, FaultServer() as b:
+        path = tmp_path / "config.toml"
+        path.write_text(
+            f'[cache]\nrequests = "deterministic"\npath = "{tmp_path / "c.sqlite"}"\nmax_age_days = 2\n\n'
+            f'[[providers]]\nname = "a"\nbase_url = "{a.base_url}"\nmodel = "stub-model"\npriority = 1\n\n'
+            f'[[providers]]\nname = "b"\nbase_url = "{b.base_url}"\nmodel = "stub-model"\npriority = 2\ncache = "off"\n'
+        )
+        cfg = LabConfig.load(path)
+        with nx.FallbackChain.from_config(cfg, fit=True) as chain:
+            first, again = chain.chat(USER, temperature=0), chain.chat(USER, temperature=0)
+            assert not first.cached and again.cached and again.provider == "a"
+            assert chain.provider("b").cache is None and chain.provider("a").cache.max_age_s == 2 * 86400
+    with pytest.raises(nx.ConfigError, match="requests"):
+        bad = tmp_path / "bad.toml"
+        bad.write_text('[cache]\nrequests = "sometimes"\n')
+        LabConfig.load(bad)

@@ -150,7 +150,7 @@ class FallbackChain:
         kw.setdefault("rate_limits", {p.name: TokenBucket.per_minute(p.rpm) for p in providers if p.rpm})
         kw.setdefault("token_limits", {p.name: TokenBucket.per_minute(p.tpm) for p in providers if p.tpm})
         kw.setdefault("rate_waits", {p.name: p.rate_wait for p in providers if p.rate_wait is not None})
-        return cls([Provider.from_config(p) for p in providers], **kw)
+        return cls([_cached(Provider.from_config(p), cfg, p) for p in providers], **kw)
 
     def provider(self, name: str) -> Provider:
         for p in self.providers:
@@ -272,6 +272,18 @@ class FallbackChain:
 
     def astream(self, messages: Messages, **params: Any) -> AsyncChainStream:
         return AsyncChainStream(self, messages, params)
+
+
+def _cached(provider: Provider, cfg: LabConfig, p: Any) -> Provider:
+    """``provider`` with the response cache its settings give it (its own ``cache``, else the ``[cache]`` table's)."""
+    from ..client.cache import ResponseCache
+
+    mode = p.cache or cfg.cache.requests
+    if mode != "off":
+        c = cfg.cache
+        provider.cache = ResponseCache.at(c.path, max_age_days=c.max_age_days, max_entries=c.max_entries)
+        provider.cache_always = mode == "always"
+    return provider
 
 
 def _size(messages: Messages, params: Mapping[str, Any]) -> tuple[int, int | None]:
