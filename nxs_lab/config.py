@@ -219,7 +219,7 @@ class ProviderConfig(BaseModel):
 
 
 # Top-level tables: NXS_LAB__<TABLE>__<KEY> sets one of their keys (so no provider can be named like them).
-_TABLES = ("breaker", "cache")
+_TABLES = ("breaker", "cache", "log")
 # The word that picks every configured provider in priority order (``%%chat chain``, ``%%ai nxs:chain``), so no
 # provider may be named so; in code the chain is picked by the sentinel ``nxs_lab.resilience.targets.CHAIN``.
 CHAIN_NAME = "chain"
@@ -241,6 +241,15 @@ class CacheSettings(BaseModel):
     max_entries: int = Field(default=100_000, ge=1)
 
 
+class LogSettings(BaseModel):
+    """The ``[log]`` table: ``content = true`` keeps each call's question and answer in the request log (keys and
+    secrets redacted), so ``nxs-lab logs --search`` can find a conversation; off by default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    content: bool = False
+
+
 class LabConfig(BaseModel):
     """All of the kit's settings. Build it in code or with :meth:`load`."""
 
@@ -250,6 +259,7 @@ class LabConfig(BaseModel):
     runs_dir: str = "runs"
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
 
     def breaker_for(self, name: str) -> BreakerSettings:
         """The breaker settings of provider ``name``: the shared ``[breaker]`` table, with what its own

@@ -16,9 +16,9 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
-from typing import IO
+from typing import IO, Any
 
-__all__ = ["LOG_ENV", "configure", "configure_from_env"]
+__all__ = ["LOG_ENV", "configure", "configure_from_env", "search"]
 
 LOG_ENV = "NXS_LAB_LOG"
 _FORMAT = "%(asctime)s nxs_lab %(levelname)s %(name)s: %(message)s"
@@ -54,3 +54,10 @@ def configure_from_env(environ: Mapping[str, str] | None = None) -> None:
         configure(value)
     except ValueError as exc:
         print(f"nxs_lab: {LOG_ENV}: {exc}", file=sys.stderr)
+
+
+def search(words: str, **kw: Any) -> Any:
+    """The logged calls whose question or answer holds ``words`` (see :func:`nxs_lab.logsearch.search`)."""
+    from .logsearch import search as find
+
+    return find(words, **kw)

@@ -296,7 +296,7 @@ def test_request_log_with_content_and_a_torn_last_line(embedded: nx.Provider, tm
     with open(path, "a") as fh:
         fh.write('{"time": "2026-11-25T00:00:00", "provi')  # a crash mid-line elsewhere
     lines = nx.RequestLog(path).read()
-    assert len(lines) == 1 and isinstance(lines[0]["content"], str)
+    assert len(lines) == 1 and isinstance(lines[0]["content"]["answer"], str)
 
 
 def test_from_config_orders_by_priority(local_server: nx.LocalServer) -> None:

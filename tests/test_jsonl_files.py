@@ -105,7 +105,7 @@ def test_a_lone_surrogate_from_a_server_is_logged_and_the_call_succeeds(tmp_path
         result = chain.chat([{"role": "user", "content": "hi"}])
     assert "\ud800" in result.text
     (line,) = log.read()
-    assert line["provider"] == "odd" and line["content"] == result.text
+    assert line["provider"] == "odd" and line["content"] == {"question": "hi", "answer": result.text}
     assert log.dropped == 0
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ConfigError, NxsLabError
-from ._common import EXIT_INTERRUPTED, answering, key_from_env, positive, request_log_path
+from ._common import EXIT_INTERRUPTED, answering, key_from_env, positive, request_log_path, settings
 
 __all__ = ["add", "ask", "chat"]
 
@@ -27,7 +27,7 @@ def _chain(args: argparse.Namespace) -> Any:
     from ..resilience.requestlog import RequestLog
     from ..resilience.targets import configured_targets
 
-    log = RequestLog(request_log_path(args))
+    log = RequestLog(request_log_path(args), include_content=settings(args).config.log.content)
     if args.base_url:  # the settings file is not read: a broken one must not stop a call that does not use it
         one = ProviderConfig.checked(name="cli", base_url=args.base_url, api_key=key_from_env(args.api_key_env))
         return FallbackChain.from_config(LabConfig(providers=[one]), log=log, fit=True)

@@ -1,5 +1,6 @@
-"""``nxs-lab logs``: the request log the command line keeps (``requests.jsonl`` in the runs folder): one line per
-attempt at a provider, never message content or a key. ``--tail`` follows it as lines arrive."""
+"""``nxs-lab logs``: the request log the command line keeps (``requests.jsonl``): one line per attempt at a
+provider, its question and answer only with ``[log] content = true`` (keys redacted). ``--tail`` follows it as lines
+arrive; ``--search WORDS`` finds the calls whose question or answer holds them (see :mod:`nxs_lab.logsearch`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._common import EXIT_INTERRUPTED, EXIT_USAGE, print_table, request_log_path
+from ._common import EXIT_INTERRUPTED, EXIT_USAGE, print_json, print_table, request_log_path
 
 COLUMNS = ["time", "op", "provider", "outcome", "elapsed_ms", "error", "status", "model", "prompt_tokens",
            "completion_tokens"]  # fmt: skip
@@ -49,11 +50,24 @@ def _follow(path: Path, as_json: bool) -> int:
             return EXIT_INTERRUPTED
 
 
+def _search(path: Path, words: str, as_json: bool, limit: int) -> int:
+    from ..logsearch import COLUMNS, search
+
+    found = search(words, path=path, limit=limit or 50)
+    if as_json:
+        print_json(found.rows)
+    else:
+        print_table(found.rows, list(COLUMNS))
+    return 0
+
+
 def logs(args: argparse.Namespace) -> int:
     path = Path(args.file) if args.file else request_log_path(args)
     if not path.is_file():
         print(f"nxs-lab logs: no request log at {path} yet (ask, chat and the panels write one)", file=sys.stderr)
         return EXIT_USAGE
+    if args.search:
+        return _search(path, args.search, args.json, args.lines)
     lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
     _show(lines[-args.lines :] if args.lines else lines, args.json)
     return _follow(path, args.json) if args.tail else 0
@@ -65,4 +79,7 @@ def add(sub: Any) -> None:
     g.add_argument("--tail", action="store_true", help="then follow new lines until Ctrl-C")
     g.add_argument("--json", action="store_true", help="the raw JSON lines")
     g.add_argument("--file", help="another request log file")
+    g.add_argument(
+        "--search", metavar="WORDS", help="the calls whose question or answer holds every word ([log] content)"
+    )
     g.set_defaults(func=logs)

@@ -26,11 +26,22 @@ if TYPE_CHECKING:
     from ..client import Provider
     from .fallback import FallbackChain
 
-__all__ = ["REPLY_TOKENS_GUESS", "Run", "Try", "estimate_tokens"]
+__all__ = ["REPLY_TOKENS_GUESS", "Run", "Try", "estimate_tokens", "latest_question"]
 
 # A reply's tokens booked against a provider's tokens a minute when neither the call nor the provider sets
 # max_tokens; the answer's usage corrects the booking once it is known.
 REPLY_TOKENS_GUESS = 512
+
+
+def latest_question(messages: Any) -> str | None:
+    """The text of the latest user message (what a request log with content keeps beside the answer)."""
+    for m in reversed(list(messages or ())):
+        if isinstance(m, dict) and m.get("role") == "user":
+            content = m.get("content")
+            if isinstance(content, list):  # parts: the text ones
+                content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+            return str(content) if content is not None else None
+    return None
 
 
 def estimate_tokens(items: Any) -> int:
@@ -95,7 +106,14 @@ class Run:
     """
 
     def __init__(
-        self, chain: FallbackChain, op: str, model: str | None, *, tokens: int = 0, max_tokens: int | None = None
+        self,
+        chain: FallbackChain,
+        op: str,
+        model: str | None,
+        *,
+        tokens: int = 0,
+        max_tokens: int | None = None,
+        question: str | None = None,
     ) -> None:
         self.chain = chain
         self.op = op
@@ -108,6 +126,7 @@ class Run:
         # the reply's limit; corrected by the usage the answer reports (or given back when the call fails).
         self.tokens, self.max_tokens = tokens, max_tokens
         self._booked: dict[str, float] = {}
+        self.question = question  # the latest user message: kept with the answer in a request log with content
         self._waited: dict[str, float] = {}
 
     def _since(self, t: float) -> float:
@@ -284,4 +303,5 @@ class Run:
                     cached_tokens=usage.cached_tokens,
                     completion_tokens=usage.completion_tokens,
                 )
-            log.record(event, content=getattr(result, "text", None))
+            text = getattr(result, "text", None)
+            log.record(event, content={"question": self.question, "answer": text} if text is not None else None)

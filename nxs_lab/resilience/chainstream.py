@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StreamInterrupted
 from ..results import Attempt, ChatResult, Outcome
-from ._schedule import Run, Try, estimate_tokens
+from ._schedule import Run, Try, estimate_tokens, latest_question
 
 if TYPE_CHECKING:
     from ..client import Provider
@@ -36,7 +36,8 @@ class _ChainStreamBase:
     def _run(self) -> Run:
         limit = self.params.get("max_tokens")
         return Run(self.chain, "stream", self.params.get("model"), tokens=estimate_tokens(self.messages),
-                   max_tokens=limit if isinstance(limit, int) else None)  # fmt: skip
+                   max_tokens=limit if isinstance(limit, int) else None,
+                   question=latest_question(self.messages))  # fmt: skip
 
     @property
     def stopped(self) -> bool:

@@ -24,7 +24,7 @@ from ..client import AsyncProvider, Provider
 from ..config import LabConfig
 from ..context.guard import AsyncContextGuard, ContextGuard
 from ..results import Attempt, ChatResult, EmbeddingResult
-from ._schedule import Run, estimate_tokens
+from ._schedule import Run, estimate_tokens, latest_question
 from .breaker import CircuitBreaker
 from .chainstream import AsyncChainStream, ChainStream
 from .ratelimit import TokenBucket
@@ -214,9 +214,14 @@ class FallbackChain:
     # ------------------------------------------------------------------ calls
 
     def _call(
-        self, op: str, fn: Callable[[Provider], Any], model: str | None, size: tuple[int, int | None] = (0, None)
+        self,
+        op: str,
+        fn: Callable[[Provider], Any],
+        model: str | None,
+        size: tuple[int, int | None] = (0, None),
+        question: str | None = None,
     ) -> tuple[Any, str, tuple[Attempt, ...]]:
-        run = Run(self, op, model, tokens=size[0], max_tokens=size[1])
+        run = Run(self, op, model, tokens=size[0], max_tokens=size[1], question=question)
         for t in run.schedule():
             with run.attempt(t):
                 t.pause(self._sleep)
@@ -226,9 +231,14 @@ class FallbackChain:
         raise run.exhausted()
 
     async def _acall(
-        self, op: str, fn: Callable[[Provider], Any], model: str | None, size: tuple[int, int | None] = (0, None)
+        self,
+        op: str,
+        fn: Callable[[Provider], Any],
+        model: str | None,
+        size: tuple[int, int | None] = (0, None),
+        question: str | None = None,
     ) -> tuple[Any, str, tuple[Attempt, ...]]:
-        run = Run(self, op, model, tokens=size[0], max_tokens=size[1])
+        run = Run(self, op, model, tokens=size[0], max_tokens=size[1], question=question)
         for t in run.schedule():
             with run.attempt(t):
                 await t.apause()
@@ -243,14 +253,18 @@ class FallbackChain:
         def one(p: Provider) -> ChatResult:
             return self.guard(p).chat(messages, **params) if self.fit else p.chat(messages, **params)
 
-        result, _, attempts = self._call("chat", one, params.get("model"), _size(messages, params))
+        result, _, attempts = self._call(
+            "chat", one, params.get("model"), _size(messages, params), latest_question(messages)
+        )
         return dataclasses.replace(result, attempts=attempts)
 
     async def achat(self, messages: Messages, **params: Any) -> ChatResult:
         async def one(p: Provider) -> ChatResult:
             return await (self.aguard(p) if self.fit else self.aprovider(p)).chat(messages, **params)
 
-        result, _, attempts = await self._acall("chat", one, params.get("model"), _size(messages, params))
+        result, _, attempts = await self._acall(
+            "chat", one, params.get("model"), _size(messages, params), latest_question(messages)
+        )
         return dataclasses.replace(result, attempts=attempts)
 
     def embed(self, texts: str | Sequence[str], **params: Any) -> EmbeddingResult:

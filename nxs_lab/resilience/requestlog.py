@@ -8,19 +8,43 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 import time
 import warnings
 from typing import Any
 
 from .._jsonl import JsonlAppender, read_jsonl
+from ..config import LabConfig
 from ..userconfig import request_log_path
 
-__all__ = ["RequestLog", "default_request_log", "request_log_path"]
+__all__ = ["RequestLog", "default_request_log", "redact_secrets", "request_log_path"]
 
 
-def default_request_log() -> RequestLog:
-    """The request log in its usual place (see :func:`request_log_path`)."""
-    return RequestLog(request_log_path())
+def default_request_log(config: LabConfig | None = None) -> RequestLog:
+    """The request log in its usual place (see :func:`request_log_path`), keeping content when ``[log] content``
+    says so (``config``; default: the environment's ``NXS_LAB__LOG__CONTENT``)."""
+    cfg = config if config is not None else LabConfig.load(None)
+    return RequestLog(request_log_path(cfg), include_content=cfg.log.content)
+
+
+# What must never be kept even in a log with content: keys, bearer tokens, passwords written into a message.
+_SECRETS = re.compile(
+    r"(sk-[A-Za-z0-9_-]{12,}|Bearer\s+[A-Za-z0-9._~+/=-]{8,}"
+    r"|(?i:(?:api[_-]?key|secret|password|passwd|token)\s*[:=]\s*)[^\s,;\"']+)"
+)
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with what looks like a key, a bearer token or a ``password=…`` replaced by ``[redacted]``."""
+    return _SECRETS.sub("[redacted]", text)
+
+
+def _redacted(content: Any) -> Any:
+    if isinstance(content, str):
+        return redact_secrets(content)
+    if isinstance(content, dict):
+        return {k: _redacted(v) for k, v in content.items()}
+    return content
 
 
 class RequestLog:
@@ -40,7 +64,7 @@ class RequestLog:
         """Append one line. Never raises: a line that cannot be written is counted and warned about."""
         line = {"time": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds"), **event}
         if self.include_content and content is not None:
-            line["content"] = content
+            line["content"] = _redacted(content)
         try:
             self._out.append(line)
         except (OSError, ValueError) as exc:
