@@ -21,6 +21,7 @@ __all__ = [
     "OLLAMA_NUM_CTX",
     "POOL_WAIT",
     "PROBE_MAX_BYTES",
+    "PROVENANCE_SECONDS",
     "SERVER_PORTS",
     "SERVE_PORT",
     "TOOL_TIMEOUT",
@@ -122,3 +123,6 @@ MB = 1e6
 # that is queueing behind the caller's own other calls, not a slow server, so it has its own bound, longer than a
 # short first-byte limit, and running out of it (ClientBusy) never counts against the server's breaker.
 POOL_WAIT = 30.0
+# How long reading what a server is (its kind's probes, its model list) may take after its first answer, for the
+# answer's provenance: it just answered, so a few seconds are plenty; past them, the provenance says less.
+PROVENANCE_SECONDS = 3.0

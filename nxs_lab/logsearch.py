@@ -7,7 +7,7 @@ a plain ``LIKE`` scan where the sqlite build lacks FTS5), brought up to date fro
 log each time it is asked, so a log written before the index existed, or by another machine, is imported as is.
 
     >>> found = nx.logs.search("rivers")           # doctest: +SKIP
-    >>> found                                       # a table in a notebook; found.rows for code
+    >>> found                      # a table in a notebook; found.rows for code   # doctest: +SKIP
 """
 
 from __future__ import annotations

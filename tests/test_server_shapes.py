@@ -199,6 +199,7 @@ def test_ollama_truncation_is_flagged_on_a_plain_chat_and_stream() -> None:
     """Ollama's /v1 cuts an over-long prompt to its num_ctx and answers 200; its replies say who it is
     (system_fingerprint fp_ollama), so a plain call is checked with no extra request."""
     with FaultServer(prompt_tokens=4096, fingerprint="fp_ollama") as srv, _provider(srv) as p:
+        p.chat(USER)  # the first answer: what the server is was read then, once, for its provenance
         before = srv.requests
         r = p.chat(history(150))
         assert srv.requests == before + 1  # the check cost no request

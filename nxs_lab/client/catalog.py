@@ -11,6 +11,7 @@ provider and its async twin always detect the same model (they used to disagree)
 
 from __future__ import annotations
 
+import contextvars
 import datetime as _dt
 import functools
 import logging
@@ -20,6 +21,7 @@ from typing import Any
 
 from .._net import Scope, redact_url, url_scope
 from ..config import ProviderConfig
+from ..defaults import PROBE_MAX_BYTES, PROVENANCE_SECONDS
 from ..errors import ModelNotAllowed, ModelNotFound, ProviderError, ResponseTimeout
 from ..models import LoadState, ModelInfo, ModelKind
 from ..results import Provenance
@@ -209,11 +211,17 @@ class ModelCatalog:
         if self._provenance_tried or Allowance.passed() or url_scope(self.config.base_url) is Scope.PUBLIC:
             return  # a public API is asked nothing more than the call
         self._provenance_tried = True
-        try:
-            if self._models is None:
+        if self._models is None:
+            # Apart from the call it follows (a context of its own: none of its figures, such as requests sent again,
+            # are the call's), within a few seconds at most: the server just answered.
+            contextvars.Context().run(self._read_for_provenance)
+
+    def _read_for_provenance(self) -> None:
+        with Allowance.within(PROVENANCE_SECONDS, PROBE_MAX_BYTES).active():
+            try:
                 self.list_models()  # probes the kind first
-        except ProviderError as exc:  # provenance is told as far as it is known; the answer stands
-            log.debug("%s: what the server is could not be read for provenance: %s", self.config.name, exc)
+            except ProviderError as exc:  # provenance is told as far as it is known; the answer stands
+                log.debug("%s: what the server is could not be read for provenance: %s", self.config.name, exc)
 
     def _server_kind(self) -> str:
         return self._server.kind if self._server is not None else "unknown"
