@@ -150,3 +150,32 @@ def test_the_settings_cache_table_and_a_providers_own_choice(tmp_path: Path) -> 
         bad = tmp_path / "bad.toml"
         bad.write_text('[cache]\nrequests = "sometimes"\n')
         LabConfig.load(bad)
+
+
+def test_a_cached_stream_replays_at_once_and_a_chain_and_evaluate_use_it(tmp_path: Path) -> None:
+    with FaultServer() as srv:
+        with nx.Provider(name="a", base_url=srv.base_url, model="stub-model", cache=tmp_path / "c.sqlite") as p:
+            first = p.stream(USER, temperature=0).collect()
+            asked = srv.calls
+            again = p.stream(USER, temperature=0)
+            replayed = "".join(again)
+            assert srv.calls == asked and again.result.cached and replayed == first.text
+            via_chain = nx.FallbackChain([p]).stream(USER, temperature=0).collect()
+            assert via_chain.cached and srv.calls == asked
+            tasks = [{"id": "t", "input": "Name a colour.", "target": "stub answer"}]
+            cold, warm = (nx.evaluate(p, tasks, progress=False) for _ in range(2))
+    assert [r["from_cache"] for r in cold.records] == [False] and [r["from_cache"] for r in warm.records] == [True]
+
+
+def test_an_async_cached_stream_too(tmp_path: Path) -> None:
+    import asyncio
+
+    async def run(url: str) -> tuple[bool, bool]:
+        async with nx.AsyncProvider(name="a", base_url=url, model="stub-model", cache=tmp_path / "c.sqlite") as p:
+            first = await (await p.stream(USER, seed=1)).collect()
+            again = await p.stream(USER, seed=1)
+            text = "".join([d async for d in again])
+            return first.cached, again.result.cached and text == first.text
+
+    with FaultServer() as srv:
+        assert asyncio.run(run(srv.base_url)) == (False, True)

@@ -32,7 +32,7 @@ from ._ollama import AsyncLines, chunk_from_line, ollama_request, reply_as_compl
 from ._replies import chat_result
 from .cache import ResponseCache, is_deterministic, request_key
 from .catalog import ModelCatalog
-from .streaming import ChatStream, StreamAccumulator
+from .streaming import AsyncCachedStream, CachedStream, ChatStream, StreamAccumulator
 
 __all__ = ["NO_KEY", "BaseProvider", "Messages"]
 
@@ -376,6 +376,10 @@ class BaseProvider:
     def _new_stream(self, stream_class: Any, kw: dict[str, Any], num_ctx: int | None = None) -> Any:
         """A (sync or async) chat stream of ``kw``, opened when first read, under this provider's limits; through
         Ollama's native chat when a window (``num_ctx``) is asked for."""
+        key = self._cache_key(kw, kw["model"])
+        hit = self._from_cache(key)
+        if hit is not None:  # the answer replays at once, as one delta; its result says it came from the cache
+            return (CachedStream if stream_class is ChatStream else AsyncCachedStream)(hit)
         opened = kw["model"] in self.catalog.thinking_opened
         acc = StreamAccumulator(self.name, kw["model"], time.perf_counter(), thinking_opened=opened)
         opener: Any = lambda: self.client.chat.completions.create(**kw)  # noqa: E731
@@ -394,7 +398,7 @@ class BaseProvider:
             self.base_url,
             self.timeouts,
             self.config.max_response_bytes,
-            on_result=lambda r: self._stream_finished(r, acc, kw),
+            on_result=lambda r: self._to_cache(key, self._stream_finished(r, acc, kw)),
         )
 
     def _stream_finished(self, result: ChatResult, acc: StreamAccumulator, kw: Mapping[str, Any]) -> ChatResult:

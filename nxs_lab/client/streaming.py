@@ -23,7 +23,13 @@ from ._allowance import Allowance
 from ._boundary import allowance_failure, translated
 from .reasoning import Delta, ThinkSplitter, reasoning_field, settle_thinking
 
-__all__ = ["AsyncChatStream", "ChatStream", "StreamAccumulator"]
+__all__ = [
+    "AsyncCachedStream",
+    "AsyncChatStream",
+    "CachedStream",
+    "ChatStream",
+    "StreamAccumulator",
+]
 
 
 class StreamAccumulator:
@@ -358,3 +364,66 @@ class AsyncChatStream(_StreamBase):
         async for _ in self:
             pass
         return self._collected()
+
+
+class _CachedStreamBase:
+    """An answer from the response cache (:mod:`nxs_lab.client.cache`) behind a stream's interface: its thinking and
+    its text, one delta each, then ``.result`` (``cached=True``). Nothing is sent; :meth:`stop` ends it."""
+
+    def __init__(self, result: ChatResult) -> None:
+        self._cached = result
+        self.result: ChatResult | None = None
+        self._stopped = False
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    def _pieces(self) -> list[Delta]:
+        r = self._cached
+        return [d for d in (Delta(r.reasoning, True), Delta(r.text)) if d.text]
+
+
+class CachedStream(_CachedStreamBase):
+    def deltas(self) -> Iterator[Delta]:
+        for d in self._pieces():
+            if self._stopped:
+                return
+            yield d
+        self.result = self._cached
+
+    def __iter__(self) -> Iterator[str]:
+        return (d.text for d in self.deltas() if not d.reasoning)
+
+    def collect(self) -> ChatResult:
+        for _ in self:
+            pass
+        return self._cached
+
+    def close(self) -> None:
+        self._stopped = True
+
+
+class AsyncCachedStream(_CachedStreamBase):
+    async def deltas(self) -> AsyncIterator[Delta]:
+        for d in self._pieces():
+            if self._stopped:
+                return
+            yield d
+        self.result = self._cached
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        async for d in self.deltas():
+            if not d.reasoning:
+                yield d.text
+
+    async def collect(self) -> ChatResult:
+        async for _ in self:
+            pass
+        return self._cached
+
+    async def aclose(self) -> None:
+        self._stopped = True
