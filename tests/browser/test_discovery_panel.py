@@ -53,3 +53,29 @@ def _the_wide_table_scrolls(page) -> None:
     assert numbers.count() >= 1  # the port and the window, right-aligned
     box.evaluate("b => { b.scrollLeft = 0; }")
     page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_the_runbook_tables_are_one_line_per_row_and_scroll(page, lab, local_server: nx.LocalServer) -> None:
+    """What 01_discovery shows, in the lab: the servers and models tables (the kit's renderer, not pandas'), every
+    row one line tall (the kind and the quantization unwrapped), a sideways scrollbar box in a narrow window."""
+    nb = lab.write_notebook(
+        "runbook_tables.ipynb",
+        [
+            "import nxs_lab as nx\n"
+            f"found = nx.discover(['127.0.0.1'], [{local_server.port}], progress=False)\n"
+            "found.servers()",
+            "found.models()",
+        ],
+    )
+    open_and_run_all(page, lab, nb)
+    models = page.locator(".jp-OutputArea .nxs-table", has_text="model kind").first
+    models.wait_for(timeout=90_000)
+    page.set_viewport_size({"width": 760, "height": 900})
+    page.wait_for_timeout(300)
+    for box in (page.locator(".jp-OutputArea .nxs-table", has_text="latency_ms").first, models):
+        heights = box.evaluate("b => Array.from(b.querySelectorAll('tr')).map(r => r.getBoundingClientRect().height)")
+        assert len(heights) >= 2 and max(heights) <= 1.3 * min(heights), heights
+        assert box.evaluate("b => getComputedStyle(b).overflowX") == "scroll"
+    assert "llama-cpp-python server" in models.inner_text()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    assert_no_widget_errors(page)
