@@ -179,3 +179,12 @@ def test_an_async_cached_stream_too(tmp_path: Path) -> None:
 
     with FaultServer() as srv:
         assert asyncio.run(run(srv.base_url)) == (False, True)
+
+
+def test_the_cache_keeps_to_its_limits(tmp_path: Path) -> None:
+    small = ResponseCache(tmp_path / "small.sqlite", max_entries=3)
+    for i in range(5):
+        small.put(f"k{i}", {"text": str(i)})
+    assert small.info()["answers"] == 3 and small.get("k0") is None and small.get("k4") == {"text": "4"}
+    with pytest.raises(ValueError, match="max_entries"):
+        ResponseCache(tmp_path / "bad.sqlite", max_entries=0)

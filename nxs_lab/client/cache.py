@@ -12,7 +12,8 @@ says so (``cached=True``), keeps the original call's latency, first-token time a
 (``cached_from``), and costs a lookup: its ``latency_s`` is the lookup's.
 
 Stored in SQLite (the standard library's) in WAL mode, so two processes may read and write it at once; entries older
-than ``max_age_days`` are not used, and the oldest go once there are more than ``max_entries``. A cache file that is
+than ``max_age_days`` are not used, and the oldest go once there are more than ``max_entries`` (checked every
+``PRUNE_EVERY`` answers stored, so a cache may hold that many more for a while). A cache file that is
 corrupt or unreadable costs a warning and a fresh cache (the bad file kept beside it), never a failed call. Neither
 a key nor an entry holds an API key: the key is a hash, and the entry is the answer.
 """
@@ -38,6 +39,7 @@ __all__ = ["CACHE_MAX_AGE_DAYS", "CACHE_MAX_ENTRIES", "ResponseCache", "default_
 
 CACHE_MAX_AGE_DAYS = 14.0  # promptfoo keeps its evaluation cache 14 days
 CACHE_MAX_ENTRIES = 100_000
+PRUNE_EVERY = 64  # answers stored between two passes over the age and size limits
 _SCHEMA = "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, stored REAL NOT NULL, answer TEXT NOT NULL)"
 _IDENTITY = ("server_kind", "server_version", "model", "quantization", "context_window", "base_url")
 
@@ -83,6 +85,7 @@ class ResponseCache:
         self.max_entries = max_entries
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._puts = 0
 
     @classmethod
     def at(cls, path: str | os.PathLike[str] | None = None, **limits: Any) -> ResponseCache:
@@ -112,7 +115,11 @@ class ResponseCache:
         db = sqlite3.connect(self.path, timeout=10, check_same_thread=False, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "PRAGMA synchronous=NORMAL"
+            )  # in WAL mode: durable but for a power cut, and a cache may lose that
             db.execute(_SCHEMA)
+            db.execute("CREATE INDEX IF NOT EXISTS answers_by_age ON answers (stored)")
             db.execute("SELECT COUNT(*) FROM answers").fetchone()
         except sqlite3.DatabaseError:
             db.close()
@@ -154,11 +161,16 @@ class ResponseCache:
 
         def store(db: sqlite3.Connection) -> None:
             db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", (key, time.time(), text))
-            db.execute("DELETE FROM answers WHERE stored < ?", (time.time() - self.max_age_s,))
-            db.execute(
-                "DELETE FROM answers WHERE key IN (SELECT key FROM answers ORDER BY stored DESC LIMIT -1 OFFSET ?)",
-                (self.max_entries,),
-            )
+            self._puts += 1
+            every = 1 if self.max_entries <= PRUNE_EVERY else PRUNE_EVERY
+            if self._puts % every == 0:  # the limits kept every so many answers: at most PRUNE_EVERY over the cap
+                with db:
+                    db.execute("DELETE FROM answers WHERE stored < ?", (time.time() - self.max_age_s,))
+                    db.execute(
+                        "DELETE FROM answers WHERE key IN "
+                        "(SELECT key FROM answers ORDER BY stored DESC, rowid DESC LIMIT -1 OFFSET ?)",
+                        (self.max_entries,),
+                    )
 
         self._run(store)
 
