@@ -209,6 +209,8 @@ def test_the_table_is_one_line_per_variant_with_the_spread_said_honestly(report)
     assert ">note<" not in html and "F16: " in html.split("</table>", 1)[1]  # the requantized F16's note, below
     assert "overflow-x:scroll" in html and html.count("<td") == html.count("white-space:nowrap") - html.count("<th")
     assert {m.repetitions for m in report.measures} == {n}
+    said = next(note for note in report.notes if note.startswith("measured in this process"))  # its provenance
+    assert "llama-cpp-python 0.3" in said and all(m.variant.label in said for m in report.measures)
 
 
 def test_plot_labels_sit_inside_the_frame_and_off_their_bubbles(report) -> None:

@@ -292,6 +292,22 @@ def compare_quantizations(
     if bar is not None:
         bar.close()
     notes = [v.note for v in vs[:1] if v.requantized]
+    notes.append(_provenance(llama_cpp, vs, n_ctx, threads))
     from .quant_report import QuantReport
 
     return QuantReport(measures, vs[0].label, n_ctx, len(tokens), notes, shapes)
+
+
+def _provenance(llama_cpp: Any, variants: Sequence[QuantVariant], n_ctx: int, threads: int) -> str:
+    """Where the figures come from, so two reports can be told apart: the runtime and its version, the window and
+    threads, and each file by a digest of its size and first MiB (a swapped file under the same name shows)."""
+    import hashlib
+
+    def digest(path: os.PathLike[str] | str) -> str:
+        with open(path, "rb") as fh:
+            head = fh.read(2**20)
+        return hashlib.sha256(head + str(os.path.getsize(path)).encode()).hexdigest()[:12]
+
+    files = ", ".join(f"{v.label} {digest(v.path)}" for v in variants)
+    return (f"measured in this process with llama-cpp-python {getattr(llama_cpp, '__version__', '?')}, window "
+            f"{n_ctx:,}, {threads} threads; files: {files}")  # fmt: skip
