@@ -10,25 +10,17 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _timing import med_ms
 
 import nxs_lab as nx
 from nxs_lab.client.cache import ResponseCache
 from nxs_lab.testing import Fault, fault_process
 
 USER = [{"role": "user", "content": "Name a colour."}]
-
-
-def timed(fn, n: int) -> float:
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
 
 
 def main() -> int:
@@ -43,16 +35,16 @@ def main() -> int:
         plain.chat(USER, temperature=0)
         cached.chat(USER, temperature=0)  # stored: every later call is a hit
         assert cached.chat(USER, temperature=0).cached
-        sent = timed(lambda: plain.chat(USER, temperature=0), args.calls)
-        hit = timed(lambda: cached.chat(USER, temperature=0), args.calls)
+        sent = med_ms(lambda: plain.chat(USER, temperature=0), args.calls)
+        hit = med_ms(lambda: cached.chat(USER, temperature=0), args.calls)
         lookup = statistics.median(cached.chat(USER, temperature=0).latency_s * 1000 for _ in range(args.calls))
         counter = iter(range(10**9))
 
         def fresh() -> list[dict[str, str]]:
             return [{"role": "user", "content": f"question {next(counter)}"}]
 
-        sent_new = timed(lambda: plain.chat(fresh(), temperature=0), args.calls)
-        missed = timed(lambda: cached.chat(fresh(), temperature=0), args.calls)  # looked up, missed, sent, stored
+        sent_new = med_ms(lambda: plain.chat(fresh(), temperature=0), args.calls)
+        missed = med_ms(lambda: cached.chat(fresh(), temperature=0), args.calls)  # looked up, missed, sent, stored
         plain.close()
         cached.close()
     print(f"   sent to the stub (the anchor): median {sent:.2f} ms a call")

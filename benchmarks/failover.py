@@ -16,26 +16,16 @@ import argparse
 import importlib.util
 import logging
 import os
-import statistics
-import time
-from collections.abc import Callable
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from _timing import med_ms
 
 import nxs_lab as nx
 from nxs_lab.testing import Fault, FaultServer, fault_process
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 MODEL = "stub-model"
-
-
-def med_ms(fn: Callable[[], object], n: int) -> float:
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
 
 
 def nxs(primary_url: str, secondary_url: str, fb: float) -> tuple[nx.Provider, nx.Provider]:

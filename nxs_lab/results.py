@@ -158,9 +158,14 @@ class Provenance:
     kit_version: str
     at: str  # ISO 8601, UTC, to the second
 
+    @property
+    def server(self) -> str | None:
+        """The server's kind and version in a few words (``llama.cpp b6500``), or ``None`` when unknown."""
+        return " ".join(x for x in (self.server_kind, self.server_version) if x) or None
+
     def as_row(self) -> dict[str, Any]:
         return {
-            "server": " ".join(x for x in (self.server_kind, self.server_version) if x) or None,
+            "server": self.server,
             "model": self.model,
             "quantization": self.quantization,
             "window": self.context_window,

@@ -35,25 +35,29 @@ def build_parser() -> argparse.ArgumentParser:
         "missing, 130 stopped with Ctrl-C",
     )
     parser.add_argument("--version", action="version", version=f"nxs-lab {_version()}")
-    _global_options(parser, None)
+    _global_options(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     for module in (ask, models, discover, status, doctor, serve, run, logs, cache, gateway, init):
         module.add(sub)
     for command in sub.choices.values():  # the same options after the command, never resetting those before it
-        _global_options(command, argparse.SUPPRESS)
+        _global_options(command, after_command=True)
     return parser
 
 
-def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
+def _global_options(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
+    """``--config`` and ``-v``; after the command they set nothing unless given, so they never undo those before it."""
     parser.add_argument(
         "--config",
-        default=default,
+        default=argparse.SUPPRESS if after_command else None,
         help="a settings file (default: $NXS_LAB_CONFIG, else config.toml in your config folder)",
     )
     parser.add_argument(
-        "-v", "--verbose", action="count", default=default if default is not None else 0,
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS if after_command else 0,
         help="log lines on stderr (-vv: every call)",
-    )  # fmt: skip
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..config import ProviderConfig, norm_name
 from ..defaults import DEFAULT_PORTS
-from ..errors import ConfigError, MissingDependency, NoServer
+from ..errors import ConfigError, MissingDependency, ModelNotFound, NoServer
 from ..models import ModelKind
 from ..userconfig import Settings, default_config_path
 
@@ -77,9 +77,13 @@ def forget() -> None:
 
 
 def _chat_model(endpoint: Any) -> str | None:
-    chat = [m for m in endpoint.models if m.kind in (ModelKind.CHAT, ModelKind.VLM)]
-    loaded = [m for m in chat if m.loaded.value == "loaded"]
-    return (loaded or chat)[0].id if chat else None
+    """The model a provider of this endpoint would pick itself (``pick_model``), or ``None`` when it serves none."""
+    from ..client.catalog import pick_model
+
+    try:
+        return pick_model(list(endpoint.models), ModelKind.CHAT, ProviderConfig(name="found", base_url=endpoint.url))
+    except ModelNotFound:
+        return None
 
 
 def _from_scan(ports: Sequence[int]) -> list[tuple[ProviderConfig, str]]:
@@ -88,8 +92,8 @@ def _from_scan(ports: Sequence[int]) -> list[tuple[ProviderConfig, str]]:
         model = _chat_model(e)
         if e.auth_required or e.error or model is None:
             continue
-        name = norm_name(e.kind if not any(norm_name(p.name) == norm_name(e.kind) for p, _ in found) else
-                         f"{e.kind}-{e.port}")  # fmt: skip
+        taken = {norm_name(p.name) for p, _ in found}
+        name = norm_name(e.kind) if norm_name(e.kind) not in taken else norm_name(f"{e.kind}-{e.port}")
         cfg = ProviderConfig.checked(name=name, base_url=e.url, model=model, priority=10 + i)
         found.append((cfg, f"found on this machine ({e.label} on port {e.port})"))
     return found

@@ -112,8 +112,7 @@ def _provenance(result: Any) -> dict[str, Any]:
     p = getattr(result, "provenance", None)
     if p is None:
         return {"server": None, "quantization": None, "window": None}
-    return {"server": " ".join(x for x in (p.server_kind, p.server_version) if x) or None,
-            "quantization": p.quantization, "window": p.context_window}  # fmt: skip
+    return {"server": p.server, "quantization": p.quantization, "window": p.context_window}
 
 
 def cost(price: Price | None, tokens_in: int | None, cached: int | None, tokens_out: int | None) -> float:
