@@ -1,7 +1,9 @@
-"""Shared fixtures: one real embedded server for the session, and helpers for real sockets."""
+"""Shared fixtures: one real embedded server for the session, helpers for real sockets, and jupyter-ai 3's venv."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,3 +93,25 @@ def blackhole_url() -> Iterator[str]:
     """A loopback port whose accept queue is full, so a new connect never completes (SYNs are dropped)."""
     with FaultServer(Fault.BLACKHOLE) as hole:
         yield hole.base_url
+
+
+@pytest.fixture(scope="session")
+def jupyter_ai3() -> str:
+    """jupyter-ai 3's python, with this checkout installed into it (no dependencies: the venv has them)."""
+    python = os.environ.get("NXS_LAB_JUPYTER_AI3")
+    if not python:
+        pytest.skip(
+            "jupyter-ai 3 is not set up: NXS_LAB_JUPYTER_AI3=$(bash scripts/install_jupyter_ai3.sh | tail -n 1)"
+        )
+    install = [
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--force-reinstall",
+        str(Path(__file__).parent.parent),
+    ]
+    subprocess.run(install, check=True, capture_output=True, timeout=240)
+    return python

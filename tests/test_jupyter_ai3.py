@@ -17,21 +17,7 @@ import nxs_lab as nx
 
 pytestmark = pytest.mark.timeout(300)
 
-ROOT = Path(__file__).parent.parent
 DRIVER = Path(__file__).parent / "jupyter_ai3_driver.py"
-
-
-@pytest.fixture(scope="module")
-def jupyter_ai3() -> str:
-    """jupyter-ai 3's python, with this checkout installed into it (no dependencies: the venv has them)."""
-    python = os.environ.get("NXS_LAB_JUPYTER_AI3")
-    if not python:
-        pytest.skip(
-            "jupyter-ai 3 is not set up: NXS_LAB_JUPYTER_AI3=$(bash scripts/install_jupyter_ai3.sh | tail -n 1)"
-        )
-    install = [python, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", str(ROOT)]
-    subprocess.run(install, check=True, capture_output=True, timeout=240)
-    return python
 
 
 def _ask(python: str, env: dict[str, str], *questions: str) -> dict:

@@ -83,3 +83,24 @@ def test_an_unexpected_failure_still_ends_the_scan_and_says_so(caplog: pytest.Lo
     assert "a bug in the scan" in panel.status.value and "failed" in panel.status.value
     assert not panel.scan_button.disabled
     assert any("background work failed" in r.message for r in caplog.records)
+
+
+def test_a_picked_server_handed_to_the_chat_keeps_its_name(local_server: nx.LocalServer) -> None:
+    """Issue 27: the provider the DiscoveryPanel makes is the one the ChatPanel lists, answers through and names
+    under the answer: its name and model, never a new one."""
+    from nxs_lab.ui import ChatPanel
+
+    configured = nx.Provider(name="mine", base_url=local_server.base_url)
+    chat = ChatPanel(providers=configured)
+    panel = DiscoveryPanel(hosts="127.0.0.1", ports=str(local_server.port), on_select=chat.use)
+    panel.scan(wait=True)
+    picked = panel.use()
+    assert picked is not None and picked.name == f"llama-cpp-python@127.0.0.1:{local_server.port}"
+    assert chat.choice.value == picked.name and (picked.name, picked.name) in chat.choice.options
+    assert chat.provider is picked
+    chat.send("Say hi.")
+    chat.wait(60)
+    assert chat.error is None
+    result = chat.last_result
+    assert result.provider == picked.name and result.model == picked.model
+    assert picked.name in chat.view.messages[-1]["meta"]  # the line under the answer names it as the dropdown does

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
@@ -63,10 +64,12 @@ class Lab:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
-    base = tmp_path_factory.mktemp("jupyterlab")
-    root = base / "root"
-    root.mkdir()
-    env = dict(os.environ)
+    with running_lab(tmp_path_factory.mktemp("jupyterlab"), Path(sys.executable).parent / "jupyter") as started:
+        yield started
+
+
+def _fresh_state(base: Path, env: dict[str, str]) -> None:
+    """JupyterLab's state folders, new for this run, and the settings that stop its news popup and kernel dialog."""
     for var, sub in [
         ("JUPYTER_CONFIG_DIR", "config"),
         ("JUPYTER_RUNTIME_DIR", "runtime"),
@@ -85,48 +88,50 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
         json.dumps({"autoStartDefaultKernel": True})
     )
+
+
+@contextmanager
+def running_lab(
+    base: Path, jupyter: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> Iterator[Lab]:
+    """JupyterLab from ``jupyter`` (an environment's own command), on a free loopback port with a token, its root
+    and state folders under ``base``, with ``env`` for its environment (this process's by default); stopped when
+    the block ends."""
+    root = base / "root"
+    root.mkdir()
+    env = dict(os.environ if env is None else env)
+    _fresh_state(base, env)
     token, port = secrets.token_hex(16), _free_port()
-    jupyter = str(Path(sys.executable).parent / "jupyter")
-    log = open(base / "lab.log", "wb")  # noqa: SIM115 - closed in teardown
-    proc = subprocess.Popen(
-        [
-            jupyter,
-            "lab",
-            "--no-browser",
-            "--allow-root",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}",
-            "--LabApp.news_url=None",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    log = open(base / "lab.log", "wb")  # noqa: SIM115 - closed below
+    command = [str(jupyter), "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=None", *args]  # fmt: skip
+    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_for_lab(proc, f"{url}/api/status?token={token}", base / "lab.log")
+        yield Lab(url, token, root)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+
+
+def _wait_for_lab(proc: subprocess.Popen, status: str, log: Path) -> None:
     deadline = time.monotonic() + 60
     while True:
         try:
-            if httpx2.get(f"{url}/api/status?token={token}", timeout=1).status_code == 200:
-                break
+            if httpx2.get(status, timeout=1).status_code == 200:
+                return
         except httpx2.TransportError:
             pass  # not listening yet
         if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.close()
-            pytest.fail("JupyterLab did not start:\n" + (base / "lab.log").read_text()[-3000:])
+            pytest.fail("JupyterLab did not start:\n" + log.read_text()[-3000:])
         time.sleep(0.25)
-    yield Lab(url, token, root)
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-    log.close()
 
 
 @pytest.fixture(scope="module")
