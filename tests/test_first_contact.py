@@ -70,6 +70,55 @@ def test_with_llama_server_on_its_usual_port_and_nothing_configured_the_command_
     ]
 
 
+def _run_in_a_kernel(cells: list[str], env: dict[str, str], cwd: Path) -> list[str]:
+    """``cells`` run in a real IPython kernel started with ``env``; each cell's outputs as one text (HTML,
+    Markdown or plain, as a notebook shows them)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, kernel_name="python3", timeout=240, resources={"metadata": {"path": str(cwd)}}).execute(env=env)
+    shown = []
+    for cell in nb.cells:
+        parts = [o.get("text", "") for o in cell.outputs]
+        parts += [str(v) for o in cell.outputs for k, v in o.get("data", {}).items() if k != "text/plain"]
+        assert not [o for o in cell.outputs if o.output_type == "error"], cell.outputs
+        shown.append("\n".join(parts))
+    return shown
+
+
+@pytest.mark.server
+def test_with_llama_server_on_its_usual_port_and_nothing_configured_the_magic_and_the_panel_answer(
+    home: Path,
+) -> None:
+    """The notebook side of first contact, in real kernels: ``%%chat`` and ``ChatPanel()`` answer through the
+    llama-server found on 8080, and the first of them to answer says which server it found and how to pin it."""
+    if foreign.llama_server_binary() is None:
+        pytest.skip("llama-server is not built: bash scripts/build_llama_server.sh")
+    if any(_listening(p) for p in DEFAULT_PORTS):
+        pytest.skip("a server already listens on one of this machine's usual ports")
+    env = _env(home, NXS_LAB_AUTO="scan")
+    panel = (
+        "from nxs_lab.ui import ChatPanel\n"
+        "panel = ChatPanel()\n"
+        "panel.send('Say hi.')\n"
+        "panel.wait(120)\n"
+        "print('status:', panel.status.value)\n"
+        "print('answered by:', panel.last_result.provider, '|', panel.view.messages[-1]['meta'])"
+    )
+    with foreign.llama_server(1024, port=USUAL):
+        magic_first = _run_in_a_kernel(["%load_ext nxs_lab", "%%chat --max-tokens 8\nSay hi."], env, home)
+        panel_first = _run_in_a_kernel([panel], env, home)
+    found = f"127.0.0.1:{USUAL}/v1"
+    said = magic_first[1]
+    assert found in said and "nxs-lab init" in said  # what was found, and how to pin it, before the answer
+    assert said.index(found) < said.index("llama.cpp ·")  # the footer under the answer names the server
+    (shown,) = panel_first
+    status, answered = shown.strip().splitlines()[-2:]
+    assert found in status and "nxs-lab init" in status  # the status line still says it under the first answer
+    assert answered.startswith("answered by: llama.cpp |") and "llama.cpp" in answered.split("|", 1)[1]
+
+
 def test_with_nothing_up_each_command_says_in_two_lines_what_to_do(home: Path) -> None:
     if any(_listening(p) for p in DEFAULT_PORTS):
         pytest.skip("a server already listens on one of this machine's usual ports")

@@ -110,8 +110,9 @@ class ChatPanel(Panel):
         self._refresh_choices()
         self._render()
         note = configured.take_note() if providers is None else None
-        if note:  # the servers were found, not configured: say which, and how to pin them, once
-            self.status.value = f"<span style='color:#555'>{html.escape(note)}</span>"
+        # The servers were found, not configured: say which, and how to pin them, until the first answer is read.
+        self._found = f"<span style='color:#555'>{html.escape(note)}</span>" if note else ""
+        self.status.value = self._found
 
     # -------------------------------------------------------------- providers
 
@@ -284,7 +285,8 @@ class ChatPanel(Panel):
             elif result is not None:
                 meta = self._describe(result)
                 self._append({**result.message(), "reasoning": result.reasoning, "meta": meta, "cut": result.truncated})
-                self.status.value = meta
+                self.status.value = meta + (f"<br>{self._found}" if self._found else "")
+                self._found = ""
         finally:
             self._active = None
             self._partial = self._thought = ""
