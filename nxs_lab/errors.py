@@ -111,6 +111,10 @@ class NoServer(ConfigError):
     def __str__(self) -> str:
         return str(self.args[0])
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows in place of a traceback: the two lines (a newcomer's first cell, not a bug)."""
+        return [f"NoServer: {line}" if i == 0 else line for i, line in enumerate(str(self).splitlines())]
+
 
 class MissingDependency(NxsLabError, ImportError):
     """An optional dependency is missing; the message names the extra to install."""

@@ -6,6 +6,7 @@ else, an unreachable OLLAMA_HOST and a bad NXS_LAB_AUTO are named. Real servers 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import tomllib
 from pathlib import Path
@@ -70,19 +71,21 @@ def test_with_llama_server_on_its_usual_port_and_nothing_configured_the_command_
     ]
 
 
-def _run_in_a_kernel(cells: list[str], env: dict[str, str], cwd: Path) -> list[str]:
+def _run_in_a_kernel(cells: list[str], env: dict[str, str], cwd: Path, errors: bool = False) -> list[str]:
     """``cells`` run in a real IPython kernel started with ``env``; each cell's outputs as one text (HTML,
-    Markdown or plain, as a notebook shows them)."""
+    Markdown or plain, as a notebook shows them, and an error's traceback as it shows it when ``errors``)."""
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    NotebookClient(nb, kernel_name="python3", timeout=240, resources={"metadata": {"path": str(cwd)}}).execute(env=env)
+    client = NotebookClient(nb, kernel_name="python3", timeout=240, allow_errors=errors)
+    client.execute(env=env, cwd=str(cwd))
     shown = []
     for cell in nb.cells:
         parts = [o.get("text", "") for o in cell.outputs]
         parts += [str(v) for o in cell.outputs for k, v in o.get("data", {}).items() if k != "text/plain"]
-        assert not [o for o in cell.outputs if o.output_type == "error"], cell.outputs
+        parts += ["\n".join(o.traceback) for o in cell.outputs if o.output_type == "error"]
+        assert errors or not [o for o in cell.outputs if o.output_type == "error"], cell.outputs
         shown.append("\n".join(parts))
     return shown
 
@@ -128,6 +131,19 @@ def test_with_nothing_up_each_command_says_in_two_lines_what_to_do(home: Path) -
         assert r.returncode == 2, (args, r.stderr)
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 2 and "no server answers" in lines[0] and "Traceback" not in r.stderr, (args, lines)
+        assert lines[1].lstrip().startswith("next:") and "nxs-lab" in lines[1]
+
+
+def test_with_nothing_up_the_magic_and_the_panel_say_in_two_lines_what_to_do(home: Path) -> None:
+    """In a real kernel: ``%%chat`` and ``ChatPanel()`` with nothing up and the embedded server not asked (as where
+    it is not installed) show two lines, what was tried and what to do, and no traceback."""
+    if any(_listening(p) for p in DEFAULT_PORTS):
+        pytest.skip("a server already listens on one of this machine's usual ports")
+    cells = ["%load_ext nxs_lab", "%%chat\nSay hi.", "from nxs_lab.ui import ChatPanel\nChatPanel()"]
+    _, magic, panel = _run_in_a_kernel(cells, _env(home, NXS_LAB_AUTO="scan"), home, errors=True)
+    for shown in (magic, panel):
+        lines = [ln for ln in re.sub(r"\x1b\[[0-9;]*m", "", shown).strip().splitlines() if ln.strip()]
+        assert len(lines) == 2 and "no server answers" in lines[0] and "Traceback" not in shown, shown
         assert lines[1].lstrip().startswith("next:") and "nxs-lab" in lines[1]
 
 
