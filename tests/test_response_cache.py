@@ -188,3 +188,31 @@ def test_the_cache_keeps_to_its_limits(tmp_path: Path) -> None:
     assert small.info()["answers"] == 3 and small.get("k0") is None and small.get("k4") == {"text": "4"}
     with pytest.raises(ValueError, match="max_entries"):
         ResponseCache(tmp_path / "bad.sqlite", max_entries=0)
+
+
+_ASK_AND_EXIT = """
+import sys
+import nxs_lab as nx
+p = nx.Provider(name="a", base_url=sys.argv[1], model="stub-model", cache=sys.argv[2])
+print(p.chat([{"role": "user", "content": "Name a colour."}], temperature=0).cached)
+"""  # no close: the process ends right after its call
+
+
+def test_an_answer_is_stored_behind_the_call_and_kept_when_the_process_ends(tmp_path: Path) -> None:
+    """The store is written by a writer thread, not the call: a lookup sees an answer still waiting, another
+    connection to the file sees it once flushed, and a process that exits right after its call keeps it."""
+    path = tmp_path / "c.sqlite"
+    with FaultServer() as srv:
+        with nx.Provider(name="a", base_url=srv.base_url, model="stub-model", cache=ResponseCache(path)) as p:
+            first = p.chat(USER, temperature=0)
+            assert p.chat(USER, temperature=0).cached  # seen at once, written or not
+            p.cache.flush()
+            other = ResponseCache(path)  # its own connection, as another process has
+            assert other.info()["answers"] == 1
+        ran = subprocess.run([sys.executable, "-c", _ASK_AND_EXIT, srv.base_url, str(tmp_path / "exit.sqlite")],
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert ran.returncode == 0 and ran.stdout.strip() == "False", ran.stderr
+    assert ResponseCache(tmp_path / "exit.sqlite").info()["answers"] == 1  # written at exit
+    again = ResponseCache(path)
+    (key,) = [k for (k,) in again._run(lambda db: db.execute("SELECT key FROM answers").fetchall())]
+    assert again.get(key)["text"] == first.text

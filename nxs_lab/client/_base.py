@@ -290,8 +290,12 @@ class BaseProvider:
     # ------------------------------------------------------- request building
 
     def _close_catalog(self) -> None:
+        """What closing a provider releases besides its connections: its catalogue (if its own), and its answers
+        still waiting for the response cache are written."""
         if self._owns_catalog:
             self.catalog.close()
+        if self.cache is not None:
+            self.cache.flush()
 
     def _translated(self) -> Any:
         return translated(self.name, self.base_url)
@@ -456,7 +460,7 @@ class BaseProvider:
 
     def _to_cache(self, key: str | None, result: ChatResult) -> ChatResult:
         if key is not None and self.cache is not None and result.finish_reason is not None:
-            self.cache.put(key, ResponseCache.stored(result))
+            self.cache.put_later(key, result)  # written behind the call: a miss costs the lookup only
         return result
 
     def _checked_for_truncation(self, result: ChatResult, messages: Messages, fingerprint: str | None) -> ChatResult:

@@ -11,6 +11,10 @@ are cached (``temperature`` 0, or a ``seed``), unless the provider's cache is ``
 says so (``cached=True``), keeps the original call's latency, first-token time and usage as they were
 (``cached_from``), and costs a lookup: its ``latency_s`` is the lookup's.
 
+A provider's answer is stored behind the call (:meth:`ResponseCache.put_later`, one writer thread, batched), so a
+miss costs the call only its lookup; a lookup sees an answer still waiting to be written, and the waiting answers
+are written when the cache is closed, flushed, read for :meth:`info`, or the process exits.
+
 Stored in SQLite (the standard library's) in WAL mode, so two processes may read and write it at once; entries older
 than ``max_age_days`` are not used, and the oldest go once there are more than ``max_entries`` (checked every
 ``PRUNE_EVERY`` answers stored, so a cache may hold that many more for a while). A cache file that is
@@ -20,6 +24,7 @@ a key nor an entry holds an API key: the key is a hash, and the entry is the ans
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import hashlib
@@ -29,6 +34,7 @@ import sqlite3
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,6 +46,7 @@ __all__ = ["CACHE_MAX_AGE_DAYS", "CACHE_MAX_ENTRIES", "ResponseCache", "default_
 CACHE_MAX_AGE_DAYS = 14.0  # promptfoo keeps its evaluation cache 14 days
 CACHE_MAX_ENTRIES = 100_000
 PRUNE_EVERY = 64  # answers stored between two passes over the age and size limits
+WRITE_EVERY_S = 0.05  # the writer thread gathers answers this long, then writes them in one transaction
 _SCHEMA = "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, stored REAL NOT NULL, answer TEXT NOT NULL)"
 _IDENTITY = ("server_kind", "server_version", "model", "quantization", "context_window", "base_url")
 
@@ -69,6 +76,7 @@ class ResponseCache:
 
     _open: ClassVar[dict[str, ResponseCache]] = {}
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+    _every: ClassVar[weakref.WeakSet[ResponseCache]] = weakref.WeakSet()  # flushed at exit
 
     def __init__(
         self,
@@ -86,6 +94,12 @@ class ResponseCache:
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._puts = 0
+        # Answers not yet written (put_later): waiting, then being written by the writer thread; lookups see both.
+        self._waiting: dict[str, ChatResult | Mapping[str, Any]] = {}
+        self._writing: dict[str, ChatResult | Mapping[str, Any]] = {}
+        self._wake = threading.Condition()
+        self._writer: threading.Thread | None = None
+        ResponseCache._every.add(self)
 
     @classmethod
     def at(cls, path: str | os.PathLike[str] | None = None, **limits: Any) -> ResponseCache:
@@ -115,9 +129,7 @@ class ResponseCache:
         db = sqlite3.connect(self.path, timeout=10, check_same_thread=False, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute(
-                "PRAGMA synchronous=NORMAL"
-            )  # in WAL mode: durable but for a power cut, and a cache may lose that
+            db.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: durable but for a power cut; a cache may lose that
             db.execute(_SCHEMA)
             db.execute("CREATE INDEX IF NOT EXISTS answers_by_age ON answers (stored)")
             db.execute("SELECT COUNT(*) FROM answers").fetchone()
@@ -150,6 +162,10 @@ class ResponseCache:
                 return default
 
     def get(self, key: str) -> dict[str, Any] | None:
+        with self._wake:
+            later = self._waiting.get(key) or self._writing.get(key)
+        if later is not None:
+            return _as_stored(later)
         row = self._run(lambda db: db.execute("SELECT stored, answer FROM answers WHERE key = ?", (key,)).fetchone())
         if row is None or time.time() - row[0] > self.max_age_s:
             return None
@@ -157,13 +173,61 @@ class ResponseCache:
         return value if isinstance(value, dict) else None
 
     def put(self, key: str, answer: Mapping[str, Any]) -> None:
-        text = json.dumps(answer, default=str, ensure_ascii=False)
+        """Store ``answer`` under ``key`` now."""
+        self._store({key: answer})
+
+    def put_later(self, key: str, answer: ChatResult | Mapping[str, Any]) -> None:
+        """Store ``answer`` (a result, or what :meth:`stored` keeps of one) behind the caller, on the writer thread;
+        :meth:`get` sees it at once."""
+        with self._wake:
+            self._waiting[key] = answer
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(target=self._write_behind, name="nxs-lab-cache", daemon=True)
+                self._writer.start()
+            self._wake.notify()
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Write every answer still waiting, now, and wait (up to ``timeout`` seconds) for the writer thread's."""
+        with self._wake:
+            batch, self._waiting = self._waiting, {}
+            self._writing.update(batch)
+        self._written(batch)
+        with self._wake:
+            self._wake.wait_for(lambda: not self._writing, timeout=timeout)
+
+    def _write_behind(self) -> None:
+        while True:
+            with self._wake:
+                if not self._wake.wait_for(lambda: bool(self._waiting), timeout=30):
+                    self._writer = None  # idle: the next put_later starts another
+                    return
+            time.sleep(WRITE_EVERY_S)  # answers arriving meanwhile go in the same transaction, off the calls' path
+            with self._wake:
+                batch, self._waiting = self._waiting, {}
+                self._writing.update(batch)
+            self._written(batch)
+
+    def _written(self, batch: Mapping[str, ChatResult | Mapping[str, Any]]) -> None:
+        try:
+            if batch:
+                self._store(batch)
+        finally:
+            with self._wake:
+                for key in batch:
+                    if self._writing.get(key) is batch[key]:
+                        del self._writing[key]
+                self._wake.notify_all()
+
+    def _store(self, answers: Mapping[str, ChatResult | Mapping[str, Any]]) -> None:
+        now = time.time()
+        rows = [(k, now, json.dumps(_as_stored(a), default=str, ensure_ascii=False)) for k, a in answers.items()]
 
         def store(db: sqlite3.Connection) -> None:
-            db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", (key, time.time(), text))
-            self._puts += 1
+            with db:
+                db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", rows)
+            before, self._puts = self._puts, self._puts + len(rows)
             every = 1 if self.max_entries <= PRUNE_EVERY else PRUNE_EVERY
-            if self._puts % every == 0:  # the limits kept every so many answers: at most PRUNE_EVERY over the cap
+            if self._puts // every > before // every:  # the limits kept every so many answers (at most that many over)
                 with db:
                     db.execute("DELETE FROM answers WHERE stored < ?", (time.time() - self.max_age_s,))
                     db.execute(
@@ -176,6 +240,7 @@ class ResponseCache:
 
     def info(self) -> dict[str, Any]:
         """Where the cache is, how many answers it holds, how big the file is and its limits."""
+        self.flush()
         count = self._run(lambda db: db.execute("SELECT COUNT(*) FROM answers").fetchone()[0], 0)
         size = self.path.stat().st_size if self.path.exists() else 0
         return {"path": str(self.path), "answers": count, "bytes": size, "max_age_days": self.max_age_s / 86400,
@@ -183,6 +248,8 @@ class ResponseCache:
 
     def clear(self) -> int:
         """Forget every answer; how many there were."""
+
+        self.flush()
 
         def forget(db: sqlite3.Connection) -> int:
             count = int(db.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
@@ -192,6 +259,8 @@ class ResponseCache:
         return int(self._run(forget, 0))
 
     def close(self) -> None:
+        """Write what is waiting and close the file (the next use opens it again)."""
+        self.flush()
         with self._lock:
             if self._db is not None:
                 self._db.close()
@@ -230,6 +299,17 @@ class ResponseCache:
             cached=True,
             cached_from=origin,
         )
+
+
+def _as_stored(answer: ChatResult | Mapping[str, Any]) -> dict[str, Any]:
+    return ResponseCache.stored(answer) if isinstance(answer, ChatResult) else dict(answer)
+
+
+@atexit.register
+def _flush_every_cache() -> None:
+    """At exit, the answers still waiting are written (a process that ends right after its last call keeps it)."""
+    for cache in list(ResponseCache._every):
+        cache.flush()
 
 
 def _dicts(value: Any) -> Sequence[dict[str, Any]]:
